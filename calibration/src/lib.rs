@@ -1,0 +1,1 @@
+//! Clip sets and the synthetic fine-grained gym.

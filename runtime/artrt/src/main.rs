@@ -1,0 +1,44 @@
+//! `artrt`: the command line of the ART edge runtime.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Edge runtime for fine-grained action recognition with ART.
+#[derive(Parser)]
+#[command(name = "artrt", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a synthetic fine-grained gym clip set.
+    Synth(cmd::synth::Args),
+    /// Classify one clip and print JSON.
+    Infer(cmd::infer::Args),
+    /// Measure a bundle's accuracy on a clip set.
+    Eval(cmd::eval::Args),
+    /// Time every stage and backend in one run.
+    Bench(cmd::bench::Args),
+    /// The live job: camera to scoreboard.
+    Run(cmd::run::Args),
+    /// Measure event precision, recall and latency on the synthetic stream.
+    EvalStream(cmd::eval_stream::Args),
+    /// Reference scoreboard emulator for ARTS/1.
+    ScoreboardSim(cmd::scoreboard_sim::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match Cli::parse().command {
+        Command::Synth(a) => cmd::synth::run(a),
+        Command::Infer(a) => cmd::infer::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::EvalStream(a) => cmd::eval_stream::run(a),
+        Command::ScoreboardSim(a) => cmd::scoreboard_sim::run(a),
+    }
+}

@@ -1,0 +1,1 @@
+//! ART model bundles, preprocessing and inference backends.

@@ -1,0 +1,1 @@
+//! The live pipeline: frame sources, clips, decisions, the scoreboard link and panel.

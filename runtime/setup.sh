@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Prepares this machine for building and running the runtime:
+# - libclang (the v4l crate generates its V4L2 bindings with it),
+# - `.venv/`, a small Python environment whose `onnxruntime` wheel ships
+#   `libonnxruntime.so`, loaded by `artrt` at run time (no PyTorch).
+# Idempotent: a second run does nothing.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so'; then
+    echo "setup: installing libclang-dev (needed to build V4L2 bindings)"
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends libclang-dev >/dev/null
+fi
+
+venv="$root/.venv"
+req="$root/runtime/requirements.txt"
+if ! cmp -s "$req" "$venv/.requirements" 2>/dev/null; then
+    echo "setup: creating $venv with ONNX Runtime"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$venv/.requirements"
+fi
