@@ -1,0 +1,1 @@
+"""ART: model, training, export."""
