@@ -1,1 +1,5 @@
 //! ART model bundles, preprocessing and inference backends.
+
+pub mod frame;
+
+pub use frame::{FrameRef, PixelFormat};

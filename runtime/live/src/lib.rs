@@ -1,1 +1,4 @@
 //! The live pipeline: frame sources, clips, decisions, the scoreboard link and panel.
+
+pub mod sink;
+pub mod source;
