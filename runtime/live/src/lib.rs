@@ -1,4 +1,5 @@
 //! The live pipeline: frame sources, clips, decisions, the scoreboard link and panel.
 
+pub mod decision;
 pub mod sink;
 pub mod source;
