@@ -1,0 +1,277 @@
+"""Writing (and re-reading for checks) the model bundle that `artrt` loads.
+
+Layout and `bundle.toml` schema: the "Model bundle format" section of the
+repository README.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import shlex
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tomli_w
+import torch
+
+from . import onnx_export
+from .clipset import ClipSet
+from .data import ClipTensors
+from .metrics import accuracy, agreement
+from .model import Art
+from .text_bank import TextBank
+
+SCHEMA = 1
+FP32 = "model.fp32.onnx"
+INT8 = "model.int8.onnx"
+INT8_CONV = "model.int8-conv.onnx"
+#: (file, precision, quantization, backends that run it)
+MODEL_FILES = (
+    (FP32, "fp32", "none", ["trt", "cuda", "ort-cpu", "tract"]),
+    (INT8, "int8", "qdq-full", ["trt", "cuda", "ort-cpu"]),
+    (INT8_CONV, "int8", "qdq-conv", ["tract"]),
+)
+ATOL_LOGITS = 1e-3
+ATOL_LOGITS_INT8 = 5e-2
+#: Largest accepted PyTorch/onnxruntime difference on FP32 logits.
+PARITY_TOLERANCE = 1e-4
+
+
+class BundleError(ValueError):
+    """A bundle failed a check; the message names the file and key."""
+
+
+@dataclass
+class ExportOptions:
+    """What `write_bundle` needs besides the model."""
+
+    name: str
+    calib: Path
+    test: Path | None = None
+    golden_clips: int = 2
+    commands: tuple[str, ...] = ()
+    progress: bool = True
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def synth_command(clip_set: ClipSet) -> str | None:
+    """The `artrt synth` command that recreates a synthetic set, from its set.toml provenance."""
+    prov = clip_set.provenance
+    if prov.get("generator") != "artrt-synth" or "seed" not in prov:
+        return None
+    clips = prov.get("clips", len(clip_set.clips))
+    return f"artrt synth --out {shlex.quote(clip_set.root.name)} --clips {clips} --seed {prov['seed']}"
+
+
+def _model_stem(file: str) -> str:
+    return file.removesuffix(".onnx")
+
+
+def _pick_golden(labels: np.ndarray, count: int) -> list[int]:
+    """Indices of the first clip of each of the first `count` distinct classes."""
+    picked, seen = [], set()
+    for i, y in enumerate(labels):
+        if int(y) not in seen:
+            picked.append(i)
+            seen.add(int(y))
+        if len(picked) == count:
+            break
+    return picked
+
+
+def _evaluate_files(out_dir: Path, inputs: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
+    """Accuracy of every model file on inputs, with top-1 agreement against FP32."""
+    logits = {f: onnx_export.run_onnx(out_dir / f, inputs)[0] for f, *_ in MODEL_FILES}
+    result = {}
+    for f, *_ in MODEL_FILES:
+        acc = accuracy(logits[f], labels, num_classes)
+        acc["agreement_with_fp32"] = agreement(logits[f], logits[FP32])
+        result[f] = {k: round(v, 3) if isinstance(v, float) else v for k, v in acc.items()}
+    return result
+
+
+def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptions, log=print) -> dict:
+    """Exports FP32 and both INT8 models, golden data, report and manifest to `out_dir`.
+
+    Returns the report. Raises BundleError if PyTorch and onnxruntime disagree.
+    """
+    cfg, pre = model.config, model.config.preprocess
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "golden").mkdir(exist_ok=True)
+
+    log(f"export {FP32}")
+    onnx_export.export_fp32(model, out_dir / FP32)
+
+    calib_set = ClipSet.open(options.calib)
+    if calib_set.labels != cfg.labels:
+        raise BundleError(f"{calib_set.root / 'labels.txt'}: labels differ from the model's")
+    calib = ClipTensors.load(calib_set, pre, options.progress)
+    calib_inputs = pre.normalize(calib.frames)
+    for file, _, quant, _ in MODEL_FILES[1:]:
+        log(f"quantise {file} ({quant}, {len(calib)} calibration clips)")
+        onnx_export.quantize_int8(out_dir / FP32, out_dir / file, calib_inputs, conv_only=quant == "qdq-conv")
+
+    # Golden data: raw frames, the exact preprocessed inputs, every model's outputs.
+    golden_idx = _pick_golden(calib.labels, options.golden_clips)
+    golden_inputs, clip_files = [], []
+    for k, i in enumerate(golden_idx):
+        frames = calib_set.clips[i].load_frames()
+        rel = f"golden/clip_{k}.frames.npy"
+        np.save(out_dir / rel, frames)
+        clip_files.append(rel)
+        golden_inputs.append(pre.clip_tensor(frames))
+    golden_inputs = np.stack(golden_inputs).astype(np.float32)
+    np.save(out_dir / "golden/input.npy", golden_inputs)
+    outputs = []
+    for file, *_ in MODEL_FILES:
+        logits, attn = onnx_export.run_onnx(out_dir / file, golden_inputs)
+        stem = _model_stem(file)
+        np.save(out_dir / f"golden/{stem}.logits.npy", logits.astype(np.float32))
+        np.save(out_dir / f"golden/{stem}.region_attn.npy", attn.astype(np.float32))
+        outputs.append(
+            {"model": file, "logits": f"golden/{stem}.logits.npy", "region_attn": f"golden/{stem}.region_attn.npy"}
+        )
+
+    with torch.no_grad():
+        torch_logits = torch.cat([model(torch.from_numpy(golden_inputs[i : i + 1]))["logits"] for i in range(len(golden_inputs))]).numpy()
+    parity = float(np.abs(torch_logits - np.load(out_dir / f"golden/{_model_stem(FP32)}.logits.npy")).max())
+    log(f"PyTorch vs onnxruntime FP32 max |logits diff| = {parity:.2e}")
+    if parity > PARITY_TOLERANCE:
+        raise BundleError(f"{out_dir / FP32}: onnxruntime differs from PyTorch by {parity:.2e} > {PARITY_TOLERANCE}")
+
+    log("accuracy on the calibration set")
+    report = {
+        "parity_fp32_max_abs_logits": parity,
+        "calibration": {
+            "set": str(calib_set.root),
+            "provenance": calib_set.provenance,
+            "models": _evaluate_files(out_dir, calib_inputs, calib.labels, cfg.num_classes),
+        },
+        "sizes": {f: (out_dir / f).stat().st_size for f, *_ in MODEL_FILES},
+    }
+    report["sizes"]["int8_over_fp32"] = round(report["sizes"][INT8] / report["sizes"][FP32], 4)
+    if options.test is not None:
+        log("accuracy on the test set")
+        test_set = ClipSet.open(options.test)
+        test = ClipTensors.load(test_set, pre, options.progress)
+        report["test"] = {
+            "set": str(test_set.root),
+            "provenance": test_set.provenance,
+            "models": _evaluate_files(out_dir, pre.normalize(test.frames), test.labels, cfg.num_classes),
+        }
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+
+    manifest = {
+        "schema": SCHEMA,
+        "model": {
+            "name": options.name,
+            "backbone": cfg.backbone,
+            "tracklets": cfg.tracklets,
+            "grid": list(model.grid),
+            "labels": list(cfg.labels),
+        },
+        "input": {
+            "frames": pre.frames,
+            "window": int(calib_set.clips[golden_idx[0]].num_frames),
+            "fps": calib_set.fps,
+            "sampling": "segment-centre",
+            "resize": "shorter-side-bilinear",
+            "resize_to": pre.resize_to,
+            "crop": "centre",
+            "width": pre.width,
+            "height": pre.height,
+            "mean": list(pre.mean),
+            "std": list(pre.std),
+        },
+        "text": {
+            "encoder": bank.encoder,
+            "package": bank.package,
+            "templates": list(bank.templates),
+            "bank_shape": [cfg.num_classes, int(bank.embeddings.shape[-1])],
+        },
+        "models": [
+            {"path": f, "precision": p, "quantization": q, "backends": b} for f, p, q, b in MODEL_FILES
+        ],
+        "golden": {
+            "clips": clip_files,
+            "classes": [int(calib.labels[i]) for i in golden_idx],
+            "input": "golden/input.npy",
+            "atol_logits": ATOL_LOGITS,
+            "atol_logits_int8": ATOL_LOGITS_INT8,
+            "outputs": outputs,
+        },
+        "sha256": {},
+        "provenance": {
+            "commands": list(options.commands),
+            "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        },
+    }
+    files = sorted(
+        p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file() and p.name != "bundle.toml"
+    )
+    manifest["sha256"] = {f: sha256(out_dir / f) for f in files}
+    (out_dir / "bundle.toml").write_text(tomli_w.dumps(manifest))
+    verify_bundle(out_dir)
+    return report
+
+
+REQUIRED = {
+    "": {"schema", "model", "input", "text", "models", "golden", "sha256", "provenance"},
+    "model": {"name", "backbone", "tracklets", "grid", "labels"},
+    "input": {"frames", "window", "fps", "sampling", "resize", "resize_to", "crop", "width", "height", "mean", "std"},
+    "text": {"encoder", "package", "templates", "bank_shape"},
+    "golden": {"clips", "classes", "input", "atol_logits", "atol_logits_int8", "outputs"},
+    "provenance": {"commands", "created"},
+}
+
+
+def verify_bundle(bundle: Path) -> dict:
+    """Re-reads a bundle: exact key sets, every file present with its SHA-256,
+    golden array shapes consistent with the manifest. Returns the manifest."""
+    path = bundle / "bundle.toml"
+    try:
+        m = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise BundleError(f"{path}: {err}") from err
+    for table, keys in REQUIRED.items():
+        got = set(m if not table else m.get(table, {}))
+        if got != keys:
+            where = f"[{table}]" if table else "top level"
+            raise BundleError(f"{path}: {where} keys missing {sorted(keys - got)} unknown {sorted(got - keys)}")
+    if m["schema"] != SCHEMA:
+        raise BundleError(f"{path}: schema {m['schema']} != {SCHEMA}")
+    for entry in m["models"]:
+        if set(entry) != {"path", "precision", "quantization", "backends"}:
+            raise BundleError(f"{path}: [[models]] entry {entry.get('path')} has keys {sorted(entry)}")
+    for out in m["golden"]["outputs"]:
+        if set(out) != {"model", "logits", "region_attn"}:
+            raise BundleError(f"{path}: [[golden.outputs]] entry {out.get('model')} has keys {sorted(out)}")
+    on_disk = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file() and p.name != "bundle.toml"}
+    if on_disk != set(m["sha256"]):
+        raise BundleError(f"{path}: [sha256] lists {sorted(set(m['sha256']) ^ on_disk)} wrongly")
+    for f, digest in m["sha256"].items():
+        if sha256(bundle / f) != digest:
+            raise BundleError(f"{path}: [sha256] \"{f}\" does not match the file")
+    t, c = m["input"]["frames"], len(m["model"]["labels"])
+    n = m["model"]["grid"][0] * m["model"]["grid"][1]
+    x = np.load(bundle / m["golden"]["input"])
+    k = len(m["golden"]["clips"])
+    if x.shape != (k, t, 3, m["input"]["height"], m["input"]["width"]) or x.dtype != np.float32:
+        raise BundleError(f"{bundle / m['golden']['input']}: shape {x.shape} {x.dtype} disagrees with the manifest")
+    for out in m["golden"]["outputs"]:
+        lo, ra = np.load(bundle / out["logits"]), np.load(bundle / out["region_attn"])
+        if lo.shape != (k, c) or ra.shape != (k, t, m["model"]["tracklets"], n):
+            raise BundleError(f"{bundle / out['logits']}: shapes {lo.shape} {ra.shape} disagree with the manifest")
+    return m

@@ -1,0 +1,239 @@
+"""`art-export`: train ART, run the ablation, export a bundle, evaluate a bundle."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from .bundle import MODEL_FILES, BundleError, ExportOptions, synth_command, verify_bundle, write_bundle
+from .clipset import ClipSet, ClipSetError
+from .data import ClipTensors
+from .metrics import accuracy, agreement
+from .model import VARIANTS, ArtConfig
+from .onnx_export import run_onnx
+from .preprocess import Preprocess
+from .text_bank import DEFAULT_TEMPLATES, build_text_bank
+from .train import TrainOptions, build_model, evaluate, load_checkpoint, load_set, save_checkpoint, train
+
+
+def _command_line() -> str:
+    return shlex.join(["art-export", *sys.argv[1:]])
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--backbone", choices=["tiny", "resnet50-tsm"], default="tiny")
+    g.add_argument("--dim", type=int, default=64, help="token width D")
+    g.add_argument("--depth", type=int, default=3, help="transformer layers of the tiny backbone")
+    g.add_argument("--heads", type=int, default=4)
+    g.add_argument("--patch", type=int, default=16, help="patch size of the tiny backbone")
+    g.add_argument("--top-k", type=int, default=4, help="text semantics chosen per video (eq. 1)")
+    g.add_argument("--se-layers", type=int, default=1, help="spatial enhancement layers")
+    g.add_argument("--rssa-layers", type=int, default=1, help="region cross-attention layers")
+    g.add_argument("--frames", type=int, default=8, help="T, frames sampled per clip")
+    g.add_argument("--resize-to", type=int, default=96, help="shorter side after resizing")
+    g.add_argument("--width", type=int, default=128, help="crop width")
+    g.add_argument("--height", type=int, default=96, help="crop height")
+    g.add_argument("--template", action="append", dest="templates", help="prompt template with {label} (repeatable)")
+    g.add_argument("--open-clip-weights", type=Path, help="local open_clip checkpoint for the text tower")
+    g.add_argument("--open-clip-arch", default="ViT-B-16")
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=10)
+    g.add_argument("--batch-size", type=int, default=16)
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
+    g.add_argument("--no-augment", action="store_true")
+    g.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _config(args: argparse.Namespace, labels: list[str], variant: str) -> ArtConfig:
+    pre = Preprocess(frames=args.frames, resize_to=args.resize_to, width=args.width, height=args.height)
+    return ArtConfig(
+        labels=labels,
+        preprocess=pre,
+        backbone=args.backbone,
+        dim=args.dim,
+        depth=args.depth,
+        heads=args.heads,
+        patch=args.patch,
+        top_k=min(args.top_k, len(labels)),
+        se_layers=args.se_layers,
+        rssa_layers=args.rssa_layers,
+        templates=list(args.templates or DEFAULT_TEMPLATES),
+        **VARIANTS[variant],
+    )
+
+
+def _options(args: argparse.Namespace) -> TrainOptions:
+    return TrainOptions(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        max_steps=args.max_steps,
+        augment=not args.no_augment,
+        progress=not args.quiet,
+    )
+
+
+def _set_provenance(path: Path) -> dict:
+    s = ClipSet.open(path)
+    return {"path": str(path), "set": s.provenance, "command": synth_command(s)}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    labels = ClipSet.open(args.set).labels
+    config = _config(args, labels, args.variant)
+    torch.manual_seed(args.seed)
+    bank = build_text_bank(labels, config.templates, args.open_clip_weights, args.open_clip_arch)
+    model = build_model(config, bank)
+    train_data = load_set(args.set, config, not args.quiet)
+    val_data = load_set(args.val, config, not args.quiet) if args.val else None
+    history = train(model, train_data, val_data, _options(args))
+    provenance = {
+        "command": _command_line(),
+        "seed": args.seed,
+        "train_set": _set_provenance(args.set),
+        "val_set": _set_provenance(args.val) if args.val else None,
+    }
+    save_checkpoint(args.out, model, bank, history, provenance)
+    print(f"saved {args.out}")
+    return 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    labels = ClipSet.open(args.set).labels
+    bank = build_text_bank(labels, list(args.templates or DEFAULT_TEMPLATES), args.open_clip_weights, args.open_clip_arch)
+    base = _config(args, labels, "art")
+    train_data = load_set(args.set, base, not args.quiet)
+    val_data = load_set(args.val, base, not args.quiet)
+    test_data = load_set(args.test, base, not args.quiet) if args.test else val_data
+    rows = []
+    names = {
+        "backbone": "(1) Baseline (backbone only)",
+        "rssa": "(2) Baseline + RSSA",
+        "rssa-ta": "(3) Baseline + RSSA + TA",
+        "art": "(4) Baseline + RSSA + TA + MTC loss (ART)",
+    }
+    for variant in args.variants:
+        config = _config(args, labels, variant)
+        torch.manual_seed(args.seed)
+        model = build_model(config, bank)
+        print(f"== {names[variant]}")
+        history = train(model, train_data, val_data, _options(args))
+        acc = evaluate(model, test_data)
+        rows.append({"variant": variant, "setting": names[variant], "top1": acc["top1"], "mean_class": acc["mean_class"], "epochs": len(history), "seconds": sum(h["seconds"] for h in history)})
+    print()
+    print("| setting | top-1 % | mean class % |")
+    print("| --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['setting']} | {r['top1']:.1f} | {r['mean_class']:.1f} |")
+    if args.json:
+        args.json.write_text(json.dumps({"command": _command_line(), "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+def cmd_onnx(args: argparse.Namespace) -> int:
+    torch.manual_seed(0)
+    model, bank, ckpt = load_checkpoint(args.ckpt)
+    prov = ckpt.get("provenance", {})
+    commands = [
+        s["command"]
+        for s in (prov.get("train_set"), prov.get("val_set"), _set_provenance(args.calib), _set_provenance(args.test) if args.test else None)
+        if s and s.get("command")
+    ]
+    if prov.get("command"):
+        commands.append(prov["command"])
+    commands.append(_command_line())
+    options = ExportOptions(
+        name=args.name, calib=args.calib, test=args.test, golden_clips=args.golden_clips, commands=tuple(commands), progress=not args.quiet
+    )
+    report = write_bundle(model, bank, args.out, options)
+    print(json.dumps({k: report[k] for k in report if k in ("calibration", "test", "sizes", "parity_fp32_max_abs_logits")}, indent=2))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    manifest = verify_bundle(args.bundle)
+    inp = manifest["input"]
+    pre = Preprocess(frames=inp["frames"], resize_to=inp["resize_to"], width=inp["width"], height=inp["height"], mean=tuple(inp["mean"]), std=tuple(inp["std"]))
+    clip_set = ClipSet.open(args.set)
+    if clip_set.labels != manifest["model"]["labels"]:
+        raise ClipSetError(f"{clip_set.root / 'labels.txt'}: labels differ from the bundle's")
+    data = ClipTensors.load(clip_set, pre, not args.quiet)
+    x = pre.normalize(data.frames)
+    logits = {f: run_onnx(args.bundle / f, x)[0] for f, *_ in MODEL_FILES}
+    result = {"set": str(args.set), "provenance": clip_set.provenance, "models": {}}
+    for f, lo in logits.items():
+        acc = accuracy(lo, data.labels, len(manifest["model"]["labels"]))
+        acc["agreement_with_fp32"] = agreement(lo, logits[MODEL_FILES[0][0]])
+        result["models"][f] = acc
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The `art-export` argument parser."""
+    p = argparse.ArgumentParser(prog="art-export", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train ART on a clip set")
+    t.add_argument("--set", type=Path, required=True, help="training clip set")
+    t.add_argument("--val", type=Path, help="validation clip set (best epoch kept)")
+    t.add_argument("--out", type=Path, required=True, help="checkpoint to write")
+    t.add_argument("--variant", choices=list(VARIANTS), default="art", help="Table IV setting")
+    _model_args(t)
+    _train_args(t)
+    t.set_defaults(run=cmd_train)
+
+    a = sub.add_parser("ablate", help="Table IV on a clip set: each setting trained with the same budget")
+    a.add_argument("--set", type=Path, required=True)
+    a.add_argument("--val", type=Path, required=True)
+    a.add_argument("--test", type=Path, help="set the table is measured on (default: --val)")
+    a.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    a.add_argument("--json", type=Path, help="also write the table as JSON")
+    _model_args(a)
+    _train_args(a)
+    a.set_defaults(run=cmd_ablate)
+
+    o = sub.add_parser("onnx", help="export a checkpoint to a model bundle")
+    o.add_argument("--ckpt", type=Path, required=True)
+    o.add_argument("--calib", type=Path, required=True, help="calibration clip set")
+    o.add_argument("--test", type=Path, help="held-out clip set also reported")
+    o.add_argument("--out", type=Path, required=True, help="bundle directory")
+    o.add_argument("--name", default="art-tiny-gym")
+    o.add_argument("--golden-clips", type=int, default=2)
+    o.add_argument("--quiet", action="store_true")
+    o.set_defaults(run=cmd_onnx)
+
+    e = sub.add_parser("eval", help="accuracy of every model file of a bundle on a clip set (onnxruntime)")
+    e.add_argument("--bundle", type=Path, required=True)
+    e.add_argument("--set", type=Path, required=True)
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(run=cmd_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `art-export` console script."""
+    args = parser().parse_args(argv)
+    torch.set_num_threads(getattr(args, "threads", 2))
+    try:
+        return args.run(args)
+    except (ClipSetError, BundleError, ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"art-export {args.command}: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

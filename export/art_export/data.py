@@ -1,0 +1,57 @@
+"""Clip sets decoded and preprocessed once into memory for training and evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .clipset import ClipSet
+from .preprocess import Preprocess
+
+
+@dataclass
+class ClipTensors:
+    """A clip set after sampling, resizing and cropping: uint8 [N, T, h, w, 3] and labels [N]."""
+
+    frames: np.ndarray
+    labels: np.ndarray
+    label_names: list[str]
+
+    @classmethod
+    def load(cls, clip_set: ClipSet, pre: Preprocess, progress: bool = True) -> "ClipTensors":
+        """Decodes only the sampled frames of every clip and applies the geometry."""
+        out = np.empty((len(clip_set.clips), pre.frames, pre.height, pre.width, 3), dtype=np.uint8)
+        labels = np.empty(len(clip_set.clips), dtype=np.int64)
+        clips = tqdm(clip_set.clips, desc=f"decode {clip_set.root.name}", unit="clip", disable=not progress)
+        for i, clip in enumerate(clips):
+            out[i] = pre.geometry(clip.load_frames(pre.sample_indices(clip.num_frames)))
+            labels[i] = clip.label
+        return cls(out, labels, list(clip_set.labels))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batch(self, indices: np.ndarray, pre: Preprocess) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised float32 [B, T, 3, h, w] inputs and int64 labels for `indices`."""
+        x = torch.from_numpy(pre.normalize(self.frames[indices]))
+        return x, torch.from_numpy(self.labels[indices])
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, max_shift: int = 6) -> torch.Tensor:
+    """Training augmentation that keeps the action's direction: a random translation
+    (replicate padding) and a random brightness/contrast change, per clip."""
+    b, t, c, h, w = x.shape
+    pad = max_shift
+    padded = torch.nn.functional.pad(x.flatten(1, 2), (pad, pad, pad, pad), mode="replicate")
+    out = torch.empty_like(x)
+    shifts = torch.randint(0, 2 * pad + 1, (b, 2), generator=generator)
+    gains = 1.0 + 0.2 * (torch.rand(b, generator=generator) - 0.5)
+    offsets = 0.2 * (torch.rand(b, generator=generator) - 0.5)
+    for i in range(b):
+        dy, dx = int(shifts[i, 0]), int(shifts[i, 1])
+        clip = padded[i, :, dy : dy + h, dx : dx + w].reshape(t, c, h, w)
+        out[i] = clip * gains[i] + offsets[i]
+    return out

@@ -1,0 +1,96 @@
+"""ART losses: cross-entropy (eqs. 10, 11), the multi-level tracklet contrastive
+loss (eqs. 5-8) and the text-bank losses (eqs. 13-17)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .model import Art
+
+
+def _off_diagonal_mean(sim: torch.Tensor) -> torch.Tensor:
+    """Mean of max(0, s) over the off-diagonal entries of [..., J, J] similarity matrices."""
+    j = sim.shape[-1]
+    mask = ~torch.eye(j, dtype=torch.bool, device=sim.device)
+    return sim.clamp(min=0)[..., mask].mean()
+
+
+def spatial_loss(tracklets: torch.Tensor) -> torch.Tensor:
+    """eq. 5: repels the region responses of one frame from each other.
+
+    tracklets [B, J, T, D]; zero when every frame's responses are pairwise
+    orthogonal or opposed, positive when two point the same way.
+    """
+    r = F.normalize(tracklets.transpose(1, 2), dim=-1)  # [B, T, J, D]
+    return _off_diagonal_mean(r @ r.transpose(-1, -2))
+
+
+def temporal_loss(tracklets: torch.Tensor, alpha: float = 0.6) -> torch.Tensor:
+    """eq. 6: attracts each tracklet's responses in adjacent frames up to correlation `alpha`.
+
+    Zero when cos(r_t, r_t+1) >= alpha for every tracklet and step; positive below.
+    """
+    r = F.normalize(tracklets, dim=-1)
+    cos = (r[:, :, 1:] * r[:, :, :-1]).sum(dim=-1)  # [B, J, T-1]
+    return (alpha - cos).clamp(min=0).mean()
+
+
+def tracklet_loss(tracklets: torch.Tensor) -> torch.Tensor:
+    """eq. 7: repels whole tracklets (their temporal means) from each other."""
+    m = F.normalize(tracklets.mean(dim=2), dim=-1)  # [B, J, D]
+    return _off_diagonal_mean(m @ m.transpose(-1, -2))
+
+
+def mtc_loss(tracklets: torch.Tensor, alpha: float = 0.6) -> torch.Tensor:
+    """eq. 8: spatial + temporal + tracklet level."""
+    return spatial_loss(tracklets) + temporal_loss(tracklets, alpha) + tracklet_loss(tracklets)
+
+
+def video_consistency_loss(embedding: torch.Tensor, agent_bank: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
+    """eqs. 13-14: winner-take-all over templates, then cross-entropy against the true class.
+
+    embedding [B, E] (unit), agent_bank [C, M, E], labels [B].
+    """
+    bank = F.normalize(agent_bank, dim=-1)
+    scores = torch.einsum("be,cme->bcm", embedding, bank).amax(dim=-1) / temperature  # [B, C]
+    return F.cross_entropy(scores, labels)
+
+
+def prototype_consistency_loss(prototypes: torch.Tensor, seen: torch.Tensor, agent_bank: torch.Tensor, temperature: float) -> torch.Tensor:
+    """eqs. 15-16: each class prototype must be most similar to its own class's semantics.
+
+    prototypes [C, E] (unit), seen [C] bool (prototypes with data), agent_bank [C, M, E].
+    """
+    if not bool(seen.any()):
+        return agent_bank.sum() * 0.0
+    bank = F.normalize(agent_bank, dim=-1)
+    sim = torch.einsum("pe,cme->pcm", prototypes, bank).amax(dim=-1) / temperature  # [C, C]
+    target = torch.arange(prototypes.shape[0], device=prototypes.device)
+    return F.cross_entropy(sim[seen], target[seen])
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of eq. 18's terms."""
+
+    mtc: float = 0.5
+    text: float = 0.5
+
+
+def total_loss(model: Art, out: dict[str, torch.Tensor], labels: torch.Tensor, weights: LossWeights = LossWeights()) -> tuple[torch.Tensor, dict[str, float]]:
+    """eq. 18: L = L_global + L_final + w_mtc L_MTC + w_text L_text (terms per the model's variant)."""
+    c = model.config
+    parts = {"global": F.cross_entropy(out["global_logits"], labels)}
+    if c.use_rssa:
+        parts["final"] = F.cross_entropy(out["logits"], labels)
+        if c.use_mtc:
+            parts["mtc"] = weights.mtc * mtc_loss(out["tracklets"], c.mtc_alpha)
+        emb = out["video_embedding"]
+        text = video_consistency_loss(emb, model.agent_bank, labels, c.temperature)
+        text = text + prototype_consistency_loss(model.prototypes, model.prototype_seen, model.agent_bank, c.temperature)
+        parts["text"] = weights.text * text
+    loss = sum(parts.values())
+    return loss, {k: float(v.detach()) for k, v in parts.items()}

@@ -1,0 +1,134 @@
+"""FP32 ONNX export and INT8 static quantisation (QDQ) with onnxruntime.
+
+- FP32: legacy TorchScript exporter, opset 17, static shapes, input `video`
+  [1, T, 3, H, W], outputs `logits` [1, C] and `region_attn` [1, T, 2, h*w].
+- INT8 `qdq-full`: every supported operator quantised, for TensorRT explicit
+  quantisation: symmetric int8 activations (zero point 0), per-channel
+  symmetric int8 weights, and no Q/DQ on graph outputs.
+- INT8 `qdq-conv`: only convolutions quantised. tract computes quantised
+  Softmax and MatMul wrongly; this variant is the one it runs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from .model import Art, ExportModel
+
+OPSET = 17
+INPUT = "video"
+OUTPUTS = ("logits", "region_attn")
+
+
+def export_fp32(model: Art, path: Path) -> None:
+    """Exports the deployed graph of `model` with batch 1 and checks it with onnx.checker."""
+    pre = model.config.preprocess
+    wrapper = ExportModel(model).eval()
+    dummy = torch.zeros(1, pre.frames, 3, pre.height, pre.width)
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapper,
+            (dummy,),
+            str(path),
+            input_names=[INPUT],
+            output_names=list(OUTPUTS),
+            opset_version=OPSET,
+            dynamo=False,
+            do_constant_folding=True,
+        )
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+
+class ClipReader(CalibrationDataReader):
+    """Feeds preprocessed clips float32 [N, T, 3, H, W] one at a time to the calibrator."""
+
+    def __init__(self, inputs: np.ndarray):
+        self.inputs = inputs
+        self.pos = 0
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self.pos >= len(self.inputs):
+            return None
+        x = self.inputs[self.pos : self.pos + 1]
+        self.pos += 1
+        return {INPUT: x}
+
+    def rewind(self) -> None:
+        self.pos = 0
+
+
+def _output_producers(model_path: Path) -> list[str]:
+    """Names of the nodes whose outputs are graph outputs (kept in float)."""
+    m = onnx.load(str(model_path))
+    outs = {o.name for o in m.graph.output}
+    return [n.name for n in m.graph.node if outs.intersection(n.output)]
+
+
+def quantize_int8(fp32_path: Path, out_path: Path, calib_inputs: np.ndarray, conv_only: bool) -> None:
+    """Static INT8 QDQ quantisation of `fp32_path`, calibrated on `calib_inputs` [N, T, 3, H, W]."""
+    with tempfile.TemporaryDirectory() as tmp:
+        prep = Path(tmp) / "prep.onnx"
+        quant_pre_process(str(fp32_path), str(prep), skip_symbolic_shape=True)
+        quantize_static(
+            str(prep),
+            str(out_path),
+            ClipReader(calib_inputs),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            calibrate_method=CalibrationMethod.MinMax,
+            op_types_to_quantize=["Conv"] if conv_only else None,
+            nodes_to_exclude=_output_producers(prep),
+            extra_options={
+                "ActivationSymmetric": True,
+                "WeightSymmetric": True,
+                "QDQKeepRemovableActivations": False,
+            },
+        )
+    onnx.checker.check_model(onnx.load(str(out_path)), full_check=True)
+    check_qdq(out_path)
+
+
+def check_qdq(path: Path) -> None:
+    """Asserts the TensorRT explicit-quantisation rules: zero points all 0 and no
+    Q/DQ node producing a graph output. Raises ValueError naming the tensor."""
+    m = onnx.load(str(path))
+    inits = {i.name: i for i in m.graph.initializer}
+    outs = {o.name for o in m.graph.output}
+    for node in m.graph.node:
+        if node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        if outs.intersection(node.output):
+            raise ValueError(f"{path}: {node.op_type} `{node.name}` produces a graph output")
+        if len(node.input) >= 3 and node.input[2]:
+            zp = inits.get(node.input[2])
+            if zp is not None and np.any(onnx.numpy_helper.to_array(zp) != 0):
+                raise ValueError(f"{path}: {node.op_type} `{node.name}` has a non-zero zero point")
+
+
+def session(path: Path) -> ort.InferenceSession:
+    """An onnxruntime CPU session with 2 threads."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(path: Path, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs an exported model clip by clip: (logits [N, C], region_attn [N, T, 2, h*w])."""
+    sess = session(path)
+    logits, attn = [], []
+    for i in range(len(inputs)):
+        lo, ra = sess.run(list(OUTPUTS), {INPUT: inputs[i : i + 1]})
+        logits.append(lo)
+        attn.append(ra)
+    return np.concatenate(logits), np.concatenate(attn)

@@ -1,0 +1,190 @@
+"""Training and evaluation of ART on clip sets (seeded, reproducible on CPU)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .clipset import ClipSet
+from .data import ClipTensors, augment
+from .losses import LossWeights, total_loss
+from .metrics import accuracy
+from .model import Art, ArtConfig
+from .text_bank import TextBank
+
+
+@dataclass
+class TrainOptions:
+    """Optimisation settings."""
+
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 100
+    seed: int = 0
+    max_steps: int | None = None
+    augment: bool = True
+    progress: bool = True
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds PyTorch and NumPy and asks PyTorch for deterministic kernels."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@torch.no_grad()
+def predict(model: Art, data: ClipTensors, batch_size: int = 32) -> np.ndarray:
+    """Final-prediction logits [N, C] of `model` on every clip of `data`."""
+    model.eval()
+    pre = model.config.preprocess
+    out = []
+    for start in range(0, len(data), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(data)))
+        x, _ = data.batch(idx, pre)
+        out.append(model(x)["logits"].numpy())
+    return np.concatenate(out)
+
+
+def evaluate(model: Art, data: ClipTensors) -> dict:
+    """Accuracy of `model` on `data` (top-1, top-5, mean class, in percent)."""
+    return accuracy(predict(model, data), data.labels, model.config.num_classes)
+
+
+def build_model(config: ArtConfig, bank: TextBank) -> Art:
+    """A freshly initialised ART for `config`, with the bank's embeddings."""
+    return Art(config, torch.from_numpy(bank.embeddings))
+
+
+def train(
+    model: Art,
+    train_data: ClipTensors,
+    val_data: ClipTensors | None,
+    options: TrainOptions,
+    log=print,
+) -> list[dict]:
+    """Trains `model` in place; keeps the weights of the best validation epoch.
+
+    Returns the per-epoch history (losses, validation accuracy, seconds).
+    """
+    seed_everything(options.seed)
+    gen = torch.Generator().manual_seed(options.seed)
+    rng = np.random.default_rng(options.seed)
+    pre = model.config.preprocess
+    params_decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "agent_bank" not in n]
+    params_other = [p for n, p in model.named_parameters() if p.ndim < 2 or "agent_bank" in n]
+    opt = torch.optim.AdamW(
+        [{"params": params_decay, "weight_decay": options.weight_decay}, {"params": params_other, "weight_decay": 0.0}],
+        lr=options.lr,
+    )
+    steps_per_epoch = math.ceil(len(train_data) / options.batch_size)
+    total_steps = steps_per_epoch * options.epochs
+    if options.max_steps is not None:
+        total_steps = min(total_steps, options.max_steps)
+    warmup = min(options.warmup_steps, max(1, total_steps // 10))
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    history: list[dict] = []
+    best = (-1.0, None)
+    step = 0
+    for epoch in range(options.epochs):
+        if step >= total_steps:
+            break
+        model.train()
+        t0 = time.monotonic()
+        order = rng.permutation(len(train_data))
+        sums: dict[str, float] = {}
+        batches = 0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{options.epochs}", disable=not options.progress)
+        for b in bar:
+            if step >= total_steps:
+                break
+            idx = order[b * options.batch_size : (b + 1) * options.batch_size]
+            x, y = train_data.batch(idx, pre)
+            if options.augment:
+                x = augment(x, gen)
+            out = model(x)
+            loss, parts = total_loss(model, out, y, options.loss_weights)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            step += 1
+            if model.config.use_rssa:
+                model.update_bank()
+                model.update_prototypes(out["video_embedding"].detach(), y)
+            batches += 1
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        record = {"epoch": epoch + 1, "steps": step, "seconds": round(time.monotonic() - t0, 1)}
+        record.update({f"loss_{k}": round(v / max(1, batches), 4) for k, v in sums.items()})
+        if val_data is not None:
+            acc = evaluate(model, val_data)
+            record.update(val_top1=round(acc["top1"], 2), val_mean_class=round(acc["mean_class"], 2))
+            if acc["top1"] >= best[0]:
+                best = (acc["top1"], {k: v.clone() for k, v in model.state_dict().items()})
+        history.append(record)
+        log(" ".join(f"{k}={v}" for k, v in record.items()))
+    if best[1] is not None:
+        model.load_state_dict(best[1])
+    model.eval()
+    return history
+
+
+def save_checkpoint(path: Path, model: Art, bank: TextBank, history: list[dict], provenance: dict) -> None:
+    """Writes config, weights, text bank, training history and provenance."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "config": model.config.to_dict(),
+            "state_dict": model.state_dict(),
+            "text_bank": bank.to_dict(),
+            "history": history,
+            "provenance": provenance,
+        },
+        path,
+    )
+
+
+def load_checkpoint(path: Path) -> tuple[Art, TextBank, dict]:
+    """Rebuilds the model saved by `save_checkpoint`; returns (model, bank, checkpoint dict)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError) as err:
+        raise ValueError(f"{path}: cannot read checkpoint: {err}") from err
+    for key in ("config", "state_dict", "text_bank"):
+        if key not in ckpt:
+            raise ValueError(f"{path}: not an art-export checkpoint (missing `{key}`)")
+    config = ArtConfig.from_dict(ckpt["config"])
+    bank = TextBank.from_dict(ckpt["text_bank"])
+    model = build_model(config, bank)
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    return model, bank, ckpt
+
+
+def load_set(path: str | Path, config: ArtConfig, progress: bool = True) -> ClipTensors:
+    """Opens a clip set, checks its labels against the model's, and preprocesses it."""
+    clip_set = ClipSet.open(path)
+    if clip_set.labels != config.labels:
+        raise ValueError(
+            f"{clip_set.root / 'labels.txt'}: labels differ from the model's "
+            f"({len(clip_set.labels)} vs {len(config.labels)} classes)"
+        )
+    return ClipTensors.load(clip_set, config.preprocess, progress)
