@@ -21,10 +21,6 @@ from .text_bank import DEFAULT_TEMPLATES, build_text_bank
 from .train import TrainOptions, build_model, evaluate, load_checkpoint, load_set, save_checkpoint, train
 
 
-def _command_line() -> str:
-    return shlex.join(["art-export", *sys.argv[1:]])
-
-
 def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--backbone", choices=["tiny", "resnet50-tsm"], default="tiny")
@@ -36,9 +32,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--se-layers", type=int, default=1, help="spatial enhancement layers")
     g.add_argument("--rssa-layers", type=int, default=1, help="region cross-attention layers")
     g.add_argument("--frames", type=int, default=8, help="T, frames sampled per clip")
-    g.add_argument("--resize-to", type=int, default=96, help="shorter side after resizing")
-    g.add_argument("--width", type=int, default=128, help="crop width")
-    g.add_argument("--height", type=int, default=96, help="crop height")
+    g.add_argument("--resize-to", type=int, default=112, help="shorter side after resizing")
+    g.add_argument("--width", type=int, default=112, help="crop width")
+    g.add_argument("--height", type=int, default=112, help="crop height")
     g.add_argument("--template", action="append", dest="templates", help="prompt template with {label} (repeatable)")
     g.add_argument("--open-clip-weights", type=Path, help="local open_clip checkpoint for the text tower")
     g.add_argument("--open-clip-arch", default="ViT-B-16")
@@ -101,7 +97,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     val_data = load_set(args.val, config, not args.quiet) if args.val else None
     history = train(model, train_data, val_data, _options(args))
     provenance = {
-        "command": _command_line(),
+        "command": args.command_line,
         "seed": args.seed,
         "train_set": _set_provenance(args.set),
         "val_set": _set_provenance(args.val) if args.val else None,
@@ -139,7 +135,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"| {r['setting']} | {r['top1']:.1f} | {r['mean_class']:.1f} |")
     if args.json:
-        args.json.write_text(json.dumps({"command": _command_line(), "rows": rows}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"command": args.command_line, "rows": rows}, indent=2) + "\n")
     return 0
 
 
@@ -154,7 +150,7 @@ def cmd_onnx(args: argparse.Namespace) -> int:
     ]
     if prov.get("command"):
         commands.append(prov["command"])
-    commands.append(_command_line())
+    commands.append(args.command_line)
     options = ExportOptions(
         name=args.name, calib=args.calib, test=args.test, golden_clips=args.golden_clips, commands=tuple(commands), progress=not args.quiet
     )
@@ -226,7 +222,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `art-export` console script."""
+    argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
+    args.command_line = shlex.join(["art-export", *argv])
     torch.set_num_threads(getattr(args, "threads", 2))
     try:
         return args.run(args)

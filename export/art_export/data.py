@@ -40,18 +40,23 @@ class ClipTensors:
         return x, torch.from_numpy(self.labels[indices])
 
 
-def augment(x: torch.Tensor, generator: torch.Generator, max_shift: int = 6) -> torch.Tensor:
-    """Training augmentation that keeps the action's direction: a random translation
-    (replicate padding) and a random brightness/contrast change, per clip."""
+def augment(x: torch.Tensor, generator: torch.Generator, max_shift: int = 6, flip: bool = True) -> torch.Tensor:
+    """Training augmentation per clip: a random translation (replicate padding), a
+    random brightness/contrast change and, with `flip`, a random horizontal mirror
+    (the paper's augmentation; forward/backward is relative to the performer's
+    heading, so a mirrored element is the same element)."""
     b, t, c, h, w = x.shape
     pad = max_shift
     padded = torch.nn.functional.pad(x.flatten(1, 2), (pad, pad, pad, pad), mode="replicate")
     out = torch.empty_like(x)
     shifts = torch.randint(0, 2 * pad + 1, (b, 2), generator=generator)
+    flips = torch.rand(b, generator=generator) < 0.5
     gains = 1.0 + 0.2 * (torch.rand(b, generator=generator) - 0.5)
     offsets = 0.2 * (torch.rand(b, generator=generator) - 0.5)
     for i in range(b):
         dy, dx = int(shifts[i, 0]), int(shifts[i, 1])
         clip = padded[i, :, dy : dy + h, dx : dx + w].reshape(t, c, h, w)
+        if flip and flips[i]:
+            clip = clip.flip(-1)
         out[i] = clip * gains[i] + offsets[i]
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -36,6 +37,13 @@ class MultiHeadAttention(nn.Module):
         y = (attn @ v).transpose(1, 2).flatten(2)
         return self.out(y), attn.mean(dim=1)
 
+    def attend(self, query: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Like `forward` without the weights, through PyTorch's fused attention kernel
+        (exported to the same MatMul/Softmax operators)."""
+        q, k, v = self._split(self.q(query)), self._split(self.k(context)), self._split(self.v(context))
+        y = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
+        return self.out(y.transpose(1, 2).flatten(2))
+
 
 class FeedForward(nn.Sequential):
     """Two-layer MLP with GELU."""
@@ -56,7 +64,7 @@ class TransformerLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.norm1(x)
-        x = x + self.attn(h, h)[0]
+        x = x + self.attn.attend(h, h)
         return x + self.mlp(self.norm2(x))
 
 

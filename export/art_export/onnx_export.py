@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,8 @@ def export_fp32(model: Art, path: Path) -> None:
     pre = model.config.preprocess
     wrapper = ExportModel(model).eval()
     dummy = torch.zeros(1, pre.frames, 3, pre.height, pre.width)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             wrapper,
             (dummy,),

@@ -26,9 +26,9 @@ class Preprocess:
     """Parameters of the preprocessing rule (written to `bundle.toml [input]`)."""
 
     frames: int = 8
-    resize_to: int = 96
-    width: int = 128
-    height: int = 96
+    resize_to: int = 112
+    width: int = 112
+    height: int = 112
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
 

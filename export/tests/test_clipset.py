@@ -1,0 +1,51 @@
+import pytest
+
+from art_export.clipset import ClipSet, ClipSetError
+from clipgen import write_clip_set
+
+
+def test_reads_the_format(tmp_path):
+    root = write_clip_set(tmp_path / "s", classes=3, clips_per_class=2, frames=5)
+    s = ClipSet.open(root)
+    assert s.labels == ["move 0", "move 1", "move 2"]
+    assert len(s.clips) == 6 and (s.fps, s.width, s.height) == (30, 160, 120)
+    assert s.provenance["seed"] == 1
+    frames = s.clips[3].load_frames()
+    assert frames.shape == (5, 120, 160, 3) and s.clips[3].label == 1
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("clip_00_000 16", "annotations.txt:2: expected"),
+        ("clip_00_000 x 0", "annotations.txt:2"),
+        ("clip_00_000 16 9", "annotations.txt:2: class id 9 outside 0..2"),
+        ("clip_00_000 0 1", "annotations.txt:2: num_frames must be positive"),
+    ],
+)
+def test_bad_annotation_names_file_and_line(tmp_path, line, message):
+    root = write_clip_set(tmp_path / "s", classes=3, clips_per_class=1, frames=2)
+    ann = root / "annotations.txt"
+    ann.write_text(ann.read_text().splitlines()[0] + "\n" + line + "\n")
+    with pytest.raises(ClipSetError, match=message):
+        ClipSet.open(root)
+
+
+def test_missing_files_and_bad_metadata(tmp_path):
+    with pytest.raises(ClipSetError, match="not a directory"):
+        ClipSet.open(tmp_path / "nope")
+    root = write_clip_set(tmp_path / "s", classes=2, clips_per_class=1, frames=2)
+    (root / "set.toml").write_text("fps = 30\nwidth = 160\n")
+    with pytest.raises(ClipSetError, match="set.toml: key `height`"):
+        ClipSet.open(root)
+    (root / "labels.txt").unlink()
+    with pytest.raises(ClipSetError, match="labels.txt: missing"):
+        ClipSet.open(root)
+
+
+def test_undecodable_frame(tmp_path):
+    root = write_clip_set(tmp_path / "s", classes=2, clips_per_class=1, frames=2)
+    s = ClipSet.open(root)
+    s.clips[0].frame_path(1).write_bytes(b"not a jpeg")
+    with pytest.raises(ClipSetError, match="img_00002.jpg: cannot decode"):
+        s.clips[0].load_frames()

@@ -1,0 +1,145 @@
+"""End to end: a short training run, export, quantisation and the bundle."""
+
+import json
+import tomllib
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from art_export.bundle import BundleError, sha256, verify_bundle
+from art_export.clipset import ClipSet
+from art_export.onnx_export import check_qdq, run_onnx
+from art_export.preprocess import Preprocess
+from art_export.train import load_checkpoint
+
+
+def manifest(bundle):
+    return tomllib.loads((bundle / "bundle.toml").read_text())
+
+
+def test_checkpoint_round_trip(checkpoint, sets):
+    model, bank, ckpt = load_checkpoint(checkpoint)
+    assert model.config.labels == ClipSet.open(sets["train"]).labels
+    assert len(ckpt["history"]) == 2 and "val_top1" in ckpt["history"][0]
+    assert ckpt["provenance"]["seed"] == 3
+    assert bank.embeddings.shape[0] == 4
+
+
+def test_onnx_models_pass_the_checker_with_static_interface(bundle):
+    for name in ("model.fp32.onnx", "model.int8.onnx", "model.int8-conv.onnx"):
+        m = onnx.load(str(bundle / name))
+        onnx.checker.check_model(m, full_check=True)
+        assert m.opset_import[0].version == 17
+        dims = lambda v: [d.dim_value for d in v.type.tensor_type.shape.dim]  # noqa: E731
+        assert [i.name for i in m.graph.input] == ["video"]
+        assert dims(m.graph.input[0]) == [1, 4, 3, 64, 64]
+        assert [o.name for o in m.graph.output] == ["logits", "region_attn"]
+        assert dims(m.graph.output[0]) == [1, 4]
+        assert dims(m.graph.output[1]) == [1, 4, 2, 16]
+
+
+def test_pytorch_onnxruntime_parity(bundle, checkpoint):
+    model, _, _ = load_checkpoint(checkpoint)
+    x = np.load(bundle / "golden/input.npy")
+    logits, attn = run_onnx(bundle / "model.fp32.onnx", x)
+    with torch.no_grad():
+        out = model(torch.from_numpy(x))
+    assert np.abs(logits - out["logits"].numpy()).max() <= 1e-4
+    assert np.abs(attn - out["region_attn"].numpy()).max() <= 1e-4
+
+
+def test_int8_is_tensorrt_style_qdq(bundle):
+    m = onnx.load(str(bundle / "model.int8.onnx"))
+    ops = {n.op_type for n in m.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    quantized_inputs = {n.op_type for n in m.graph.node for i in n.input if i.endswith("_DequantizeLinear_Output")}
+    assert {"Conv", "MatMul"} & quantized_inputs or "Gemm" in quantized_inputs
+    check_qdq(bundle / "model.int8.onnx")
+    check_qdq(bundle / "model.int8-conv.onnx")
+    int8_weights = [i for i in m.graph.initializer if i.data_type == onnx.TensorProto.INT8]
+    assert int8_weights, "weights are stored as int8"
+    per_channel = [n for n in m.graph.node if n.op_type == "DequantizeLinear" and any(a.name == "axis" for a in n.attribute)]
+    assert per_channel, "weights are quantised per channel"
+
+
+def test_int8_conv_quantises_only_convolutions(bundle):
+    m = onnx.load(str(bundle / "model.int8-conv.onnx"))
+    consumers = {}
+    for n in m.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n.op_type)
+    fed = {op for n in m.graph.node if n.op_type == "DequantizeLinear" for op in consumers.get(n.output[0], [])}
+    assert "Conv" in fed
+    assert not fed & {"MatMul", "Gemm", "Softmax"}, fed
+    full = onnx.load(str(bundle / "model.int8.onnx"))
+    consumers = {}
+    for n in full.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n.op_type)
+    fed_full = {op for n in full.graph.node if n.op_type == "DequantizeLinear" for op in consumers.get(n.output[0], [])}
+    assert fed_full & {"MatMul", "Gemm"}
+
+
+def test_bundle_manifest_schema_and_hashes(bundle, sets):
+    m = verify_bundle(bundle)
+    assert m["schema"] == 1 and m["model"]["tracklets"] == 2 and m["model"]["grid"] == [4, 4]
+    assert m["model"]["labels"] == ClipSet.open(sets["train"]).labels
+    assert m["input"]["frames"] == 4 and m["input"]["window"] == 16
+    assert m["text"]["bank_shape"] == [4, 384]
+    assert [e["path"] for e in m["models"]] == ["model.fp32.onnx", "model.int8.onnx", "model.int8-conv.onnx"]
+    assert "tract" in m["models"][2]["backends"] and "tract" not in m["models"][1]["backends"]
+    for f, digest in m["sha256"].items():
+        assert sha256(bundle / f) == digest
+    assert any(c.startswith("art-export train") for c in m["provenance"]["commands"])
+    assert any(c.startswith("art-export onnx") for c in m["provenance"]["commands"])
+
+
+def test_golden_data_reproduces(bundle):
+    m = manifest(bundle)
+    inp = m["input"]
+    pre = Preprocess(inp["frames"], inp["resize_to"], inp["width"], inp["height"], tuple(inp["mean"]), tuple(inp["std"]))
+    x = np.load(bundle / m["golden"]["input"])
+    for k, clip in enumerate(m["golden"]["clips"]):
+        frames = np.load(bundle / clip)
+        assert frames.dtype == np.uint8 and frames.shape == (16, 120, 160, 3)
+        np.testing.assert_array_equal(pre.clip_tensor(frames), x[k])
+    for out in m["golden"]["outputs"]:
+        logits, attn = run_onnx(bundle / out["model"], x)
+        np.testing.assert_allclose(logits, np.load(bundle / out["logits"]), atol=1e-5)
+        np.testing.assert_allclose(attn, np.load(bundle / out["region_attn"]), atol=1e-5)
+
+
+def test_report_compares_fp32_and_int8(bundle):
+    r = json.loads((bundle / "report.json").read_text())
+    models = r["calibration"]["models"]
+    assert set(models) == {"model.fp32.onnx", "model.int8.onnx", "model.int8-conv.onnx"}
+    for acc in models.values():
+        assert {"top1", "top5", "mean_class", "agreement_with_fp32"} <= set(acc)
+    assert models["model.fp32.onnx"]["agreement_with_fp32"] == 100.0
+    assert r["parity_fp32_max_abs_logits"] <= 1e-4
+    assert "test" in r and r["sizes"]["model.int8.onnx"] < r["sizes"]["model.fp32.onnx"]
+
+
+def test_tampered_bundle_is_rejected(bundle, tmp_path):
+    import shutil
+
+    copy = tmp_path / "b"
+    shutil.copytree(bundle, copy)
+    (copy / "report.json").write_text("{}\n")
+    with pytest.raises(BundleError, match="report.json"):
+        verify_bundle(copy)
+    shutil.rmtree(copy)
+    shutil.copytree(bundle, copy)
+    text = (copy / "bundle.toml").read_text().replace("[provenance]", "[provenance]\nextra = 1")
+    (copy / "bundle.toml").write_text(text)
+    with pytest.raises(BundleError, match="unknown \\['extra'\\]"):
+        verify_bundle(copy)
+
+
+def test_cli_reports_bad_input(tmp_path, capsys):
+    from art_export.cli import main
+
+    assert main(["onnx", "--ckpt", str(tmp_path / "none.pt"), "--calib", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
+    assert "none.pt" in capsys.readouterr().err

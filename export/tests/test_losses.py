@@ -1,0 +1,86 @@
+import torch
+import torch.nn.functional as F
+
+from art_export.losses import (
+    mtc_loss,
+    prototype_consistency_loss,
+    spatial_loss,
+    temporal_loss,
+    total_loss,
+    tracklet_loss,
+    video_consistency_loss,
+)
+from test_model import make
+
+E1, E2 = torch.eye(4)[0], torch.eye(4)[1]
+
+
+def tracklets(a, b, t=3):
+    """[1, 2, T, 4]: tracklet 0 constantly `a`, tracklet 1 constantly `b`."""
+    return torch.stack([a.expand(t, 4), b.expand(t, 4)]).unsqueeze(0)
+
+
+def test_spatial_loss_zero_when_orthogonal_positive_when_aligned():
+    assert spatial_loss(tracklets(E1, E2)).item() == 0.0
+    assert spatial_loss(tracklets(E1, -E1)).item() == 0.0
+    torch.testing.assert_close(spatial_loss(tracklets(E1, 2 * E1)), torch.tensor(1.0))
+    assert spatial_loss(tracklets(E1, E1 + E2)).item() > 0
+
+
+def test_temporal_loss_zero_when_steady_positive_when_jumping():
+    assert temporal_loss(tracklets(E1, E2), alpha=0.6).item() == 0.0
+    jumping = torch.stack([E1, E2, E1]).expand(1, 2, 3, 4)
+    torch.testing.assert_close(temporal_loss(jumping, alpha=0.6), torch.tensor(0.6))
+    slightly = torch.stack([E1, F.normalize(E1 + 0.5 * E2, dim=0)]).expand(1, 2, 2, 4)
+    assert temporal_loss(slightly, alpha=0.6).item() == 0.0  # cos 0.89 >= alpha
+    assert temporal_loss(slightly, alpha=0.95).item() > 0.0
+
+
+def test_tracklet_loss_zero_when_orthogonal_positive_when_same():
+    assert tracklet_loss(tracklets(E1, E2)).item() == 0.0
+    torch.testing.assert_close(tracklet_loss(tracklets(E1, E1)), torch.tensor(1.0))
+
+
+def test_mtc_is_the_sum_and_has_gradients():
+    t = torch.randn(2, 2, 4, 8, requires_grad=True)
+    total = mtc_loss(t, 0.6)
+    torch.testing.assert_close(total, spatial_loss(t) + temporal_loss(t, 0.6) + tracklet_loss(t))
+    total.backward()
+    assert t.grad.abs().sum() > 0
+    assert mtc_loss(tracklets(E1, E2), 0.6).item() == 0.0
+
+
+def test_video_consistency_prefers_the_true_class():
+    bank = F.normalize(torch.randn(3, 2, 8), dim=-1)
+    emb = bank[1, 1].unsqueeze(0)  # equal to class 1's second template
+    right = video_consistency_loss(emb, bank, torch.tensor([1]), 0.1)
+    wrong = video_consistency_loss(emb, bank, torch.tensor([0]), 0.1)
+    assert 0 <= right.item() < wrong.item()
+    # winner-take-all over templates: the other template of class 1 does not matter
+    bank2 = bank.clone()
+    bank2[1, 0] = -bank[1, 1]
+    torch.testing.assert_close(video_consistency_loss(emb, bank2, torch.tensor([1]), 0.1), right)
+
+
+def test_prototype_consistency_near_zero_when_aligned():
+    bank = F.normalize(torch.eye(3).unsqueeze(1).repeat(1, 2, 1), dim=-1)
+    seen = torch.tensor([True, True, True])
+    aligned = prototype_consistency_loss(torch.eye(3), seen, bank, 0.05)
+    swapped = prototype_consistency_loss(torch.eye(3)[[1, 2, 0]], seen, bank, 0.05)
+    assert aligned.item() < 1e-6 < swapped.item()
+    none = prototype_consistency_loss(torch.eye(3), torch.zeros(3, dtype=torch.bool), bank, 0.05)
+    assert none.item() == 0.0
+
+
+def test_total_loss_terms_follow_the_variant():
+    x, y = torch.randn(2, 4, 3, 32, 48), torch.tensor([0, 1])
+    terms = {}
+    for variant in ("backbone", "rssa", "rssa-ta", "art"):
+        model = make(variant).train()
+        loss, parts = total_loss(model, model(x), y)
+        loss.backward()
+        terms[variant] = set(parts)
+        assert loss.item() > 0
+    assert terms["backbone"] == {"global"}
+    assert terms["rssa"] == terms["rssa-ta"] == {"global", "final", "text"}
+    assert terms["art"] == {"global", "final", "text", "mtc"}

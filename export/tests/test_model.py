@@ -1,0 +1,132 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from art_export.backbone import ResNet50TSM, TinyBackbone, temporal_shift
+from art_export.model import VARIANTS, Art, ArtConfig, ExportModel
+from art_export.preprocess import Preprocess
+
+C, M, E = 5, 3, 24
+
+
+def make(variant="art", top_k=3, frames=4, seed=0, **kw) -> Art:
+    torch.manual_seed(seed)
+    cfg = ArtConfig(
+        labels=[f"c{i}" for i in range(C)],
+        preprocess=Preprocess(frames=frames, resize_to=32, width=48, height=32),
+        dim=16, depth=1, heads=2, top_k=top_k, **VARIANTS[variant], **kw,
+    )
+    return Art(cfg, torch.randn(C, M, E)).eval()
+
+
+def test_tiny_backbone_shapes():
+    bb = TinyBackbone(frames=3, height=32, width=48, dim=16, depth=1, heads=2, patch=16)
+    tokens, g = bb(torch.randn(2, 3, 3, 32, 48))
+    assert bb.grid == (2, 3)
+    assert tokens.shape == (2, 3, 6, 16) and g.shape == (2, 16)
+
+
+def test_tiny_backbone_rejects_misfit_input():
+    with pytest.raises(ValueError, match="multiple of the patch"):
+        TinyBackbone(frames=2, height=30, width=48, dim=16, depth=1, heads=2, patch=16)
+
+
+def test_resnet50_tsm_shapes():
+    bb = ResNet50TSM(frames=2, height=64, width=64, dim=16).eval()
+    with torch.no_grad():
+        tokens, g = bb(torch.randn(1, 2, 3, 64, 64))
+    assert bb.grid == (2, 2)
+    assert tokens.shape == (1, 2, 4, 16) and g.shape == (1, 16)
+
+
+def test_temporal_shift_moves_channel_folds_in_time():
+    x = torch.arange(3, dtype=torch.float32).view(1, 3, 1, 1, 1).expand(1, 3, 16, 1, 1).reshape(3, 16, 1, 1)
+    y = temporal_shift(x, frames=3).reshape(3, 16)
+    assert y[:, 0].tolist() == [1, 2, 0]  # first fold: from the next frame
+    assert y[:, 2].tolist() == [0, 0, 1]  # second fold: from the previous frame
+    assert y[:, 5].tolist() == [0, 1, 2]  # the rest untouched
+
+
+def test_forward_shapes_and_normalisation():
+    model = make()
+    out = model(torch.randn(2, 4, 3, 32, 48))
+    assert out["logits"].shape == (2, C)
+    assert out["global_logits"].shape == (2, C)
+    assert out["region_attn"].shape == (2, 4, 2, 6)
+    torch.testing.assert_close(out["region_attn"].sum(-1), torch.ones(2, 4, 2))
+    assert out["tracklets"].shape == (2, 2, 4, 16)
+    torch.testing.assert_close(out["saliency"].sum(-1), torch.ones(2, 2))
+    assert out["top_k"].shape == (2, 3)
+    torch.testing.assert_close(out["video_embedding"].norm(dim=-1), torch.ones(2))
+
+
+def test_exactly_two_tracklets():
+    model = make()
+    assert model(torch.randn(1, 4, 3, 32, 48))["tracklets"].shape[1] == 2
+    with pytest.raises(ValueError, match="exactly two tracklets"):
+        make(tracklets=3)
+
+
+def test_top_k_picks_the_most_similar_semantics():
+    model = make(top_k=2)
+    with torch.no_grad():
+        model.global_query.weight.copy_(torch.eye(16))
+        model.global_query.bias.zero_()
+    semantics = F.normalize(torch.randn(C, 16), dim=-1)
+    g = torch.stack([semantics[3] + 0.5 * semantics[1], semantics[0]])
+    sims = F.normalize(g, dim=-1) @ semantics.T
+    idx, sel = model.select_top_k(g, semantics)
+    assert idx.shape == (2, 2) and sel.shape == (2, 2, 16)
+    for b in range(2):
+        assert set(idx[b].tolist()) == set(sims[b].topk(2).indices.tolist())
+        torch.testing.assert_close(sel[b], semantics[idx[b]])
+    assert idx[1, 0].item() == 0
+
+
+def test_top_k_bounds():
+    with pytest.raises(ValueError, match="top_k"):
+        make(top_k=C + 1)
+
+
+def test_backbone_variant_predicts_from_the_global_token():
+    model = make("backbone")
+    out = model(torch.randn(1, 4, 3, 32, 48))
+    assert torch.equal(out["logits"], out["global_logits"]) and "tracklets" not in out
+    with pytest.raises(ValueError, match="RSSA"):
+        ExportModel(model)
+
+
+def test_without_ta_saliency_is_uniform():
+    out = make("rssa")(torch.randn(1, 4, 3, 32, 48))
+    torch.testing.assert_close(out["saliency"], torch.full((1, 2, 4), 0.25))
+
+
+def test_bank_follows_agent_by_ema():
+    model = make()
+    before = model.bank.clone()
+    with torch.no_grad():
+        model.agent_bank.copy_(F.normalize(torch.randn(C, M, E), dim=-1))
+    target = F.normalize(model.agent_bank.detach(), dim=-1)
+    d0 = (before - target).norm()
+    model.update_bank()
+    assert (model.bank - target).norm() < d0
+    torch.testing.assert_close(model.bank.norm(dim=-1), torch.ones(C, M))
+    assert not model.bank.requires_grad
+
+
+def test_prototypes_track_class_embeddings():
+    model = make()
+    emb = F.normalize(torch.randn(4, E), dim=-1)
+    model.update_prototypes(emb, torch.tensor([1, 1, 2, 2]))
+    assert model.prototype_seen.tolist() == [False, True, True, False, False]
+    torch.testing.assert_close(model.prototypes[2], F.normalize(emb[2:].mean(0), dim=-1))
+
+
+def test_export_model_bakes_in_the_class_semantics():
+    model = make()
+    wrapper = ExportModel(model)
+    assert wrapper.semantics.shape == (C, E)
+    x = torch.randn(1, 4, 3, 32, 48)
+    logits, attn = wrapper(x)
+    torch.testing.assert_close(logits, model(x)["logits"])
+    assert attn.shape == (1, 4, 2, 6)
