@@ -128,7 +128,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         print(f"== {names[variant]}")
         history = train(model, train_data, val_data, _options(args))
         acc = evaluate(model, test_data)
-        rows.append({"variant": variant, "setting": names[variant], "top1": acc["top1"], "mean_class": acc["mean_class"], "epochs": len(history), "seconds": sum(h["seconds"] for h in history)})
+        rows.append({"variant": variant, "setting": names[variant], "top1": acc["top1"], "mean_class": acc["mean_class"], "epochs": len(history), "steps": history[-1]["steps"], "seconds": round(sum(h["seconds"] for h in history), 1)})
     print()
     print("| setting | top-1 % | mean class % |")
     print("| --- | --- | --- |")

@@ -143,3 +143,20 @@ def test_cli_reports_bad_input(tmp_path, capsys):
 
     assert main(["onnx", "--ckpt", str(tmp_path / "none.pt"), "--calib", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
     assert "none.pt" in capsys.readouterr().err
+
+
+def test_ablation_runs_every_setting_with_the_same_budget(sets, tmp_path):
+    from art_export.cli import main
+
+    from conftest import MODEL_ARGS
+
+    out = tmp_path / "ablation.json"
+    rc = main(
+        ["ablate", "--set", str(sets["train"]), "--val", str(sets["test"]), "--epochs", "1", "--max-steps", "2", "--batch-size", "8", "--quiet", "--json", str(out), *MODEL_ARGS]
+    )
+    assert rc == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["variant"] for r in rows] == ["backbone", "rssa", "rssa-ta", "art"]
+    for r in rows:
+        assert 0.0 <= r["top1"] <= 100.0 and 0.0 <= r["mean_class"] <= 100.0
+        assert r["steps"] == 2
