@@ -161,3 +161,15 @@ def test_ablation_runs_every_setting_with_the_same_budget(sets, tmp_path):
     for r in rows:
         assert 0.0 <= r["top1"] <= 100.0 and 0.0 <= r["mean_class"] <= 100.0
         assert r["steps"] == 2
+
+
+def test_eval_command_scores_every_model_file(bundle, sets, capsys):
+    from art_export.cli import main
+
+    assert main(["eval", "--bundle", str(bundle), "--set", str(sets["test"]), "--quiet"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["models"]) == {"model.fp32.onnx", "model.int8.onnx", "model.int8-conv.onnx"}
+    report = json.loads((bundle / "report.json").read_text())["test"]["models"]
+    for name, acc in result["models"].items():
+        assert acc["clips"] == 12
+        assert abs(acc["top1"] - report[name]["top1"]) < 1e-6
