@@ -41,7 +41,10 @@ mod tests {
 
     #[test]
     fn spec_examples() {
-        assert_eq!(crc16(b"ARTEV,17,3,salto backward tucked,912,845210"), 0xDDA5);
+        assert_eq!(
+            crc16(b"ARTEV,17,3,salto backward tucked,912,845210"),
+            0xDDA5
+        );
         assert_eq!(crc16(b"ARTHB,18,3600,300,trt,OK"), 0x4EFA);
         assert_eq!(crc16(b"ARTAK,17"), 0x3471);
         assert_eq!(crc16(b"ARTRQ"), 0x9261);

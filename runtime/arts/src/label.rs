@@ -35,7 +35,10 @@ impl fmt::Display for LabelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LabelError::TooLong { len } => {
-                write!(f, "label is {len} bytes long, at most {MAX_LABEL_LEN} allowed")
+                write!(
+                    f,
+                    "label is {len} bytes long, at most {MAX_LABEL_LEN} allowed"
+                )
             }
             LabelError::Disallowed { offset } => {
                 write!(f, "label holds a disallowed character at byte {offset}")
@@ -217,7 +220,12 @@ mod tests {
 
     #[test]
     fn sanitized_labels_are_always_valid() {
-        for text in ["", "ÀÉÎÕÜ", "\u{0}\u{7f}\u{80}", "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~"] {
+        for text in [
+            "",
+            "ÀÉÎÕÜ",
+            "\u{0}\u{7f}\u{80}",
+            "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+        ] {
             let label = Label::sanitize(text);
             assert_eq!(Label::new(label.as_str()).as_ref(), Ok(&label), "{text:?}");
         }

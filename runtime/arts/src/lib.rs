@@ -46,6 +46,6 @@ pub use crc::crc16;
 pub use label::{Label, LabelError, MAX_LABEL_LEN, is_text_byte};
 pub use parser::{DropReason, Parser, parse};
 pub use sentence::{
-    Backend, Encoded, EncodeError, Event, Heartbeat, Kind, MAX_CONF, MAX_SENTENCE_LEN, Sentence,
+    Backend, EncodeError, Encoded, Event, Heartbeat, Kind, MAX_CONF, MAX_SENTENCE_LEN, Sentence,
     Status,
 };

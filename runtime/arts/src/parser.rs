@@ -49,10 +49,17 @@ impl fmt::Display for DropReason {
             DropReason::TooLong => write!(f, "over-long (more than {MAX_SENTENCE_LEN} bytes)"),
             DropReason::MissingChecksum => f.write_str("lacks *CRC\\r\\n"),
             DropReason::BadChecksum { computed, received } => {
-                write!(f, "bad CRC (carries {received:04X}, body has {computed:04X})")
+                write!(
+                    f,
+                    "bad CRC (carries {received:04X}, body has {computed:04X})"
+                )
             }
             DropReason::UnknownType => f.write_str("unknown sentence type"),
-            DropReason::FieldCount { kind, expected, found } => write!(
+            DropReason::FieldCount {
+                kind,
+                expected,
+                found,
+            } => write!(
                 f,
                 "{} with {found} fields after the type, expected {expected}",
                 kind.tag()
@@ -95,7 +102,10 @@ pub struct Parser {
 impl Parser {
     /// A parser waiting for its first `$`.
     pub const fn new() -> Self {
-        Parser { buf: heapless::Vec::new(), in_sentence: false }
+        Parser {
+            buf: heapless::Vec::new(),
+            in_sentence: false,
+        }
     }
 
     /// Feeds one byte; returns a sentence when one is complete, or the reason
@@ -152,10 +162,17 @@ pub fn parse(bytes: &[u8]) -> Result<Sentence, DropReason> {
         return Err(DropReason::BadChecksum { computed, received });
     }
     let mut fields = body.split(|&b| b == b',');
-    let kind = fields.next().and_then(Kind::from_tag).ok_or(DropReason::UnknownType)?;
+    let kind = fields
+        .next()
+        .and_then(Kind::from_tag)
+        .ok_or(DropReason::UnknownType)?;
     let found = body.iter().filter(|&&b| b == b',').count();
     if found != kind.field_count() {
-        return Err(DropReason::FieldCount { kind, expected: kind.field_count(), found });
+        return Err(DropReason::FieldCount {
+            kind,
+            expected: kind.field_count(),
+            found,
+        });
     }
     let mut f = Fields { kind, fields };
     Ok(match kind {
@@ -165,7 +182,13 @@ pub fn parse(bytes: &[u8]) -> Result<Sentence, DropReason> {
             let label = Label::from_bytes(f.next()).map_err(|_| f.out_of_range("label"))?;
             let conf = f.number("conf", MAX_CONF.into())? as u16;
             let t_ms = f.number("t_ms", u32::MAX)?;
-            Sentence::Event(Event { seq, class_id, label, conf, t_ms })
+            Sentence::Event(Event {
+                seq,
+                class_id,
+                label,
+                conf,
+                t_ms,
+            })
         }
         Kind::Heartbeat => {
             let seq = f.number("seq", u16::MAX.into())? as u16;
@@ -173,11 +196,23 @@ pub fn parse(bytes: &[u8]) -> Result<Sentence, DropReason> {
             let fps_x10 = f.number("fps_x10", u16::MAX.into())? as u16;
             let backend = f.name("backend", Backend::from_name)?;
             let status = f.name("status", Status::from_name)?;
-            Sentence::Heartbeat(Heartbeat { seq, uptime_s, fps_x10, backend, status })
+            Sentence::Heartbeat(Heartbeat {
+                seq,
+                uptime_s,
+                fps_x10,
+                backend,
+                status,
+            })
         }
-        Kind::Clear => Sentence::Clear { seq: f.number("seq", u16::MAX.into())? as u16 },
-        Kind::Ack => Sentence::Ack { seq: f.number("seq", u16::MAX.into())? as u16 },
-        Kind::Nak => Sentence::Nak { seq: f.number("seq", u16::MAX.into())? as u16 },
+        Kind::Clear => Sentence::Clear {
+            seq: f.number("seq", u16::MAX.into())? as u16,
+        },
+        Kind::Ack => Sentence::Ack {
+            seq: f.number("seq", u16::MAX.into())? as u16,
+        },
+        Kind::Nak => Sentence::Nak {
+            seq: f.number("seq", u16::MAX.into())? as u16,
+        },
         Kind::Request => Sentence::Request,
     })
 }
@@ -190,7 +225,10 @@ struct Fields<'a, I: Iterator<Item = &'a [u8]>> {
 
 impl<'a, I: Iterator<Item = &'a [u8]>> Fields<'a, I> {
     fn out_of_range(&self, field: &'static str) -> DropReason {
-        DropReason::FieldOutOfRange { kind: self.kind, field }
+        DropReason::FieldOutOfRange {
+            kind: self.kind,
+            field,
+        }
     }
 
     fn next(&mut self) -> &'a [u8] {
@@ -209,7 +247,9 @@ impl<'a, I: Iterator<Item = &'a [u8]>> Fields<'a, I> {
         if !canonical || !digits.iter().all(u8::is_ascii_digit) {
             return Err(self.out_of_range(field));
         }
-        let value = digits.iter().fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
+        let value = digits
+            .iter()
+            .fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
         if value > u64::from(max) {
             return Err(self.out_of_range(field));
         }
@@ -217,7 +257,11 @@ impl<'a, I: Iterator<Item = &'a [u8]>> Fields<'a, I> {
     }
 
     /// One of a fixed set of names.
-    fn name<T>(&mut self, field: &'static str, lookup: fn(&str) -> Option<T>) -> Result<T, DropReason> {
+    fn name<T>(
+        &mut self,
+        field: &'static str,
+        lookup: fn(&str) -> Option<T>,
+    ) -> Result<T, DropReason> {
         let raw = self.next();
         core::str::from_utf8(raw)
             .ok()
@@ -248,7 +292,10 @@ mod tests {
         let mut out = Encoded::new();
         let _ = out.push(b'$');
         let _ = out.extend_from_slice(body.as_bytes());
-        let _ = core::fmt::Write::write_fmt(&mut out, format_args!("*{:04X}\r\n", crc16(body.as_bytes())));
+        let _ = core::fmt::Write::write_fmt(
+            &mut out,
+            format_args!("*{:04X}\r\n", crc16(body.as_bytes())),
+        );
         out
     }
 
@@ -287,14 +334,26 @@ mod tests {
     #[test]
     fn checksum_must_be_four_upper_case_hex_digits() {
         assert_eq!(parse(b"$ARTRQ*9261\n"), Err(DropReason::MissingChecksum));
-        assert_eq!(parse(b"$ARTRQ*9261\r\r\n"), Err(DropReason::MissingChecksum));
+        assert_eq!(
+            parse(b"$ARTRQ*9261\r\r\n"),
+            Err(DropReason::MissingChecksum)
+        );
         assert_eq!(parse(b"$ARTRQ*926\r\n"), Err(DropReason::MissingChecksum));
         assert_eq!(parse(b"$ARTRQ\r\n"), Err(DropReason::MissingChecksum));
-        assert_eq!(parse(b"$ARTAK,17*3a71\r\n"), Err(DropReason::MissingChecksum));
-        assert_eq!(parse(b"$ARTAK,17*347G\r\n"), Err(DropReason::MissingChecksum));
+        assert_eq!(
+            parse(b"$ARTAK,17*3a71\r\n"),
+            Err(DropReason::MissingChecksum)
+        );
+        assert_eq!(
+            parse(b"$ARTAK,17*347G\r\n"),
+            Err(DropReason::MissingChecksum)
+        );
         assert_eq!(
             parse(b"$ARTAK,17*3472\r\n"),
-            Err(DropReason::BadChecksum { computed: 0x3471, received: 0x3472 })
+            Err(DropReason::BadChecksum {
+                computed: 0x3471,
+                received: 0x3472
+            })
         );
     }
 
@@ -305,46 +364,106 @@ mod tests {
         assert_eq!(parse(&framed("")), Err(DropReason::UnknownType));
         assert_eq!(
             parse(&framed("ARTAK,1,2")),
-            Err(DropReason::FieldCount { kind: Kind::Ack, expected: 1, found: 2 })
+            Err(DropReason::FieldCount {
+                kind: Kind::Ack,
+                expected: 1,
+                found: 2
+            })
         );
         assert_eq!(
             parse(&framed("ARTRQ,")),
-            Err(DropReason::FieldCount { kind: Kind::Request, expected: 0, found: 1 })
+            Err(DropReason::FieldCount {
+                kind: Kind::Request,
+                expected: 0,
+                found: 1
+            })
         );
         assert_eq!(
             parse(&framed("ARTEV,1,2,x,3")),
-            Err(DropReason::FieldCount { kind: Kind::Event, expected: 5, found: 4 })
+            Err(DropReason::FieldCount {
+                kind: Kind::Event,
+                expected: 5,
+                found: 4
+            })
         );
     }
 
     #[test]
     fn numbers_are_canonical_and_in_range() {
         assert_eq!(parse(&framed("ARTAK,0")), Ok(Sentence::Ack { seq: 0 }));
-        assert_eq!(parse(&framed("ARTAK,65535")), Ok(Sentence::Ack { seq: 65535 }));
-        for bad in ["65536", "00", "01", "+1", "-1", " 1", "1 ", "", "1a", "99999999999999999999"] {
+        assert_eq!(
+            parse(&framed("ARTAK,65535")),
+            Ok(Sentence::Ack { seq: 65535 })
+        );
+        for bad in [
+            "65536",
+            "00",
+            "01",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "",
+            "1a",
+            "99999999999999999999",
+        ] {
             let body = std::format!("ARTAK,{bad}");
-            assert_eq!(parse(&framed(&body)), out_of_range(Kind::Ack, "seq"), "{bad:?}");
+            assert_eq!(
+                parse(&framed(&body)),
+                out_of_range(Kind::Ack, "seq"),
+                "{bad:?}"
+            );
         }
         let t_max = framed("ARTEV,1,2,x,1000,4294967295");
         assert!(parse(&t_max).is_ok());
-        assert_eq!(parse(&framed("ARTEV,1,2,x,1000,4294967296")), out_of_range(Kind::Event, "t_ms"));
-        assert_eq!(parse(&framed("ARTEV,1,2,x,1001,0")), out_of_range(Kind::Event, "conf"));
-        assert_eq!(parse(&framed("ARTEV,1,65536,x,1,0")), out_of_range(Kind::Event, "class_id"));
-        assert_eq!(parse(&framed("ARTHB,1,4294967296,0,trt,OK")), out_of_range(Kind::Heartbeat, "uptime_s"));
-        assert_eq!(parse(&framed("ARTHB,1,0,65536,trt,OK")), out_of_range(Kind::Heartbeat, "fps_x10"));
+        assert_eq!(
+            parse(&framed("ARTEV,1,2,x,1000,4294967296")),
+            out_of_range(Kind::Event, "t_ms")
+        );
+        assert_eq!(
+            parse(&framed("ARTEV,1,2,x,1001,0")),
+            out_of_range(Kind::Event, "conf")
+        );
+        assert_eq!(
+            parse(&framed("ARTEV,1,65536,x,1,0")),
+            out_of_range(Kind::Event, "class_id")
+        );
+        assert_eq!(
+            parse(&framed("ARTHB,1,4294967296,0,trt,OK")),
+            out_of_range(Kind::Heartbeat, "uptime_s")
+        );
+        assert_eq!(
+            parse(&framed("ARTHB,1,0,65536,trt,OK")),
+            out_of_range(Kind::Heartbeat, "fps_x10")
+        );
     }
 
     #[test]
     fn names_and_labels_are_checked() {
-        assert_eq!(parse(&framed("ARTHB,1,0,0,gpu,OK")), out_of_range(Kind::Heartbeat, "backend"));
-        assert_eq!(parse(&framed("ARTHB,1,0,0,trt,ok")), out_of_range(Kind::Heartbeat, "status"));
+        assert_eq!(
+            parse(&framed("ARTHB,1,0,0,gpu,OK")),
+            out_of_range(Kind::Heartbeat, "backend")
+        );
+        assert_eq!(
+            parse(&framed("ARTHB,1,0,0,trt,ok")),
+            out_of_range(Kind::Heartbeat, "status")
+        );
         assert_eq!(
             parse(&framed("ARTEV,1,2,012345678901234567890123456789012,3,4")),
             out_of_range(Kind::Event, "label")
         );
-        assert_eq!(parse(&framed("ARTEV,1,2,a~b,3,4")), out_of_range(Kind::Event, "label"));
-        assert_eq!(parse(&framed("ARTEV,1,2,a\tb,3,4")), out_of_range(Kind::Event, "label"));
-        assert_eq!(parse(&framed("ARTEV,1,2,a*b,3,4")), out_of_range(Kind::Event, "label"));
+        assert_eq!(
+            parse(&framed("ARTEV,1,2,a~b,3,4")),
+            out_of_range(Kind::Event, "label")
+        );
+        assert_eq!(
+            parse(&framed("ARTEV,1,2,a\tb,3,4")),
+            out_of_range(Kind::Event, "label")
+        );
+        assert_eq!(
+            parse(&framed("ARTEV,1,2,a*b,3,4")),
+            out_of_range(Kind::Event, "label")
+        );
         assert!(parse(&framed("ARTEV,1,2,,3,4")).is_ok());
     }
 

@@ -267,7 +267,11 @@ impl Sentence {
                 if e.conf > MAX_CONF {
                     return Err(EncodeError::ConfOutOfRange { conf: e.conf });
                 }
-                let _ = write!(out, ",{},{},{},{},{}", e.seq, e.class_id, e.label, e.conf, e.t_ms);
+                let _ = write!(
+                    out,
+                    ",{},{},{},{},{}",
+                    e.seq, e.class_id, e.label, e.conf, e.t_ms
+                );
             }
             Sentence::Heartbeat(h) => {
                 let _ = write!(
@@ -297,13 +301,22 @@ mod tests {
     use super::*;
 
     fn event(seq: u16, class_id: u16, label: &str, conf: u16, t_ms: u32) -> Sentence {
-        Sentence::Event(Event { seq, class_id, label: Label::new(label).unwrap(), conf, t_ms })
+        Sentence::Event(Event {
+            seq,
+            class_id,
+            label: Label::new(label).unwrap(),
+            conf,
+            t_ms,
+        })
     }
 
     #[test]
     fn spec_examples_encode_byte_exact() {
         let ev = event(17, 3, "salto backward tucked", 912, 845210);
-        assert_eq!(&ev.encode().unwrap()[..], b"$ARTEV,17,3,salto backward tucked,912,845210*DDA5\r\n");
+        assert_eq!(
+            &ev.encode().unwrap()[..],
+            b"$ARTEV,17,3,salto backward tucked,912,845210*DDA5\r\n"
+        );
         let hb = Sentence::Heartbeat(Heartbeat {
             seq: 18,
             uptime_s: 3600,
@@ -311,16 +324,28 @@ mod tests {
             backend: Backend::Trt,
             status: Status::Ok,
         });
-        assert_eq!(&hb.encode().unwrap()[..], b"$ARTHB,18,3600,300,trt,OK*4EFA\r\n");
-        assert_eq!(&Sentence::Ack { seq: 17 }.encode().unwrap()[..], b"$ARTAK,17*3471\r\n");
+        assert_eq!(
+            &hb.encode().unwrap()[..],
+            b"$ARTHB,18,3600,300,trt,OK*4EFA\r\n"
+        );
+        assert_eq!(
+            &Sentence::Ack { seq: 17 }.encode().unwrap()[..],
+            b"$ARTAK,17*3471\r\n"
+        );
         assert_eq!(&Sentence::Request.encode().unwrap()[..], b"$ARTRQ*9261\r\n");
     }
 
     #[test]
     fn other_sentences_encode_byte_exact() {
         // CRCs computed independently of this crate (Python, bit by bit).
-        assert_eq!(&Sentence::Clear { seq: 0 }.encode().unwrap()[..], b"$ARTCL,0*1BF7\r\n");
-        assert_eq!(&Sentence::Nak { seq: 65535 }.encode().unwrap()[..], b"$ARTNK,65535*6916\r\n");
+        assert_eq!(
+            &Sentence::Clear { seq: 0 }.encode().unwrap()[..],
+            b"$ARTCL,0*1BF7\r\n"
+        );
+        assert_eq!(
+            &Sentence::Nak { seq: 65535 }.encode().unwrap()[..],
+            b"$ARTNK,65535*6916\r\n"
+        );
         let hb = Sentence::Heartbeat(Heartbeat {
             seq: 0,
             uptime_s: 0,
@@ -328,12 +353,21 @@ mod tests {
             backend: Backend::OrtCpu,
             status: Status::Degraded,
         });
-        assert_eq!(&hb.encode().unwrap()[..], b"$ARTHB,0,0,0,ort-cpu,DEGRADED*2839\r\n");
+        assert_eq!(
+            &hb.encode().unwrap()[..],
+            b"$ARTHB,0,0,0,ort-cpu,DEGRADED*2839\r\n"
+        );
     }
 
     #[test]
     fn the_longest_sentence_fits() {
-        let ev = event(65535, 65535, "01234567890123456789012345678901", 1000, u32::MAX);
+        let ev = event(
+            65535,
+            65535,
+            "01234567890123456789012345678901",
+            1000,
+            u32::MAX,
+        );
         let bytes = ev.encode().unwrap();
         assert_eq!(bytes.len(), 74);
         assert!(bytes.len() <= MAX_SENTENCE_LEN);
