@@ -54,3 +54,72 @@ pub trait EventSink {
     /// Periodic device health.
     fn health(&mut self, health: &Health) -> Result<(), Self::Error>;
 }
+
+/// A sink error with its type erased, so that different sinks can share a [`Fanout`].
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct BoxError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+/// A sink whose error type is erased; what [`Fanout`] holds.
+pub type DynSink = Box<dyn EventSink<Error = BoxError> + Send>;
+
+/// Erases a sink's error type.
+pub fn boxed<S>(sink: S) -> DynSink
+where
+    S: EventSink + Send + 'static,
+{
+    Box::new(Erased(sink))
+}
+
+struct Erased<S>(S);
+
+impl<S: EventSink> EventSink for Erased<S> {
+    type Error = BoxError;
+    fn action(&mut self, event: &ActionEvent) -> Result<(), BoxError> {
+        self.0.action(event).map_err(|e| BoxError(Box::new(e)))
+    }
+    fn clear(&mut self, t_ms: u32) -> Result<(), BoxError> {
+        self.0.clear(t_ms).map_err(|e| BoxError(Box::new(e)))
+    }
+    fn health(&mut self, health: &Health) -> Result<(), BoxError> {
+        self.0.health(health).map_err(|e| BoxError(Box::new(e)))
+    }
+}
+
+/// Sends every message to several named sinks. A failing sink is logged and
+/// the others still get the message, so one broken output never silences the rest.
+#[derive(Default)]
+pub struct Fanout {
+    sinks: Vec<(String, DynSink)>,
+}
+
+impl Fanout {
+    /// Adds a sink under a name used in log messages.
+    pub fn push(&mut self, name: impl Into<String>, sink: DynSink) {
+        self.sinks.push((name.into(), sink));
+    }
+
+    fn each(&mut self, what: &str, mut f: impl FnMut(&mut DynSink) -> Result<(), BoxError>) {
+        for (name, sink) in &mut self.sinks {
+            if let Err(e) = f(sink) {
+                log::warn!("{name}: could not send {what}: {e}");
+            }
+        }
+    }
+}
+
+impl EventSink for Fanout {
+    type Error = std::convert::Infallible;
+    fn action(&mut self, event: &ActionEvent) -> Result<(), Self::Error> {
+        self.each("an action", |s| s.action(event));
+        Ok(())
+    }
+    fn clear(&mut self, t_ms: u32) -> Result<(), Self::Error> {
+        self.each("a clear", |s| s.clear(t_ms));
+        Ok(())
+    }
+    fn health(&mut self, health: &Health) -> Result<(), Self::Error> {
+        self.each("a heartbeat", |s| s.health(health));
+        Ok(())
+    }
+}

@@ -1,0 +1,370 @@
+//! The clip pipeline: frames in, decisions out.
+//!
+//! Two threads. The capture thread pulls frames from the [`FrameSource`],
+//! preprocesses each into the [`WindowRing`] and, every hop, cuts a clip into
+//! a hand-off slot. The inference thread (the caller's) takes clips from the
+//! slot, classifies them, feeds the [`Decider`] and tells the sinks; it also
+//! sends a heartbeat every [`PipelineConfig::heartbeat`].
+//!
+//! Live, a clip that is still waiting when the next one is cut is replaced by
+//! the newer one and counted as dropped: the scoreboard never lags behind a
+//! backlog, and memory stays fixed (three clip buffers in all). Offline
+//! (`realtime = false`), capture waits for inference instead, so that every
+//! window is classified and results do not depend on speed.
+//!
+//! A lost source is reopened with backoff; the window and the decision state
+//! start afresh after the gap, and a shown action is cleared. Nothing on the
+//! hot path allocates after start-up.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use artrt_infer::postprocess::softmax_into;
+use artrt_infer::{Backend, BackendKind, Preprocessor};
+use serde::Serialize;
+
+use crate::decision::{Decider, Decision, DecisionConfig, DecisionConfigError};
+use crate::sink::{ActionEvent, EventSink, Health, Status};
+use crate::source::{FrameSource, SourceError};
+use crate::window::{WindowError, WindowRing};
+
+/// How the pipeline cuts clips and decides.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Source frames one clip spans.
+    pub window: usize,
+    /// Source frames between two clips.
+    pub hop: usize,
+    /// Frames in a clip (the model's T).
+    pub frames: usize,
+    /// Smoothing and thresholds.
+    pub decision: DecisionConfig,
+    /// The class that means "no element", if the model has one.
+    pub background: Option<usize>,
+    /// Time between heartbeats.
+    pub heartbeat: Duration,
+    /// Drop stale clips to stay live (true), or classify every clip (false).
+    pub realtime: bool,
+    /// Stop after this many source frames (None: until stopped or the source ends).
+    pub max_frames: Option<u64>,
+}
+
+/// Why the pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The window shape does not fit the model.
+    #[error(transparent)]
+    Window(#[from] WindowError),
+    /// The decision thresholds are unusable.
+    #[error(transparent)]
+    Decision(#[from] DecisionConfigError),
+}
+
+/// What happened during a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunStats {
+    /// Frames taken from the source.
+    pub frames: u64,
+    /// Frames the source could not deliver or the preprocessor refused.
+    pub bad_frames: u64,
+    /// Times the source was lost and reopened.
+    pub source_losses: u64,
+    /// Clips classified.
+    pub clips: u64,
+    /// Clips replaced by a newer one before inference took them.
+    pub dropped_clips: u64,
+    /// Clips no backend could classify.
+    pub failed_clips: u64,
+    /// Actions sent.
+    pub actions: u64,
+    /// Inference time per clip, microseconds, median.
+    pub inference_p50_us: u64,
+}
+
+/// A clip on its way from capture to inference.
+struct Clip {
+    data: Vec<f32>,
+    end: Duration,
+    full: bool,
+}
+
+/// State shared by the two threads.
+struct Shared {
+    slot: Mutex<Clip>,
+    changed: Condvar,
+    done: AtomicBool,
+    frames: AtomicU64,
+    bad_frames: AtomicU64,
+    losses: AtomicU64,
+    dropped: AtomicU64,
+    source_down: AtomicBool,
+    gap: AtomicU64,
+}
+
+/// Runs until `stop` is set, the source ends or `max_frames` frames were taken.
+pub fn run<S, K>(
+    source: &mut S,
+    preprocessor: &mut Preprocessor,
+    backend: &mut dyn Backend,
+    sink: &mut K,
+    labels: &[String],
+    config: &PipelineConfig,
+    stop: &AtomicBool,
+) -> Result<RunStats, PipelineError>
+where
+    S: FrameSource + ?Sized,
+    K: EventSink,
+{
+    let frame_len = preprocessor.frame_len();
+    let mut ring = WindowRing::new(frame_len, config.window, config.hop, config.frames)?;
+    let mut decider = Decider::new(config.decision.clone(), labels.len(), config.background)?;
+    let clip_len = ring.clip_len();
+    let shared = Shared {
+        slot: Mutex::new(Clip { data: vec![0.0; clip_len], end: Duration::ZERO, full: false }),
+        changed: Condvar::new(),
+        done: AtomicBool::new(false),
+        frames: AtomicU64::new(0),
+        bad_frames: AtomicU64::new(0),
+        losses: AtomicU64::new(0),
+        dropped: AtomicU64::new(0),
+        source_down: AtomicBool::new(false),
+        gap: AtomicU64::new(0),
+    };
+    let mut stats = RunStats::default();
+
+    std::thread::scope(|scope| {
+        let capture = scope.spawn(|| {
+            capture_loop(source, preprocessor, &mut ring, &shared, config, stop);
+            shared.done.store(true, Ordering::SeqCst);
+            shared.changed.notify_all();
+        });
+        infer_loop(backend, &mut decider, sink, labels, &shared, config, &mut stats);
+        if capture.join().is_err() {
+            log::error!("the capture thread panicked");
+        }
+    });
+
+    stats.frames = shared.frames.load(Ordering::SeqCst);
+    stats.bad_frames = shared.bad_frames.load(Ordering::SeqCst);
+    stats.source_losses = shared.losses.load(Ordering::SeqCst);
+    stats.dropped_clips = shared.dropped.load(Ordering::SeqCst);
+    Ok(stats)
+}
+
+fn capture_loop<S: FrameSource + ?Sized>(
+    source: &mut S,
+    preprocessor: &mut Preprocessor,
+    ring: &mut WindowRing,
+    shared: &Shared,
+    config: &PipelineConfig,
+    stop: &AtomicBool,
+) {
+    let mut spare = vec![0.0; ring.clip_len()];
+    let mut taken = 0u64;
+    while !stop.load(Ordering::SeqCst) && config.max_frames.is_none_or(|m| taken < m) {
+        let timestamp = match source.next_frame() {
+            Ok(frame) => {
+                taken += 1;
+                shared.frames.fetch_add(1, Ordering::Relaxed);
+                shared.source_down.store(false, Ordering::Relaxed);
+                match preprocessor.frame_into(&frame, ring.next_slot()) {
+                    Ok(()) => frame.timestamp,
+                    Err(e) => {
+                        log::warn!("{}: frame skipped: {e}", source.describe());
+                        shared.bad_frames.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                }
+            }
+            Err(SourceError::BadFrame { source_name, reason }) => {
+                log::warn!("{source_name}: frame skipped: {reason}");
+                shared.bad_frames.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            Err(SourceError::Ended(name)) => {
+                log::info!("{name}: no more frames");
+                break;
+            }
+            Err(e @ SourceError::Unusable { .. }) => {
+                log::error!("{e}");
+                break;
+            }
+            Err(e @ SourceError::Lost { .. }) => {
+                log::warn!("{e}; reopening");
+                shared.losses.fetch_add(1, Ordering::Relaxed);
+                shared.source_down.store(true, Ordering::Relaxed);
+                shared.gap.fetch_add(1, Ordering::SeqCst);
+                ring.reset();
+                reopen(source, stop);
+                continue;
+            }
+        };
+        if ring.commit(timestamp) {
+            let end = ring.cut(&mut spare);
+            hand_off(&mut spare, end, shared, config.realtime, stop);
+        }
+    }
+}
+
+/// Reopens a lost source with exponential backoff (0.1 s up to 2 s) until it
+/// comes back or the run is stopped.
+fn reopen<S: FrameSource + ?Sized>(source: &mut S, stop: &AtomicBool) {
+    let mut delay = Duration::from_millis(100);
+    while !stop.load(Ordering::SeqCst) {
+        match source.reopen() {
+            Ok(()) => {
+                log::info!("{}: reopened", source.describe());
+                return;
+            }
+            Err(e) => log::debug!("{e}; retrying in {delay:?}"),
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Puts a cut clip into the slot: live, replacing a clip still waiting;
+/// offline, waiting until inference has taken the previous one.
+fn hand_off(spare: &mut Vec<f32>, end: Duration, shared: &Shared, realtime: bool, stop: &AtomicBool) {
+    let mut slot = shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+    if !realtime {
+        while slot.full && !stop.load(Ordering::SeqCst) {
+            slot = shared.changed.wait_timeout(slot, Duration::from_millis(50)).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+    if slot.full {
+        shared.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+    std::mem::swap(&mut slot.data, spare);
+    slot.end = end;
+    slot.full = true;
+    drop(slot);
+    shared.changed.notify_all();
+}
+
+#[allow(clippy::too_many_arguments)]
+fn infer_loop<K: EventSink>(
+    backend: &mut dyn Backend,
+    decider: &mut Decider,
+    sink: &mut K,
+    labels: &[String],
+    shared: &Shared,
+    config: &PipelineConfig,
+    stats: &mut RunStats,
+) {
+    let started = Instant::now();
+    let mut work = vec![0.0; shared.slot.lock().map(|s| s.data.len()).unwrap_or(0)];
+    let mut probs = vec![0.0f32; labels.len()];
+    let mut times_us: Vec<u64> = Vec::with_capacity(4096);
+    let mut gap_seen = 0u64;
+    let mut last_beat = Instant::now();
+    let mut beat = Beat { frames: 0, dropped: 0 };
+    let first_backend = backend.kind();
+    send_health(sink, shared, started, &mut beat, backend, first_backend, Duration::ZERO);
+
+    loop {
+        let end = {
+            let mut slot = shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+            let deadline = config.heartbeat.saturating_sub(last_beat.elapsed());
+            while !slot.full && !shared.done.load(Ordering::SeqCst) && last_beat.elapsed() < config.heartbeat {
+                let wait = config.heartbeat.saturating_sub(last_beat.elapsed()).min(deadline.max(Duration::from_millis(1)));
+                slot = shared.changed.wait_timeout(slot, wait).unwrap_or_else(|p| p.into_inner()).0;
+            }
+            if slot.full {
+                std::mem::swap(&mut slot.data, &mut work);
+                slot.full = false;
+                shared.changed.notify_all();
+                Some(slot.end)
+            } else {
+                None
+            }
+        };
+
+        let gap = shared.gap.load(Ordering::SeqCst);
+        if gap != gap_seen {
+            gap_seen = gap;
+            if decider.reset() == Decision::Clear {
+                let _ = sink.clear(0);
+            }
+        }
+
+        if last_beat.elapsed() >= config.heartbeat {
+            let elapsed = last_beat.elapsed();
+            last_beat = Instant::now();
+            send_health(sink, shared, started, &mut beat, backend, first_backend, elapsed);
+        }
+
+        let Some(end) = end else {
+            if shared.done.load(Ordering::SeqCst) {
+                break;
+            }
+            continue;
+        };
+
+        let t0 = Instant::now();
+        let outputs = match backend.run(&work) {
+            Ok(outputs) => outputs,
+            Err(e) => {
+                log::error!("clip not classified: {e}");
+                stats.failed_clips += 1;
+                continue;
+            }
+        };
+        if times_us.len() < times_us.capacity() {
+            times_us.push(t0.elapsed().as_micros() as u64);
+        }
+        stats.clips += 1;
+        softmax_into(&outputs.logits, &mut probs);
+        let t_ms = end.as_millis() as u64;
+        match decider.push(&probs, t_ms) {
+            Decision::Show { class_id, confidence } => {
+                stats.actions += 1;
+                let event = ActionEvent {
+                    class_id: class_id as u16,
+                    label: labels[class_id].clone(),
+                    confidence,
+                    t_ms: t_ms as u32,
+                };
+                let _ = sink.action(&event);
+            }
+            Decision::Clear => {
+                let _ = sink.clear(t_ms as u32);
+            }
+            Decision::Hold => {}
+        }
+    }
+    times_us.sort_unstable();
+    stats.inference_p50_us = times_us.get(times_us.len() / 2).copied().unwrap_or(0);
+}
+
+/// Counters at the previous heartbeat.
+struct Beat {
+    frames: u64,
+    dropped: u64,
+}
+
+fn send_health<K: EventSink>(
+    sink: &mut K,
+    shared: &Shared,
+    started: Instant,
+    beat: &mut Beat,
+    backend: &dyn Backend,
+    first_backend: BackendKind,
+    elapsed: Duration,
+) {
+    let frames = shared.frames.load(Ordering::Relaxed);
+    let dropped = shared.dropped.load(Ordering::Relaxed);
+    let fps = if elapsed.is_zero() { 0.0 } else { (frames - beat.frames) as f32 / elapsed.as_secs_f32() };
+    let status = if shared.source_down.load(Ordering::Relaxed) || (!elapsed.is_zero() && frames == beat.frames) {
+        Status::NoCam
+    } else if backend.kind() != first_backend || dropped > beat.dropped {
+        Status::Degraded
+    } else {
+        Status::Ok
+    };
+    beat.frames = frames;
+    beat.dropped = dropped;
+    let health = Health { uptime_s: started.elapsed().as_secs() as u32, fps, backend: backend.kind().as_str(), status };
+    let _ = sink.health(&health);
+}

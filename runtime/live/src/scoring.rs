@@ -1,0 +1,133 @@
+//! Scoring recognised events against ground-truth element segments.
+//!
+//! An event matches a segment when it names the segment's class and comes
+//! no earlier than the segment's start and no later than `tolerance_ms` after
+//! its end (a window ends after the element it contains). Each segment and
+//! each event match at most once, earliest first. Unmatched events are false
+//! positives; unmatched segments are misses. The onset latency of a match is
+//! the event's time minus the segment's start, in stream time.
+
+use serde::Serialize;
+
+/// One performed element, in stream milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// First millisecond of the element.
+    pub start_ms: u64,
+    /// Millisecond just after the element.
+    pub end_ms: u64,
+    /// Its class.
+    pub class_id: usize,
+}
+
+/// One recognised event, in stream milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detection {
+    /// When the event was sent.
+    pub t_ms: u64,
+    /// The class it named.
+    pub class_id: usize,
+}
+
+/// Precision, recall and onset latency of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamScore {
+    /// Events sent.
+    pub events: usize,
+    /// Elements performed.
+    pub segments: usize,
+    /// Events that matched an element.
+    pub matched: usize,
+    /// matched / events (1 when no event was sent).
+    pub precision: f64,
+    /// matched / segments (1 when no element was performed).
+    pub recall: f64,
+    /// Median onset latency of the matches, ms.
+    pub median_onset_ms: Option<f64>,
+    /// 95th percentile onset latency of the matches, ms.
+    pub p95_onset_ms: Option<f64>,
+}
+
+/// Scores `events` against `segments` (both in any order).
+pub fn score(events: &[Detection], segments: &[Segment], tolerance_ms: u64) -> StreamScore {
+    let mut events: Vec<Detection> = events.to_vec();
+    events.sort_by_key(|e| e.t_ms);
+    let mut segments: Vec<Segment> = segments.to_vec();
+    segments.sort_by_key(|s| s.start_ms);
+    let mut taken = vec![false; segments.len()];
+    let mut onsets = Vec::new();
+    for e in &events {
+        let hit = segments.iter().enumerate().position(|(i, s)| {
+            !taken[i] && s.class_id == e.class_id && e.t_ms >= s.start_ms && e.t_ms <= s.end_ms + tolerance_ms
+        });
+        if let Some(i) = hit {
+            taken[i] = true;
+            onsets.push((e.t_ms - segments[i].start_ms) as f64);
+        }
+    }
+    let matched = onsets.len();
+    onsets.sort_by(f64::total_cmp);
+    let ratio = |n: usize, d: usize| if d == 0 { 1.0 } else { n as f64 / d as f64 };
+    StreamScore {
+        events: events.len(),
+        segments: segments.len(),
+        matched,
+        precision: ratio(matched, events.len()),
+        recall: ratio(matched, segments.len()),
+        median_onset_ms: percentile(&onsets, 0.5),
+        p95_onset_ms: percentile(&onsets, 0.95),
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(start_ms: u64, end_ms: u64, class_id: usize) -> Segment {
+        Segment { start_ms, end_ms, class_id }
+    }
+
+    fn det(t_ms: u64, class_id: usize) -> Detection {
+        Detection { t_ms, class_id }
+    }
+
+    #[test]
+    fn perfect_run() {
+        let s = score(&[det(900, 1), det(3100, 2)], &[seg(0, 500, 1), seg(2500, 3000, 2)], 600);
+        assert_eq!((s.matched, s.precision, s.recall), (2, 1.0, 1.0));
+        assert_eq!(s.median_onset_ms, Some(600.0));
+        assert_eq!(s.p95_onset_ms, Some(900.0));
+    }
+
+    #[test]
+    fn repeats_wrong_classes_and_late_events_are_false_positives() {
+        let segments = [seg(0, 500, 1), seg(2000, 2500, 3)];
+        let events = [det(700, 1), det(800, 1), det(2600, 2), det(9000, 3)];
+        let s = score(&events, &segments, 600);
+        assert_eq!(s.matched, 1);
+        assert_eq!(s.precision, 0.25);
+        assert_eq!(s.recall, 0.5);
+    }
+
+    #[test]
+    fn events_before_the_element_do_not_count() {
+        let s = score(&[det(100, 1)], &[seg(200, 700, 1)], 600);
+        assert_eq!(s.matched, 0);
+        assert_eq!(s.median_onset_ms, None);
+    }
+
+    #[test]
+    fn empty_runs_are_perfect_not_nan() {
+        let s = score(&[], &[], 0);
+        assert_eq!((s.precision, s.recall), (1.0, 1.0));
+    }
+}

@@ -1,0 +1,151 @@
+//! The sliding window of preprocessed frames that clips are cut from.
+//!
+//! Every camera frame is preprocessed once into a slot of a fixed ring of
+//! `window` slots. Every `hop` frames, once the ring is full, a clip of `T`
+//! frames is gathered from it with the bundle's segment-centre rule (frame
+//! `i` of `T` is window frame `floor((i + 0.5) * window / T)`), oldest first.
+//! Nothing allocates after [`WindowRing::new`].
+
+use std::time::Duration;
+
+/// Why a window shape cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    /// A size is zero, or the clip needs more frames than the window holds.
+    #[error("bad window: window {window} frames, hop {hop}, clip {frames} frames (need window >= clip >= 1, hop >= 1)")]
+    Shape {
+        /// Source frames a window spans.
+        window: usize,
+        /// Frames between two windows.
+        hop: usize,
+        /// Frames a clip holds.
+        frames: usize,
+    },
+}
+
+/// A ring of preprocessed frames and the clip cutter.
+#[derive(Debug)]
+pub struct WindowRing {
+    frame_len: usize,
+    window: usize,
+    hop: usize,
+    frames: usize,
+    slots: Vec<f32>,
+    stamps: Vec<Duration>,
+    head: usize,
+    filled: usize,
+    since_clip: usize,
+}
+
+impl WindowRing {
+    /// A ring for frames of `frame_len` floats, `window` frames long, cutting a
+    /// clip of `frames` frames every `hop` frames.
+    pub fn new(frame_len: usize, window: usize, hop: usize, frames: usize) -> Result<Self, WindowError> {
+        if frames == 0 || hop == 0 || window < frames {
+            return Err(WindowError::Shape { window, hop, frames });
+        }
+        Ok(Self {
+            frame_len,
+            window,
+            hop,
+            frames,
+            slots: vec![0.0; frame_len * window],
+            stamps: vec![Duration::ZERO; window],
+            head: 0,
+            filled: 0,
+            since_clip: 0,
+        })
+    }
+
+    /// Floats in one clip (`frames * frame_len`).
+    pub fn clip_len(&self) -> usize {
+        self.frames * self.frame_len
+    }
+
+    /// The slot the next frame is preprocessed into.
+    pub fn next_slot(&mut self) -> &mut [f32] {
+        &mut self.slots[self.head * self.frame_len..(self.head + 1) * self.frame_len]
+    }
+
+    /// Accepts the frame written into [`WindowRing::next_slot`], captured at
+    /// `timestamp`. Returns true when a clip is due.
+    pub fn commit(&mut self, timestamp: Duration) -> bool {
+        self.stamps[self.head] = timestamp;
+        self.head = (self.head + 1) % self.window;
+        self.filled = (self.filled + 1).min(self.window);
+        self.since_clip += 1;
+        if self.filled == self.window && self.since_clip >= self.hop {
+            self.since_clip = 0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Writes the current clip, `[T, 3, H, W]` oldest first, into `out`, and
+    /// returns the timestamp of the window's newest frame.
+    pub fn cut(&self, out: &mut [f32]) -> Duration {
+        let n = self.window;
+        let oldest = (self.head + n - self.filled) % n;
+        for i in 0..self.frames {
+            let k = (2 * i + 1) * self.filled / (2 * self.frames);
+            let slot = (oldest + k) % n;
+            out[i * self.frame_len..(i + 1) * self.frame_len]
+                .copy_from_slice(&self.slots[slot * self.frame_len..(slot + 1) * self.frame_len]);
+        }
+        self.stamps[(self.head + n - 1) % n]
+    }
+
+    /// Forgets the frames (after a gap in the source): no clip until the ring is full again.
+    pub fn reset(&mut self) {
+        self.filled = 0;
+        self.since_clip = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(ring: &mut WindowRing, value: f32) -> bool {
+        ring.next_slot().iter_mut().for_each(|v| *v = value);
+        ring.commit(Duration::from_millis(value as u64))
+    }
+
+    #[test]
+    fn first_clip_waits_for_a_full_window_then_every_hop() {
+        let mut ring = WindowRing::new(2, 4, 2, 2).unwrap();
+        let due: Vec<bool> = (0..9).map(|i| push(&mut ring, i as f32)).collect();
+        assert_eq!(due, [false, false, false, true, false, true, false, true, false]);
+    }
+
+    #[test]
+    fn clip_samples_segment_centres_oldest_first() {
+        let mut ring = WindowRing::new(1, 16, 1, 8).unwrap();
+        for i in 0..20 {
+            push(&mut ring, i as f32);
+        }
+        let mut out = vec![0.0; ring.clip_len()];
+        let t = ring.cut(&mut out);
+        // Window holds frames 4..=19; segment centres are 1, 3, 5, ..., 15.
+        assert_eq!(out, [5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 17.0, 19.0]);
+        assert_eq!(t, Duration::from_millis(19));
+    }
+
+    #[test]
+    fn reset_requires_a_full_window_again() {
+        let mut ring = WindowRing::new(1, 3, 1, 3).unwrap();
+        assert!((0..3).map(|i| push(&mut ring, i as f32)).last().unwrap());
+        ring.reset();
+        assert!(!push(&mut ring, 9.0));
+        assert!(!push(&mut ring, 9.0));
+        assert!(push(&mut ring, 9.0));
+    }
+
+    #[test]
+    fn impossible_shapes_are_refused() {
+        assert!(WindowRing::new(1, 4, 0, 2).is_err());
+        assert!(WindowRing::new(1, 4, 1, 5).is_err());
+        assert!(WindowRing::new(1, 4, 1, 0).is_err());
+    }
+}
