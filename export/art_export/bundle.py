@@ -72,7 +72,7 @@ def synth_command(clip_set: ClipSet) -> str | None:
     if prov.get("generator") != "artrt-synth" or "seed" not in prov:
         return None
     clips = prov.get("clips", len(clip_set.clips))
-    return f"artrt synth --out {shlex.quote(clip_set.root.name)} --clips {clips} --seed {prov['seed']}"
+    return f"artrt synth --out {shlex.quote(str(clip_set.root))} --clips {clips} --seed {prov['seed']}"
 
 
 def _model_stem(file: str) -> str:

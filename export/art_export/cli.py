@@ -24,8 +24,8 @@ from .train import TrainOptions, build_model, evaluate, load_checkpoint, load_se
 def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--backbone", choices=["tiny", "resnet50-tsm"], default="tiny")
-    g.add_argument("--dim", type=int, default=64, help="token width D")
-    g.add_argument("--depth", type=int, default=3, help="transformer layers of the tiny backbone")
+    g.add_argument("--dim", type=int, default=96, help="token width D")
+    g.add_argument("--depth", type=int, default=1, help="transformer layers of the tiny backbone")
     g.add_argument("--heads", type=int, default=4)
     g.add_argument("--patch", type=int, default=16, help="patch size of the tiny backbone")
     g.add_argument("--top-k", type=int, default=4, help="text semantics chosen per video (eq. 1)")
@@ -47,8 +47,14 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=1e-3)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
+    g.add_argument("--max-minutes", type=float, help="stop training after this many minutes (the best epoch so far is kept)")
     g.add_argument("--no-augment", action="store_true")
-    g.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads")
+    g.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="PyTorch CPU threads (1 is fastest on a busy machine: with 2, each step waits for the slower thread)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -77,6 +83,7 @@ def _options(args: argparse.Namespace) -> TrainOptions:
         lr=args.lr,
         seed=args.seed,
         max_steps=args.max_steps,
+        max_minutes=args.max_minutes,
         augment=not args.no_augment,
         progress=not args.quiet,
     )
@@ -225,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     args.command_line = shlex.join(["art-export", *argv])
-    torch.set_num_threads(getattr(args, "threads", 2))
+    torch.set_num_threads(getattr(args, "threads", 1))
     try:
         return args.run(args)
     except (ClipSetError, BundleError, ValueError, FileNotFoundError, RuntimeError) as err:

@@ -61,6 +61,11 @@ class TransformerLayer(nn.Module):
         self.attn = MultiHeadAttention(dim, heads)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = FeedForward(dim)
+        # Residual branches start at zero: the layer begins as the identity, so
+        # stacked layers do not wash out a small object's tokens early in training.
+        for proj in (self.attn.out, self.mlp[-1]):
+            nn.init.zeros_(proj.weight)
+            nn.init.zeros_(proj.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.norm1(x)

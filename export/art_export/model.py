@@ -42,8 +42,8 @@ class ArtConfig:
     labels: list[str]
     preprocess: Preprocess = field(default_factory=Preprocess)
     backbone: str = "tiny"
-    dim: int = 64
-    depth: int = 3
+    dim: int = 96
+    depth: int = 1
     heads: int = 4
     patch: int = 16
     top_k: int = 4
@@ -113,7 +113,8 @@ class Art(nn.Module):
             self.type_embed = nn.Parameter(torch.zeros(2, d))
             nn.init.trunc_normal_(self.type_embed, std=0.02)
             self.se = nn.ModuleList(TransformerLayer(d, c.heads) for _ in range(c.se_layers))
-            self.prompts = nn.Parameter(torch.randn(c.tracklets, d) * 0.02)
+            # Unit-scale prompts (as DETR's queries) so the two queries differ from the start.
+            self.prompts = nn.Parameter(torch.randn(c.tracklets, d))
             self.rssa = nn.ModuleList(CrossAttentionLayer(d, c.heads) for _ in range(c.rssa_layers))
             self.response_norm = nn.LayerNorm(d)
             fused = d * (1 + c.tracklets)

@@ -30,6 +30,7 @@ class TrainOptions:
     warmup_steps: int = 100
     seed: int = 0
     max_steps: int | None = None
+    max_minutes: float | None = None
     augment: bool = True
     progress: bool = True
     loss_weights: LossWeights = field(default_factory=LossWeights)
@@ -101,8 +102,10 @@ def train(
     history: list[dict] = []
     best = (-1.0, None)
     step = 0
+    start = time.monotonic()
+    out_of_time = False
     for epoch in range(options.epochs):
-        if step >= total_steps:
+        if step >= total_steps or out_of_time:
             break
         model.train()
         t0 = time.monotonic()
@@ -112,6 +115,9 @@ def train(
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{options.epochs}", disable=not options.progress)
         for b in bar:
             if step >= total_steps:
+                break
+            if options.max_minutes is not None and time.monotonic() - start > 60 * options.max_minutes:
+                out_of_time = True
                 break
             idx = order[b * options.batch_size : (b + 1) * options.batch_size]
             x, y = train_data.batch(idx, pre)

