@@ -3,7 +3,9 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use serialport::{DataBits, FlowControl, Parity, SerialPort, StopBits, TTYPort};
+use serialport::{DataBits, FlowControl, Parity, StopBits};
+/// The port type of the link and the emulator, and the trait with its settings.
+pub use serialport::{SerialPort, TTYPort};
 
 /// Opens `path` at `baud`, 8N1, no flow control, for exclusive use.
 pub fn open(path: &str, baud: u32) -> Result<TTYPort, serialport::Error> {
