@@ -258,6 +258,7 @@ fn infer_loop<K: EventSink>(
     let mut probs = vec![0.0f32; labels.len()];
     let mut times_us: Vec<u64> = Vec::with_capacity(4096);
     let mut gap_seen = 0u64;
+    let mut last_t_ms = 0u64;
     let mut last_beat = Instant::now();
     let mut beat = Beat { frames: 0, dropped: 0 };
     let first_backend = backend.kind();
@@ -266,9 +267,8 @@ fn infer_loop<K: EventSink>(
     loop {
         let end = {
             let mut slot = shared.slot.lock().unwrap_or_else(|p| p.into_inner());
-            let deadline = config.heartbeat.saturating_sub(last_beat.elapsed());
             while !slot.full && !shared.done.load(Ordering::SeqCst) && last_beat.elapsed() < config.heartbeat {
-                let wait = config.heartbeat.saturating_sub(last_beat.elapsed()).min(deadline.max(Duration::from_millis(1)));
+                let wait = config.heartbeat.saturating_sub(last_beat.elapsed()).max(Duration::from_millis(1));
                 slot = shared.changed.wait_timeout(slot, wait).unwrap_or_else(|p| p.into_inner()).0;
             }
             if slot.full {
@@ -285,7 +285,7 @@ fn infer_loop<K: EventSink>(
         if gap != gap_seen {
             gap_seen = gap;
             if decider.reset() == Decision::Clear {
-                let _ = sink.clear(0);
+                let _ = sink.clear(last_t_ms as u32);
             }
         }
 
@@ -317,6 +317,7 @@ fn infer_loop<K: EventSink>(
         stats.clips += 1;
         softmax_into(&outputs.logits, &mut probs);
         let t_ms = end.as_millis() as u64;
+        last_t_ms = t_ms;
         match decider.push(&probs, t_ms) {
             Decision::Show { class_id, confidence } => {
                 stats.actions += 1;
@@ -367,4 +368,206 @@ fn send_health<K: EventSink>(
     beat.dropped = dropped;
     let health = Health { uptime_s: started.elapsed().as_secs() as u32, fps, backend: backend.kind().as_str(), status };
     let _ = sink.health(&health);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use artrt_infer::bundle::{Crop, Resize, Sampling};
+    use artrt_infer::{FrameRef, InferError, InputSpec, Outputs, PixelFormat};
+
+    use super::*;
+    use crate::sink::BoxError;
+
+    /// Frames whose colour encodes the class being "performed"; scripted losses and bad frames.
+    struct Script {
+        frame: Vec<u8>,
+        n: u64,
+        len: u64,
+        lose_at: Option<u64>,
+        bad_every: Option<u64>,
+        reopens: usize,
+    }
+
+    impl Script {
+        fn class_at(n: u64) -> u8 {
+            if (n / 40) % 2 == 1 { ((n / 80) % 3 + 1) as u8 } else { 0 }
+        }
+    }
+
+    impl FrameSource for Script {
+        fn describe(&self) -> String {
+            "script".into()
+        }
+        fn fps(&self) -> f32 {
+            30.0
+        }
+        fn next_frame(&mut self) -> Result<FrameRef<'_>, SourceError> {
+            if self.n >= self.len {
+                return Err(SourceError::Ended("script".into()));
+            }
+            if self.lose_at == Some(self.n) {
+                self.lose_at = None;
+                return Err(SourceError::Lost { source_name: "script".into(), reason: "unplugged".into() });
+            }
+            let n = self.n;
+            self.n += 1;
+            if self.bad_every.is_some_and(|k| n % k == k - 1) {
+                return Ok(FrameRef { format: PixelFormat::Rgb24, width: 8, height: 8, data: &self.frame[..5], timestamp: Duration::ZERO });
+            }
+            self.frame.iter_mut().for_each(|v| *v = Self::class_at(n) * 60);
+            Ok(FrameRef {
+                format: PixelFormat::Rgb24,
+                width: 8,
+                height: 8,
+                data: &self.frame,
+                timestamp: Duration::from_millis(n * 1000 / 30),
+            })
+        }
+        fn reopen(&mut self) -> Result<(), SourceError> {
+            self.reopens += 1;
+            Ok(())
+        }
+    }
+
+    /// Reads the class back from the clip's brightest value; optionally slow.
+    struct ColourModel {
+        out: Outputs,
+        delay: Duration,
+        runs: AtomicUsize,
+    }
+
+    impl Backend for ColourModel {
+        fn kind(&self) -> BackendKind {
+            BackendKind::Tract
+        }
+        fn provider(&self) -> &str {
+            "colour"
+        }
+        fn precision(&self) -> artrt_infer::Precision {
+            artrt_infer::Precision::Fp32
+        }
+        fn model(&self) -> &str {
+            "colour"
+        }
+        fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
+            std::thread::sleep(self.delay);
+            self.runs.fetch_add(1, Ordering::Relaxed);
+            let max = input.iter().copied().fold(0.0, f32::max);
+            let class = (max * 255.0 / 60.0).round() as usize;
+            self.out.logits.iter_mut().enumerate().for_each(|(c, l)| *l = if c == class { 8.0 } else { 0.0 });
+            Ok(&self.out)
+        }
+        fn outputs(&self) -> &Outputs {
+            &self.out
+        }
+    }
+
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl EventSink for Log {
+        type Error = BoxError;
+        fn action(&mut self, e: &ActionEvent) -> Result<(), BoxError> {
+            self.0.push(format!("show {}", e.class_id));
+            Ok(())
+        }
+        fn clear(&mut self, _t_ms: u32) -> Result<(), BoxError> {
+            self.0.push("clear".into());
+            Ok(())
+        }
+        fn health(&mut self, _h: &Health) -> Result<(), BoxError> {
+            Ok(())
+        }
+    }
+
+    fn spec() -> InputSpec {
+        InputSpec {
+            frames: 4,
+            window: 8,
+            fps: 30.0,
+            sampling: Sampling::SegmentCentre,
+            resize: Resize::ShorterSideBilinear,
+            resize_to: 4,
+            crop: Crop::Centre,
+            width: 4,
+            height: 4,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        }
+    }
+
+    fn config(realtime: bool) -> PipelineConfig {
+        PipelineConfig {
+            window: 8,
+            hop: 2,
+            frames: 4,
+            decision: DecisionConfig { smoothing_windows: 2, enter_threshold: 0.6, exit_threshold: 0.4, min_hold_ms: 0 },
+            background: Some(0),
+            heartbeat: Duration::from_secs(3600),
+            realtime,
+            max_frames: None,
+        }
+    }
+
+    fn script(len: u64) -> Script {
+        Script { frame: vec![0; 8 * 8 * 3], n: 0, len, lose_at: None, bad_every: None, reopens: 0 }
+    }
+
+    fn model(delay_ms: u64) -> ColourModel {
+        ColourModel { out: Outputs::with_sizes(4, 0), delay: Duration::from_millis(delay_ms), runs: AtomicUsize::new(0) }
+    }
+
+    fn labels() -> Vec<String> {
+        (0..4).map(|c| format!("class {c}")).collect()
+    }
+
+    #[test]
+    fn offline_run_classifies_every_window_and_shows_each_element_once() {
+        let (mut source, mut backend, mut log) = (script(400), model(0), Log::default());
+        let stats = run(&mut source, &mut Preprocessor::new(&spec()), &mut backend, &mut log, &labels(), &config(false), &AtomicBool::new(false)).unwrap();
+        assert_eq!(stats.frames, 400);
+        assert_eq!(stats.clips, (400 - 8) / 2 + 1);
+        assert_eq!(stats.dropped_clips, 0);
+        // Elements at frames 40..80 (class 1), 120..160 (class 2), 200..240 (class 3), 280..320 (class 1), 360..400 (class 2).
+        let shows: Vec<&String> = log.0.iter().filter(|l| l.starts_with("show")).collect();
+        assert_eq!(shows, ["show 1", "show 2", "show 3", "show 1", "show 2"]);
+        assert_eq!(log.0.iter().filter(|l| *l == "clear").count(), 4, "{:?}", log.0);
+    }
+
+    #[test]
+    fn live_run_drops_stale_windows_when_inference_is_slow() {
+        let (mut source, mut backend, mut log) = (script(300), model(15), Log::default());
+        let stats = run(&mut source, &mut Preprocessor::new(&spec()), &mut backend, &mut log, &labels(), &config(true), &AtomicBool::new(false)).unwrap();
+        assert_eq!(stats.frames, 300);
+        assert!(stats.dropped_clips > 0, "{stats:?}");
+        assert_eq!(stats.clips + stats.dropped_clips, (300 - 8) / 2 + 1, "every cut window is either classified or dropped: {stats:?}");
+    }
+
+    #[test]
+    fn a_lost_source_is_reopened_and_bad_frames_are_skipped() {
+        let mut source = Script { lose_at: Some(100), bad_every: Some(50), ..script(300) };
+        let (mut backend, mut log) = (model(0), Log::default());
+        let stats = run(&mut source, &mut Preprocessor::new(&spec()), &mut backend, &mut log, &labels(), &config(false), &AtomicBool::new(false)).unwrap();
+        assert_eq!(source.reopens, 1);
+        assert_eq!(stats.source_losses, 1);
+        assert_eq!(stats.bad_frames, 6);
+        assert_eq!(stats.frames, 300);
+        assert!(stats.clips > 100, "{stats:?}");
+    }
+
+    #[test]
+    fn a_stop_request_ends_the_run() {
+        let (mut source, mut backend, mut log) = (script(u64::MAX), model(1), Log::default());
+        let stop = AtomicBool::new(false);
+        let stats = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                stop.store(true, Ordering::SeqCst);
+            });
+            run(&mut source, &mut Preprocessor::new(&spec()), &mut backend, &mut log, &labels(), &config(true), &stop).unwrap()
+        });
+        assert!(stats.frames > 0);
+    }
 }
