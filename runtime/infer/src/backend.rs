@@ -1,0 +1,255 @@
+//! The inference boundary: one trait, implemented by ONNX Runtime and tract.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+/// An inference backend, in the order `auto` tries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+pub enum BackendKind {
+    /// ONNX Runtime with the TensorRT execution provider.
+    #[serde(rename = "trt")]
+    Trt,
+    /// ONNX Runtime with the CUDA execution provider.
+    #[serde(rename = "cuda")]
+    Cuda,
+    /// ONNX Runtime on the CPU.
+    #[serde(rename = "ort-cpu")]
+    OrtCpu,
+    /// tract on the CPU (no native library).
+    #[serde(rename = "tract")]
+    Tract,
+}
+
+impl BackendKind {
+    /// Every backend, in `auto`'s order.
+    pub const ALL: [BackendKind; 4] = [BackendKind::Trt, BackendKind::Cuda, BackendKind::OrtCpu, BackendKind::Tract];
+
+    /// The name used on the command line, in bundles and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Trt => "trt",
+            BackendKind::Cuda => "cuda",
+            BackendKind::OrtCpu => "ort-cpu",
+            BackendKind::Tract => "tract",
+        }
+    }
+
+    /// Whether this backend runs on the CPU.
+    pub fn is_cpu(self) -> bool {
+        matches!(self, BackendKind::OrtCpu | BackendKind::Tract)
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not a backend.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown backend `{0}` (expected auto, trt, cuda, ort-cpu or tract)")]
+pub struct UnknownBackend(pub String);
+
+impl FromStr for BackendKind {
+    type Err = UnknownBackend;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BackendKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownBackend(s.to_string()))
+    }
+}
+
+/// Which backends may serve: `auto` walks the chain, a name is strict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum BackendChoice {
+    /// TensorRT, then CUDA, then ONNX Runtime CPU, then tract.
+    #[default]
+    Auto,
+    /// Exactly this backend; no fallback.
+    Only(BackendKind),
+}
+
+impl BackendChoice {
+    /// The candidates in the order they are tried.
+    pub fn candidates(self) -> Vec<BackendKind> {
+        match self {
+            BackendChoice::Auto => BackendKind::ALL.to_vec(),
+            BackendChoice::Only(k) => vec![k],
+        }
+    }
+}
+
+impl FromStr for BackendChoice {
+    type Err = UnknownBackend;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "auto" {
+            Ok(BackendChoice::Auto)
+        } else {
+            s.parse().map(BackendChoice::Only)
+        }
+    }
+}
+
+impl TryFrom<String> for BackendChoice {
+    type Error = UnknownBackend;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendChoice::Auto => f.write_str("auto"),
+            BackendChoice::Only(k) => f.write_str(k.as_str()),
+        }
+    }
+}
+
+/// Numeric precision of a model file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit floating point.
+    #[default]
+    Fp32,
+    /// 8-bit integer (Q/DQ).
+    Int8,
+}
+
+impl Precision {
+    /// `fp32` or `int8`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Int8 => "int8",
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fp32" => Ok(Precision::Fp32),
+            "int8" => Ok(Precision::Int8),
+            _ => Err(format!("unknown precision `{s}` (expected fp32 or int8)")),
+        }
+    }
+}
+
+/// A model's outputs for one clip, in buffers a backend reuses from run to run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outputs {
+    /// `[C]` class logits.
+    pub logits: Vec<f32>,
+    /// `[T, tracklets, h*w]` region attention, row-major.
+    pub region_attn: Vec<f32>,
+}
+
+impl Outputs {
+    /// Buffers sized for `classes` logits and `attn_len` attention values.
+    pub fn with_sizes(classes: usize, attn_len: usize) -> Outputs {
+        Outputs {
+            logits: vec![0.0; classes],
+            region_attn: vec![0.0; attn_len],
+        }
+    }
+
+    /// Copies `logits` and `region_attn` in, checking their lengths.
+    pub(crate) fn fill(&mut self, logits: &[f32], region_attn: &[f32]) -> Result<(), InferError> {
+        if logits.len() != self.logits.len() || region_attn.len() != self.region_attn.len() {
+            return Err(InferError::Output(format!(
+                "expected {} logits and {} attention values, got {} and {}",
+                self.logits.len(),
+                self.region_attn.len(),
+                logits.len(),
+                region_attn.len()
+            )));
+        }
+        self.logits.copy_from_slice(logits);
+        self.region_attn.copy_from_slice(region_attn);
+        Ok(())
+    }
+}
+
+/// Why one inference run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InferError {
+    /// The input has the wrong number of elements.
+    #[error("input has {found} values, the model takes {expected}")]
+    InputSize {
+        /// `T * 3 * H * W`.
+        expected: usize,
+        /// What was passed.
+        found: usize,
+    },
+    /// The runtime reported an error.
+    #[error("{backend} run failed: {message}")]
+    Run {
+        /// The backend that failed.
+        backend: BackendKind,
+        /// The runtime's message.
+        message: String,
+    },
+    /// The outputs were missing or of the wrong size.
+    #[error("unexpected model outputs: {0}")]
+    Output(String),
+    /// Every backend of the chain failed on this clip.
+    #[error("no backend left after {backend} failed: {source}")]
+    Exhausted {
+        /// The last backend that failed.
+        backend: BackendKind,
+        /// Its error.
+        #[source]
+        source: Box<InferError>,
+    },
+}
+
+/// A loaded model on one backend, ready to run clips.
+///
+/// `run` writes into buffers the backend owns and reuses, and lends them back.
+///
+/// ```
+/// use artrt_infer::{Backend, BackendKind, InferError, Outputs, Precision};
+///
+/// /// Always answers class 0 (a shape for tests of code above the boundary).
+/// struct Constant(Outputs);
+///
+/// impl Backend for Constant {
+///     fn kind(&self) -> BackendKind { BackendKind::Tract }
+///     fn provider(&self) -> &str { "constant" }
+///     fn precision(&self) -> Precision { Precision::Fp32 }
+///     fn model(&self) -> &str { "none" }
+///     fn run(&mut self, _input: &[f32]) -> Result<&Outputs, InferError> { Ok(&self.0) }
+///     fn outputs(&self) -> &Outputs { &self.0 }
+/// }
+/// let mut b = Constant(Outputs { logits: vec![1.0, 0.0], region_attn: vec![] });
+/// assert_eq!(b.run(&[]).unwrap().logits[0], 1.0);
+/// ```
+pub trait Backend: Send {
+    /// Which backend this is.
+    fn kind(&self) -> BackendKind;
+    /// The provider that actually executes the graph (for example
+    /// `CPUExecutionProvider` or `tract`).
+    fn provider(&self) -> &str;
+    /// Precision of the loaded model file.
+    fn precision(&self) -> Precision;
+    /// The loaded model file's name inside the bundle.
+    fn model(&self) -> &str;
+    /// Runs one clip, `[1, T, 3, H, W]` row-major.
+    fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError>;
+    /// The outputs of the last successful run.
+    fn outputs(&self) -> &Outputs;
+}

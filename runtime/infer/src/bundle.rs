@@ -1,0 +1,611 @@
+//! Model bundles: `bundle.toml`, the model files and the golden data, validated.
+//!
+//! [`Bundle::load`] reads the manifest (every key required, unknown keys
+//! refused), checks the SHA-256 of every listed file, checks each ONNX file's
+//! input and outputs against the manifest and loads the golden arrays.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, Array4, Array5};
+use ndarray_npy::ReadNpyExt;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::backend::{BackendKind, Precision};
+use crate::onnx_io;
+
+/// The manifest's file name inside a bundle directory.
+pub const MANIFEST: &str = "bundle.toml";
+
+/// The manifest schema this runtime reads.
+pub const SCHEMA: u32 = 1;
+
+/// Why a bundle could not be loaded. Every variant names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// A file could not be read (missing, unreadable).
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `bundle.toml` is not valid TOML or does not match the schema (a
+    /// missing key, an unknown key, a wrong type); the message names the key.
+    #[error("{}: {source}", path.display())]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        source: toml::de::Error,
+    },
+    /// A key of `bundle.toml` has a value the runtime cannot accept.
+    #[error("{}: key `{key}`: {reason}", path.display())]
+    Invalid {
+        /// The manifest.
+        path: PathBuf,
+        /// The dotted key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file's SHA-256 differs from the manifest's (a changed or damaged file).
+    #[error("{}: SHA-256 mismatch: bundle.toml says {expected}, the file has {actual} ({size} bytes)", path.display())]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The digest in `[sha256]`.
+        expected: String,
+        /// The digest of the file on disk.
+        actual: String,
+        /// The file's size in bytes.
+        size: u64,
+    },
+    /// A file does not decode as what it should be (a truncated or garbled
+    /// ONNX or NumPy file).
+    #[error("{}: damaged {kind} file ({size} bytes): {reason}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// `ONNX` or `NumPy`.
+        kind: &'static str,
+        /// The file's size in bytes.
+        size: u64,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// A tensor or array has a shape, name or type other than the manifest implies.
+    #[error("{}: {what}: expected {expected}, found {found}", path.display())]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// Which tensor or array.
+        what: String,
+        /// What the manifest implies.
+        expected: String,
+        /// What the file holds.
+        found: String,
+    },
+}
+
+/// `[model]`: what the network is and which classes it names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelInfo {
+    /// Model name.
+    pub name: String,
+    /// Backbone (`tiny`, `resnet50-tsm`).
+    pub backbone: String,
+    /// Number of tracked regions.
+    pub tracklets: usize,
+    /// `[h, w]` of the token grid behind `region_attn`.
+    pub grid: [usize; 2],
+    /// Class labels; the index is the class id.
+    pub labels: Vec<String>,
+}
+
+/// How source frames are sampled into the model's clip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Sampling {
+    /// Frame `i` of `T` is source frame `floor((i + 0.5) * N / T)`.
+    #[serde(rename = "segment-centre")]
+    SegmentCentre,
+}
+
+/// How a frame is resized before the crop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Resize {
+    /// Shorter side to `resize_to`, bilinear with antialiasing (Pillow's
+    /// convention); the longer side keeps the aspect ratio, rounded to the
+    /// nearest pixel.
+    #[serde(rename = "shorter-side-bilinear")]
+    ShorterSideBilinear,
+}
+
+/// Which part of the resized frame is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Crop {
+    /// A centred `width x height` window; offsets `(resized - crop) / 2`,
+    /// rounded down.
+    #[serde(rename = "centre")]
+    Centre,
+}
+
+/// `[input]`: the preprocessing rule, shared with the Python export.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// `T`: frames in the model's clip.
+    pub frames: usize,
+    /// Source frames one clip spans.
+    pub window: usize,
+    /// Frame rate the model was trained at.
+    pub fps: f32,
+    /// Frame sampling rule.
+    pub sampling: Sampling,
+    /// Resize rule.
+    pub resize: Resize,
+    /// Target of the shorter side.
+    pub resize_to: u32,
+    /// Crop rule.
+    pub crop: Crop,
+    /// Model input width.
+    pub width: u32,
+    /// Model input height.
+    pub height: u32,
+    /// RGB means, in units of the 0..1 range.
+    pub mean: [f32; 3],
+    /// RGB standard deviations.
+    pub std: [f32; 3],
+}
+
+impl InputSpec {
+    /// Elements in one preprocessed frame, `3 * H * W`.
+    pub fn frame_len(&self) -> usize {
+        3 * self.width as usize * self.height as usize
+    }
+
+    /// Elements in one clip tensor, `T * 3 * H * W`.
+    pub fn clip_len(&self) -> usize {
+        self.frames * self.frame_len()
+    }
+
+    /// The model input shape `[1, T, 3, H, W]`.
+    pub fn clip_shape(&self) -> [usize; 5] {
+        [1, self.frames, 3, self.height as usize, self.width as usize]
+    }
+}
+
+/// `[text]`: the text encoder behind the constant label bank.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextInfo {
+    /// Encoder model name.
+    pub encoder: String,
+    /// Python package that provides it.
+    pub package: String,
+    /// Prompt templates.
+    pub templates: Vec<String>,
+    /// `[classes, embedding size]` of the bank inside the graph.
+    pub bank_shape: [usize; 2],
+}
+
+/// How a model file is quantized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Quantization {
+    /// Not quantized.
+    None,
+    /// Q/DQ around every quantizable operator.
+    QdqFull,
+    /// Q/DQ around convolutions only.
+    QdqConv,
+}
+
+/// One `[[models]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    /// File name inside the bundle.
+    pub path: String,
+    /// Numeric precision.
+    pub precision: Precision,
+    /// Quantization scheme.
+    pub quantization: Quantization,
+    /// Backends this file is meant for.
+    pub backends: Vec<BackendKind>,
+}
+
+/// One `[[golden.outputs]]` entry as written in the manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoldenOutputsEntry {
+    model: String,
+    logits: String,
+    region_attn: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoldenSection {
+    clips: Vec<String>,
+    classes: Vec<usize>,
+    input: String,
+    atol_logits: f32,
+    atol_logits_int8: f32,
+    outputs: Vec<GoldenOutputsEntry>,
+}
+
+/// `[provenance]`: how the bundle was made.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The commands that produced it.
+    pub commands: Vec<String>,
+    /// Creation date.
+    pub created: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    schema: u32,
+    model: ModelInfo,
+    input: InputSpec,
+    text: TextInfo,
+    models: Vec<ModelEntry>,
+    golden: GoldenSection,
+    sha256: BTreeMap<String, String>,
+    provenance: Provenance,
+}
+
+/// Reference outputs of one model file on the golden clips (onnxruntime CPU).
+#[derive(Debug, Clone)]
+pub struct GoldenOutputs {
+    /// `[N, C]` logits.
+    pub logits: Array2<f32>,
+    /// `[N, T, tracklets, h*w]` region attention.
+    pub region_attn: Array4<f32>,
+}
+
+/// The golden data: raw clips, their preprocessed tensors and reference outputs.
+#[derive(Debug, Clone)]
+pub struct Golden {
+    /// Raw RGB frames of each golden clip, `[F, H0, W0, 3]`.
+    pub clips: Vec<Array4<u8>>,
+    /// True class of each golden clip.
+    pub classes: Vec<usize>,
+    /// Preprocessed clips, `[N, T, 3, H, W]`.
+    pub input: Array5<f32>,
+    /// Tolerance on logits for FP32 models.
+    pub atol_logits: f32,
+    /// Tolerance on logits for INT8 models.
+    pub atol_logits_int8: f32,
+    /// Reference outputs per model file name.
+    pub outputs: BTreeMap<String, GoldenOutputs>,
+}
+
+impl Golden {
+    /// The logits tolerance for a model of `precision`.
+    pub fn atol(&self, precision: Precision) -> f32 {
+        match precision {
+            Precision::Fp32 => self.atol_logits,
+            Precision::Int8 => self.atol_logits_int8,
+        }
+    }
+}
+
+/// A loaded, validated model bundle.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    dir: PathBuf,
+    /// Network description and labels.
+    pub model: ModelInfo,
+    /// Preprocessing rule.
+    pub input: InputSpec,
+    /// Text encoder behind the label bank.
+    pub text: TextInfo,
+    /// Model files.
+    pub models: Vec<ModelEntry>,
+    /// Golden data.
+    pub golden: Golden,
+    /// SHA-256 of every file, by file name.
+    pub sha256: BTreeMap<String, String>,
+    /// How the bundle was made.
+    pub provenance: Provenance,
+}
+
+impl fmt::Display for Bundle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.model.name, self.dir.display())
+    }
+}
+
+impl Bundle {
+    /// Loads and validates the bundle in `dir`.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Bundle, BundleError> {
+        let dir = dir.as_ref().to_path_buf();
+        let manifest_path = dir.join(MANIFEST);
+        let text = std::fs::read_to_string(&manifest_path).map_err(|source| BundleError::Io {
+            path: manifest_path.clone(),
+            source,
+        })?;
+        let m: Manifest = toml::from_str(&text).map_err(|source| BundleError::Manifest {
+            path: manifest_path.clone(),
+            source,
+        })?;
+        let check = Checker {
+            dir: &dir,
+            manifest: &manifest_path,
+            sha256: &m.sha256,
+        };
+        check.manifest(&m)?;
+
+        let classes = m.model.labels.len();
+        let spec = &m.input;
+        let tokens = m.model.grid[0] * m.model.grid[1];
+        let attn_shape = [1, spec.frames, m.model.tracklets, tokens];
+        for entry in &m.models {
+            let bytes = check.file(&entry.path)?;
+            let io = onnx_io::read(&bytes).map_err(|reason| BundleError::Corrupt {
+                path: dir.join(&entry.path),
+                kind: "ONNX",
+                size: bytes.len() as u64,
+                reason,
+            })?;
+            let path = dir.join(&entry.path);
+            onnx_io::expect(&path, &io.inputs, "video", &spec.clip_shape())?;
+            onnx_io::expect(&path, &io.outputs, "logits", &[1, classes])?;
+            onnx_io::expect(&path, &io.outputs, "region_attn", &attn_shape)?;
+        }
+
+        let n = m.golden.clips.len();
+        let mut clips = Vec::with_capacity(n);
+        for name in &m.golden.clips {
+            let a: Array4<u8> = check.npy(name)?;
+            if a.shape()[3] != 3 || a.shape()[0] == 0 {
+                return Err(check.shape(name, "frames", "[F >= 1, H0, W0, 3]", a.shape()));
+            }
+            clips.push(a);
+        }
+        let input: Array5<f32> = check.npy(&m.golden.input)?;
+        let s = spec.clip_shape();
+        let want = [n, s[1], s[2], s[3], s[4]];
+        if input.shape() != want {
+            return Err(check.shape(&m.golden.input, "golden input", &format!("{want:?}"), input.shape()));
+        }
+        let mut outputs = BTreeMap::new();
+        for o in &m.golden.outputs {
+            let logits: Array2<f32> = check.npy(&o.logits)?;
+            if logits.shape() != [n, classes] {
+                return Err(check.shape(&o.logits, "golden logits", &format!("{:?}", [n, classes]), logits.shape()));
+            }
+            let attn: Array4<f32> = check.npy(&o.region_attn)?;
+            let want = [n, spec.frames, m.model.tracklets, tokens];
+            if attn.shape() != want {
+                return Err(check.shape(&o.region_attn, "golden region_attn", &format!("{want:?}"), attn.shape()));
+            }
+            outputs.insert(o.model.clone(), GoldenOutputs { logits, region_attn: attn });
+        }
+
+        Ok(Bundle {
+            dir,
+            model: m.model,
+            input: m.input,
+            text: m.text,
+            models: m.models,
+            golden: Golden {
+                clips,
+                classes: m.golden.classes,
+                input,
+                atol_logits: m.golden.atol_logits,
+                atol_logits_int8: m.golden.atol_logits_int8,
+                outputs,
+            },
+            sha256: m.sha256,
+            provenance: m.provenance,
+        })
+    }
+
+    /// The bundle directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Class labels; the index is the class id.
+    pub fn labels(&self) -> &[String] {
+        &self.model.labels
+    }
+
+    /// The model file for `kind` at `precision`: the first `[[models]]` entry
+    /// of that precision that lists the backend.
+    pub fn model_for(&self, kind: BackendKind, precision: Precision) -> Option<&ModelEntry> {
+        self.models
+            .iter()
+            .find(|m| m.precision == precision && m.backends.contains(&kind))
+    }
+
+    /// Reads a model file, checking its SHA-256 again (the file may have
+    /// changed since [`Bundle::load`]).
+    pub fn model_bytes(&self, entry: &ModelEntry) -> Result<Vec<u8>, BundleError> {
+        let manifest = self.dir.join(MANIFEST);
+        Checker {
+            dir: &self.dir,
+            manifest: &manifest,
+            sha256: &self.sha256,
+        }
+        .file(&entry.path)
+    }
+
+    /// Path of a file inside the bundle.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+/// Validation helpers bound to one bundle directory.
+struct Checker<'a> {
+    dir: &'a Path,
+    manifest: &'a Path,
+    sha256: &'a BTreeMap<String, String>,
+}
+
+impl Checker<'_> {
+    fn invalid(&self, key: &str, reason: impl Into<String>) -> BundleError {
+        BundleError::Invalid {
+            path: self.manifest.to_path_buf(),
+            key: key.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn shape(&self, name: &str, what: &str, expected: &str, found: &[usize]) -> BundleError {
+        BundleError::Shape {
+            path: self.dir.join(name),
+            what: what.to_string(),
+            expected: expected.to_string(),
+            found: format!("{found:?}"),
+        }
+    }
+
+    /// Checks the manifest's values against each other.
+    fn manifest(&self, m: &Manifest) -> Result<(), BundleError> {
+        if m.schema != SCHEMA {
+            return Err(self.invalid("schema", format!("this runtime reads schema {SCHEMA}, the bundle has {}", m.schema)));
+        }
+        let classes = m.model.labels.len();
+        if classes == 0 {
+            return Err(self.invalid("model.labels", "no labels"));
+        }
+        if let Some((i, _)) = m.model.labels.iter().enumerate().find(|(_, l)| l.trim().is_empty()) {
+            return Err(self.invalid("model.labels", format!("label {i} is empty")));
+        }
+        if m.text.bank_shape[0] != classes {
+            return Err(self.invalid(
+                "text.bank_shape",
+                format!("{} classes in the bank but {classes} labels in model.labels", m.text.bank_shape[0]),
+            ));
+        }
+        if m.model.tracklets == 0 || m.model.grid.contains(&0) {
+            return Err(self.invalid("model.grid", "tracklets and grid must be positive"));
+        }
+        let s = &m.input;
+        if s.frames == 0 || s.window == 0 || s.width == 0 || s.height == 0 || s.resize_to == 0 {
+            return Err(self.invalid("input", "frames, window, width, height and resize_to must be positive"));
+        }
+        if s.resize_to < s.width.max(s.height) {
+            return Err(self.invalid(
+                "input.resize_to",
+                format!("{} is smaller than the {}x{} crop", s.resize_to, s.width, s.height),
+            ));
+        }
+        if s.std.iter().any(|v| !(*v > 0.0)) {
+            return Err(self.invalid("input.std", "every value must be positive"));
+        }
+        if m.models.is_empty() {
+            return Err(self.invalid("models", "no model files"));
+        }
+        for (i, e) in m.models.iter().enumerate() {
+            if e.backends.is_empty() {
+                return Err(self.invalid(&format!("models[{i}].backends"), "empty"));
+            }
+            if !m.golden.outputs.iter().any(|o| o.model == e.path) {
+                return Err(self.invalid("golden.outputs", format!("no golden outputs for {}", e.path)));
+            }
+        }
+        for (i, o) in m.golden.outputs.iter().enumerate() {
+            if !m.models.iter().any(|e| e.path == o.model) {
+                return Err(self.invalid(&format!("golden.outputs[{i}].model"), format!("{} is not in [[models]]", o.model)));
+            }
+        }
+        let g = &m.golden;
+        if g.clips.is_empty() {
+            return Err(self.invalid("golden.clips", "no golden clips"));
+        }
+        if g.classes.len() != g.clips.len() {
+            return Err(self.invalid(
+                "golden.classes",
+                format!("{} classes for {} golden clips", g.classes.len(), g.clips.len()),
+            ));
+        }
+        if let Some(c) = g.classes.iter().find(|c| **c >= classes) {
+            return Err(self.invalid("golden.classes", format!("class {c} is out of range for {classes} labels")));
+        }
+        if !(g.atol_logits > 0.0) || !(g.atol_logits_int8 > 0.0) {
+            return Err(self.invalid("golden.atol_logits", "tolerances must be positive"));
+        }
+        for (name, digest) in &m.sha256 {
+            if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(self.invalid(&format!("sha256.\"{name}\""), "not 64 hexadecimal digits"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `name` and checks it against `[sha256]`.
+    fn file(&self, name: &str) -> Result<Vec<u8>, BundleError> {
+        let path = self.dir.join(name);
+        let expected = self
+            .sha256
+            .get(name)
+            .ok_or_else(|| self.invalid("sha256", format!("no digest for {name}")))?;
+        let bytes = std::fs::read(&path).map_err(|source| BundleError::Io { path: path.clone(), source })?;
+        let actual = hex(&Sha256::digest(&bytes));
+        if !actual.eq_ignore_ascii_case(expected) {
+            let size = bytes.len() as u64;
+            // Tell a file that no longer decodes from one whose content changed.
+            let decodes = if name.ends_with(".onnx") {
+                onnx_io::read(&bytes).map(|_| ()).map_err(|e| ("ONNX", e))
+            } else if name.ends_with(".npy") {
+                npy_header_ok(&bytes).map_err(|e| ("NumPy", e))
+            } else {
+                Ok(())
+            };
+            return Err(match decodes {
+                Err((kind, reason)) => BundleError::Corrupt { path, kind, size, reason },
+                Ok(()) => BundleError::Checksum {
+                    path,
+                    expected: expected.clone(),
+                    actual,
+                    size,
+                },
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Reads a checked `.npy` file as an array of the requested type and rank.
+    fn npy<A: ReadNpyExt>(&self, name: &str) -> Result<A, BundleError> {
+        let bytes = self.file(name)?;
+        A::read_npy(&bytes[..]).map_err(|e| BundleError::Corrupt {
+            path: self.dir.join(name),
+            kind: "NumPy",
+            size: bytes.len() as u64,
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Checks that a `.npy` file's header parses and that its data is as long as
+/// the header's shape says.
+fn npy_header_ok(bytes: &[u8]) -> Result<(), String> {
+    ndarray::ArrayD::<f32>::read_npy(bytes)
+        .map(|_| ())
+        .or_else(|e| match e {
+            ndarray_npy::ReadNpyError::WrongDescriptor(_) => ndarray::ArrayD::<u8>::read_npy(bytes).map(|_| ()),
+            other => Err(other),
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// Lower-case hexadecimal of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

@@ -1,0 +1,384 @@
+//! Choosing a backend: the `auto` chain, the golden self-test at load, and
+//! failover while running.
+//!
+//! `auto` tries TensorRT, CUDA, ONNX Runtime CPU and tract in that order;
+//! each refusal is logged with its reason and the last one is kept for the
+//! error. A strict choice never falls back. Before a backend serves, it runs
+//! the bundle's golden clips and must match the golden logits within the
+//! bundle's tolerance for the model's precision.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::backend::{Backend, BackendChoice, BackendKind, InferError, Outputs, Precision};
+use crate::bundle::{Bundle, BundleError};
+use crate::ort_backend::{OrtBackend, OrtConfig, OrtLibError};
+use crate::tract_backend::TractBackend;
+
+/// Settings shared by every backend.
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    /// CPU threads for inference (ONNX Runtime intra-op threads, tract's pool).
+    pub threads: usize,
+    /// ONNX Runtime library and provider settings.
+    pub ort: OrtConfig,
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        BackendConfig {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ort: OrtConfig::default(),
+        }
+    }
+}
+
+/// Why a backend refused to serve.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// This build does not include the provider.
+    #[error("this build has no {feature} support (Cargo feature `{feature}`)")]
+    NotBuilt {
+        /// The Cargo feature that adds it.
+        feature: &'static str,
+    },
+    /// The ONNX Runtime library is missing or unusable.
+    #[error(transparent)]
+    OrtLibrary(#[from] OrtLibError),
+    /// The bundle has no model file for this backend and precision.
+    #[error("the bundle has no {precision} model for {kind}")]
+    NoModel {
+        /// The backend.
+        kind: BackendKind,
+        /// The precision asked for.
+        precision: Precision,
+    },
+    /// A model file could not be read or failed its checksum.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// The runtime could not load the model.
+    #[error("{0}")]
+    Runtime(String),
+    /// The golden self-test failed.
+    #[error(
+        "golden self-test failed for {model} on {kind}: max |logits - golden| = {max_diff:.6} \
+         (clip {clip}, class {class}: {value} vs golden {golden}), tolerance {atol}"
+    )]
+    SelfTest {
+        /// The backend.
+        kind: BackendKind,
+        /// The model file.
+        model: String,
+        /// Largest absolute difference over every golden clip and class.
+        max_diff: f32,
+        /// Golden clip where it occurred.
+        clip: usize,
+        /// Class where it occurred.
+        class: usize,
+        /// The backend's logit.
+        value: f32,
+        /// The golden logit.
+        golden: f32,
+        /// The bundle's tolerance for this precision.
+        atol: f32,
+    },
+    /// The backend failed while running a golden clip.
+    #[error("golden self-test could not run: {0}")]
+    SelfTestRun(#[source] InferError),
+}
+
+/// Result of a passed golden self-test.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SelfTest {
+    /// Largest absolute logit difference against the golden outputs.
+    pub max_logit_diff: f32,
+    /// Largest absolute region-attention difference.
+    pub max_attn_diff: f32,
+    /// The tolerance applied to logits.
+    pub atol: f32,
+}
+
+/// Opens `kind` on `bundle`'s model file for `precision`, without the self-test.
+pub fn open_unchecked(
+    bundle: &Bundle,
+    kind: BackendKind,
+    precision: Precision,
+    config: &BackendConfig,
+) -> Result<Box<dyn Backend>, OpenError> {
+    let entry = bundle
+        .model_for(kind, precision)
+        .ok_or(OpenError::NoModel { kind, precision })?;
+    Ok(match kind {
+        BackendKind::Tract => Box::new(TractBackend::open(bundle, entry, config.threads)?),
+        _ => Box::new(OrtBackend::open(bundle, entry, kind, config.threads, &config.ort)?),
+    })
+}
+
+/// Opens `kind` and runs the golden self-test; refuses it when it disagrees.
+pub fn open_backend(
+    bundle: &Bundle,
+    kind: BackendKind,
+    precision: Precision,
+    config: &BackendConfig,
+) -> Result<(Box<dyn Backend>, SelfTest), OpenError> {
+    let mut backend = open_unchecked(bundle, kind, precision, config)?;
+    let report = self_test(backend.as_mut(), bundle)?;
+    Ok((backend, report))
+}
+
+/// Runs every golden clip through `backend` and compares with the golden
+/// outputs of its model file.
+pub fn self_test(backend: &mut dyn Backend, bundle: &Bundle) -> Result<SelfTest, OpenError> {
+    let model = backend.model().to_string();
+    let golden = bundle.golden.outputs.get(&model).ok_or_else(|| {
+        OpenError::Runtime(format!("the bundle has no golden outputs for {model}"))
+    })?;
+    let atol = bundle.golden.atol(backend.precision());
+    let mut worst: Option<(f32, usize, usize, f32, f32)> = None;
+    let mut max_attn = 0.0f32;
+    for (clip, input) in bundle.golden.input.outer_iter().enumerate() {
+        let input = input.as_standard_layout();
+        let flat = input.as_slice().expect("standard layout is contiguous");
+        let out = backend.run(flat).map_err(OpenError::SelfTestRun)?;
+        for (class, (&v, &g)) in out.logits.iter().zip(golden.logits.row(clip)).enumerate() {
+            let d = abs_diff(v, g);
+            if worst.is_none_or(|w| d > w.0) {
+                worst = Some((d, clip, class, v, g));
+            }
+        }
+        let attn = golden.region_attn.index_axis(ndarray::Axis(0), clip);
+        for (&v, &g) in out.region_attn.iter().zip(attn.iter()) {
+            max_attn = max_attn.max(abs_diff(v, g));
+        }
+    }
+    let (max_diff, clip, class, value, g) = worst.unwrap_or((f32::INFINITY, 0, 0, f32::NAN, f32::NAN));
+    if !(max_diff <= atol) {
+        return Err(OpenError::SelfTest {
+            kind: backend.kind(),
+            model,
+            max_diff,
+            clip,
+            class,
+            value,
+            golden: g,
+            atol,
+        });
+    }
+    Ok(SelfTest {
+        max_logit_diff: max_diff,
+        max_attn_diff: max_attn,
+        atol,
+    })
+}
+
+/// `|a - b|`, infinite when either is not finite.
+fn abs_diff(a: f32, b: f32) -> f32 {
+    if a.is_finite() && b.is_finite() { (a - b).abs() } else { f32::INFINITY }
+}
+
+/// One backend that did not serve, and why.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The backend.
+    pub kind: BackendKind,
+    /// Why it refused or failed.
+    pub reason: String,
+}
+
+/// No backend of the choice could serve.
+#[derive(Debug, thiserror::Error)]
+pub struct ChainError {
+    /// What was asked for.
+    pub choice: BackendChoice,
+    /// Every refusal, in order.
+    pub refusals: Vec<Refusal>,
+    /// The last refusal.
+    #[source]
+    pub last: OpenError,
+}
+
+impl fmt::Display for ChainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no backend could serve (--backend {})", self.choice)?;
+        for r in &self.refusals {
+            write!(f, "; {}: {}", r.kind, r.reason)?;
+        }
+        Ok(())
+    }
+}
+
+/// The serving backend, with the rest of the chain behind it.
+///
+/// When a run fails, the failure is logged, the next backend of the chain
+/// is opened (with its self-test) and the same clip runs again, so no clip
+/// is lost. A strict choice has no next backend.
+pub struct Failover {
+    bundle: Arc<Bundle>,
+    choice: BackendChoice,
+    precision: Precision,
+    config: BackendConfig,
+    pending: VecDeque<BackendKind>,
+    current: Box<dyn Backend>,
+    self_test: Option<SelfTest>,
+    refusals: Vec<Refusal>,
+}
+
+impl Failover {
+    /// Opens the first backend of `choice` that loads and passes its self-test.
+    pub fn open(
+        bundle: Arc<Bundle>,
+        choice: BackendChoice,
+        precision: Precision,
+        config: BackendConfig,
+    ) -> Result<Failover, ChainError> {
+        let mut pending: VecDeque<BackendKind> = choice.candidates().into();
+        let mut refusals = Vec::new();
+        let (current, self_test) = next_backend(&bundle, &mut pending, precision, &config, &mut refusals)
+            .map_err(|last| ChainError {
+                choice,
+                refusals: refusals.clone(),
+                last,
+            })?;
+        Ok(Failover {
+            bundle,
+            choice,
+            precision,
+            config,
+            pending,
+            current,
+            self_test: Some(self_test),
+            refusals,
+        })
+    }
+
+    /// Serves on an already opened `backend` (its self-test is the
+    /// caller's business), with the backends `rest` behind it.
+    pub fn with_first(
+        bundle: Arc<Bundle>,
+        backend: Box<dyn Backend>,
+        rest: &[BackendKind],
+        config: BackendConfig,
+    ) -> Failover {
+        Failover {
+            bundle,
+            choice: BackendChoice::Auto,
+            precision: backend.precision(),
+            config,
+            pending: rest.iter().copied().collect(),
+            current: backend,
+            self_test: None,
+            refusals: Vec::new(),
+        }
+    }
+
+    /// Runs one clip on the serving backend, failing over to the next one
+    /// (and running the clip again there) when it fails.
+    pub fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
+        loop {
+            let err = match self.current.run(input) {
+                Ok(_) => break,
+                Err(e @ InferError::InputSize { .. }) => return Err(e),
+                Err(e) => e,
+            };
+            let failed = self.current.kind();
+            log::warn!("backend {failed} failed while running: {err}; trying the next backend");
+            self.refusals.push(Refusal {
+                kind: failed,
+                reason: err.to_string(),
+            });
+            match next_backend(&self.bundle, &mut self.pending, self.precision, &self.config, &mut self.refusals) {
+                Ok((backend, test)) => {
+                    log::warn!("now serving on {} ({})", backend.kind(), backend.provider());
+                    self.current = backend;
+                    self.self_test = Some(test);
+                }
+                Err(_) => {
+                    return Err(InferError::Exhausted {
+                        backend: failed,
+                        source: Box::new(err),
+                    });
+                }
+            }
+        }
+        Ok(self.current.outputs())
+    }
+
+    /// The serving backend.
+    pub fn backend(&self) -> &dyn Backend {
+        self.current.as_ref()
+    }
+
+    /// Which backend serves now.
+    pub fn kind(&self) -> BackendKind {
+        self.current.kind()
+    }
+
+    /// The execution provider that serves now.
+    pub fn provider(&self) -> &str {
+        self.current.provider()
+    }
+
+    /// Precision of the serving model file.
+    pub fn precision(&self) -> Precision {
+        self.current.precision()
+    }
+
+    /// The serving backend's self-test result (`None` for a backend given
+    /// to [`Failover::with_first`]).
+    pub fn self_test(&self) -> Option<SelfTest> {
+        self.self_test
+    }
+
+    /// What was asked for.
+    pub fn choice(&self) -> BackendChoice {
+        self.choice
+    }
+
+    /// Every backend that refused or failed so far, in order.
+    pub fn refusals(&self) -> &[Refusal] {
+        &self.refusals
+    }
+
+    /// The bundle being served.
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+}
+
+/// Opens the first of `pending` that serves, recording each refusal.
+fn next_backend(
+    bundle: &Bundle,
+    pending: &mut VecDeque<BackendKind>,
+    precision: Precision,
+    config: &BackendConfig,
+    refusals: &mut Vec<Refusal>,
+) -> Result<(Box<dyn Backend>, SelfTest), OpenError> {
+    let mut last = None;
+    while let Some(kind) = pending.pop_front() {
+        match open_backend(bundle, kind, precision, config) {
+            Ok((backend, test)) => {
+                log::info!(
+                    "serving {} on {kind} ({}, {precision}); golden self-test max logit diff {:.2e} (tolerance {})",
+                    backend.model(),
+                    backend.provider(),
+                    test.max_logit_diff,
+                    test.atol
+                );
+                return Ok((backend, test));
+            }
+            Err(e) => {
+                match e {
+                    OpenError::NotBuilt { .. } | OpenError::NoModel { .. } => log::info!("backend {kind} refused: {e}"),
+                    _ => log::warn!("backend {kind} refused: {e}"),
+                }
+                refusals.push(Refusal {
+                    kind,
+                    reason: e.to_string(),
+                });
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| OpenError::Runtime("no backend left to try".into())))
+}

@@ -1,0 +1,132 @@
+//! tract backend: pure Rust, no native library.
+//!
+//! The plan is tract's optimised one; the matrix products run on a rayon
+//! pool of the configured size, with the calling thread one of its workers
+//! (`pool.install`), and the state is spawned once and reused.
+
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+
+use crate::backend::{Backend, BackendKind, InferError, Outputs, Precision};
+use crate::bundle::{Bundle, ModelEntry};
+use crate::chain::OpenError;
+
+type Plan = Arc<TypedSimplePlan>;
+type PlanState = TypedSimpleState;
+
+/// A model on tract.
+pub struct TractBackend {
+    precision: Precision,
+    model: String,
+    pool: Arc<rayon::ThreadPool>,
+    state: PlanState,
+    shape: [usize; 5],
+    logits_at: usize,
+    attn_at: usize,
+    out: Outputs,
+}
+
+impl TractBackend {
+    /// Loads `entry` of `bundle` with `threads` threads.
+    pub fn open(bundle: &Bundle, entry: &ModelEntry, threads: usize) -> Result<TractBackend, OpenError> {
+        let bytes = bundle.model_bytes(entry)?;
+        let fail = |e: TractError| OpenError::Runtime(format!("tract on {}: {e:#}", entry.path));
+        let onnx = tract_onnx::onnx();
+        let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(fail)?;
+        let names: Vec<String> = proto
+            .graph
+            .as_ref()
+            .map(|g| g.output.iter().map(|o| o.name.clone()).collect())
+            .unwrap_or_default();
+        let position = |name: &str| {
+            names
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| OpenError::Runtime(format!("{} has no output `{name}`", entry.path)))
+        };
+        let logits_at = position("logits")?;
+        let attn_at = position("region_attn")?;
+        let shape = bundle.input.clip_shape();
+        let model = onnx
+            .model_for_proto_model(&proto)
+            .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
+            .and_then(|m| m.into_optimized())
+            .map_err(fail)?;
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads.max(1))
+                .thread_name(|i| format!("artrt-tract-{i}"))
+                .build()
+                .map_err(|e| OpenError::Runtime(format!("tract thread pool: {e}")))?,
+        );
+        let options = RunOptions {
+            executor: Some(tract_linalg::multithread::Executor::MultiThread(pool.clone())),
+            ..Default::default()
+        };
+        let plan: Plan = model.into_runnable_with_options(&options).map_err(fail)?;
+        let state = plan.spawn().map_err(fail)?;
+        let attn = bundle.input.frames * bundle.model.tracklets * bundle.model.grid[0] * bundle.model.grid[1];
+        Ok(TractBackend {
+            precision: entry.precision,
+            model: entry.path.clone(),
+            pool,
+            state,
+            shape,
+            logits_at,
+            attn_at,
+            out: Outputs::with_sizes(bundle.labels().len(), attn),
+        })
+    }
+}
+
+impl Backend for TractBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Tract
+    }
+
+    fn provider(&self) -> &str {
+        "tract"
+    }
+
+    fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
+        let expected: usize = self.shape.iter().product();
+        if input.len() != expected {
+            return Err(InferError::InputSize {
+                expected,
+                found: input.len(),
+            });
+        }
+        let fail = |e: TractError| InferError::Run {
+            backend: BackendKind::Tract,
+            message: format!("{e:#}"),
+        };
+        let tensor = Tensor::from_shape(&self.shape, input).map_err(fail)?;
+        let state = &mut self.state;
+        let outputs = self.pool.install(|| state.run(tvec!(tensor.into_tvalue()))).map_err(fail)?;
+        let view = |i: usize| {
+            outputs
+                .get(i)
+                .ok_or_else(|| InferError::Output(format!("tract returned {} outputs", outputs.len())))
+                .and_then(|t| {
+                    t.try_as_plain_ram()
+                        .and_then(|v| v.as_slice::<f32>())
+                        .map_err(|e| InferError::Output(format!("output {i}: {e}")))
+                })
+        };
+        self.out.fill(view(self.logits_at)?, view(self.attn_at)?)?;
+        Ok(&self.out)
+    }
+
+    fn outputs(&self) -> &Outputs {
+        &self.out
+    }
+}
