@@ -1,0 +1,206 @@
+//! Generating clips and whole clip sets.
+
+use crate::classes::{ELEMENTS, labels};
+use crate::clipset::{ClipSet, ClipSetWriter, Provenance, SetMeta};
+use crate::error::Error;
+use crate::figure::Skeleton;
+use crate::geom::V3;
+use crate::motion;
+use crate::render::{FigureRef, PartBoxes, Renderer};
+use crate::scene::{Scene, SizeRange};
+use image::RgbImage;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use std::path::Path;
+
+/// Name written to `set.toml` as the generator.
+pub const GENERATOR: &str = "artrt-synth";
+
+/// Frames and frame rate the element timing is defined for: an element
+/// lasts about this window (0.84 to 1.56 times it), whatever the clip length.
+pub const NOMINAL_WINDOW: f32 = 16.0;
+/// See [`NOMINAL_WINDOW`].
+pub const NOMINAL_FPS: f32 = 30.0;
+
+/// Options of a generated set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SynthOptions {
+    /// Number of clips.
+    pub clips: usize,
+    /// Frames per clip.
+    pub frames: u32,
+    /// Frame width in pixels.
+    pub width: u32,
+    /// Frame height in pixels.
+    pub height: u32,
+    /// Frame rate.
+    pub fps: u32,
+    /// Seed; equal seeds and options give byte-identical sets.
+    pub seed: u64,
+}
+
+impl Default for SynthOptions {
+    fn default() -> Self {
+        SynthOptions {
+            clips: 240,
+            frames: 16,
+            width: 160,
+            height: 120,
+            fps: 30,
+            seed: 0,
+        }
+    }
+}
+
+impl SynthOptions {
+    /// Checks the options; the error says which one is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if self.clips == 0 {
+            return Err("--clips must be at least 1".into());
+        }
+        if self.frames == 0 || self.frames > 10_000 {
+            return Err(format!("--frames must be 1 to 10000, not {}", self.frames));
+        }
+        if !(16..=4096).contains(&self.width) || !(16..=4096).contains(&self.height) {
+            return Err(format!(
+                "--size must be 16x16 to 4096x4096, not {}x{}",
+                self.width, self.height
+            ));
+        }
+        if self.fps == 0 || self.fps > 1000 {
+            return Err(format!("--fps must be 1 to 1000, not {}", self.fps));
+        }
+        Ok(())
+    }
+
+    /// Class of clip `index`: classes in turn, so every class gets
+    /// `clips / classes` clips or one more.
+    pub fn class_of(&self, index: usize) -> usize {
+        index % ELEMENTS.len()
+    }
+
+    /// Directory name of clip `index`.
+    pub fn clip_dir(&self, index: usize) -> String {
+        let digits = (self.clips.max(2) - 1).to_string().len().max(5);
+        format!("clip_{index:0digits$}")
+    }
+}
+
+/// A rendered clip in memory.
+pub struct Clip {
+    /// Class id.
+    pub class_id: usize,
+    /// The frames.
+    pub frames: Vec<RgbImage>,
+    /// Where the performer's parts lie in each frame (before noise and JPEG).
+    pub parts: Vec<PartBoxes>,
+    /// JPEG quality the set writes this clip with.
+    pub jpeg_quality: u8,
+}
+
+/// The random generator of clip `index` of a set with `seed`.
+fn clip_rng(seed: u64, index: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(index as u64);
+    rng
+}
+
+/// Pose of the element at element time `u`, placed in the world.
+pub(crate) fn place(skeleton: &Skeleton, heading: f32, x: f32) -> Skeleton {
+    skeleton.map(|p| V3::new(heading * p.x + x, p.y, -heading * p.z))
+}
+
+/// Renders clip `index` of the set `opts` describes.
+pub fn render_clip(opts: &SynthOptions, index: usize) -> Clip {
+    render_clip_as(opts, index, opts.class_of(index))
+}
+
+/// Renders clip `index` of the set `opts` describes as class `class_id`:
+/// the same camera, performer, background, timing and noise as that clip,
+/// only the element changed. Near-twin classes rendered this way differ
+/// only where their one detail shows.
+///
+/// # Panics
+/// If `class_id` is not below the number of classes.
+pub fn render_clip_as(opts: &SynthOptions, index: usize, class_id: usize) -> Clip {
+    let el = &ELEMENTS[class_id];
+    let mut rng = clip_rng(opts.seed, index);
+    let scene = Scene::sample(&mut rng, opts.width, opts.height, SizeRange(0.5, 1.0));
+    let k: f32 = rng.random_range(0.84..1.56);
+    let centre: f32 = rng.random_range(0.45..0.55);
+    let duration = k * NOMINAL_WINDOW * opts.fps as f32 / NOMINAL_FPS;
+    let x0 = -scene.heading * 0.5 * motion::travel(el);
+    let mut renderer = Renderer::new(opts.width, opts.height);
+    let mut frames = Vec::with_capacity(opts.frames as usize);
+    let mut parts = Vec::with_capacity(opts.frames as usize);
+    for j in 0..opts.frames {
+        let u = centre + (j as f32 + 0.5 - 0.5 * opts.frames as f32) / duration;
+        let placed = motion::element(el, u, &scene.style, &scene.build);
+        let skeleton = place(&placed.skeleton, scene.heading, x0);
+        let t = j as f32 / opts.fps as f32;
+        let walker = scene.distractor.as_ref().map(|d| (d.skeleton(t), d));
+        let mut img = RgbImage::new(opts.width, opts.height);
+        let perf = FigureRef {
+            skeleton: &skeleton,
+            build: &scene.build,
+            look: &scene.look,
+        };
+        let dref = walker.as_ref().map(|(s, d)| FigureRef {
+            skeleton: s,
+            build: &d.build,
+            look: &d.look,
+        });
+        parts.push(renderer.render(&scene, u64::from(j), &perf, dref.as_ref(), &mut img));
+        frames.push(img);
+    }
+    Clip {
+        class_id,
+        frames,
+        parts,
+        jpeg_quality: scene.jpeg_quality,
+    }
+}
+
+/// Writes a whole set to `out` (which must be empty or absent), rendering
+/// clips in parallel; `progress` is called once per finished clip.
+pub fn generate_set(
+    out: &Path,
+    opts: &SynthOptions,
+    progress: impl Fn() + Sync,
+) -> Result<ClipSet, Error> {
+    opts.check().map_err(|reason| Error::InvalidClip {
+        path: out.to_path_buf(),
+        reason,
+    })?;
+    let meta = SetMeta {
+        fps: opts.fps,
+        width: opts.width,
+        height: opts.height,
+        provenance: Provenance {
+            generator: GENERATOR.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            seed: Some(opts.seed),
+            description: Some(format!(
+                "synthetic fine-grained gym: {} clips of {} frames",
+                opts.clips, opts.frames
+            )),
+        },
+    };
+    let writer = ClipSetWriter::create(out, &labels(), meta)?;
+    let annotations = (0..opts.clips)
+        .into_par_iter()
+        .map(|i| {
+            let clip = render_clip(opts, i);
+            let a = writer.write_clip(
+                &opts.clip_dir(i),
+                clip.class_id,
+                &clip.frames,
+                clip.jpeg_quality,
+            );
+            progress();
+            a
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    writer.finish(&annotations)
+}

@@ -1,0 +1,224 @@
+//! The synthetic gym: determinism, balance, framing and near twins.
+
+use artrt_calibration::classes::near_twins;
+use artrt_calibration::figure::Part;
+use artrt_calibration::{
+    BBox, ClipSet, ELEMENTS, SynthOptions, generate_set, render_clip, render_clip_as,
+};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn same_seed_same_bytes_on_any_thread_count_other_seed_other_bytes() {
+    let opts = SynthOptions {
+        clips: 14,
+        frames: 5,
+        seed: 11,
+        ..SynthOptions::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    generate_set(&a, &opts, || {}).unwrap();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    one.install(|| generate_set(&b, &opts, || {})).unwrap();
+    generate_set(
+        &c,
+        &SynthOptions {
+            seed: 12,
+            ..opts.clone()
+        },
+        || {},
+    )
+    .unwrap();
+    let (fa, fb, fc) = (files(&a), files(&b), files(&c));
+    assert_eq!(fa.len(), 3 + 14 * 5);
+    assert!(fa == fb, "same seed gave different files");
+    let differing = fa
+        .iter()
+        .filter(|(k, v)| k.ends_with(".jpg") && fc.get(*k) != Some(*v))
+        .count();
+    assert!(
+        differing >= 14 * 5 - 2,
+        "only {differing} frames changed with the seed"
+    );
+    assert_eq!(fa["labels.txt"], fc["labels.txt"]);
+}
+
+#[test]
+fn set_is_valid_and_balanced() {
+    let opts = SynthOptions {
+        clips: 30,
+        frames: 3,
+        width: 96,
+        height: 72,
+        fps: 25,
+        seed: 5,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ticks = std::sync::atomic::AtomicUsize::new(0);
+    let set = generate_set(dir.path(), &opts, || {
+        ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    })
+    .unwrap();
+    assert_eq!(ticks.into_inner(), 30);
+    let set = ClipSet::open(set.root()).unwrap();
+    set.verify().unwrap();
+    assert_eq!(set.labels().len(), ELEMENTS.len());
+    let counts = set.class_counts();
+    assert_eq!(counts.iter().sum::<usize>(), 30);
+    assert!(counts.iter().all(|&c| c == 2 || c == 3), "{counts:?}");
+    let m = set.meta();
+    assert_eq!((m.fps, m.width, m.height), (25, 96, 72));
+    assert_eq!(m.provenance.generator, "artrt-synth");
+    assert_eq!(m.provenance.seed, Some(5));
+    assert_eq!(
+        set.load_clip(&set.clips()[7]).unwrap()[2].dimensions(),
+        (96, 72)
+    );
+    assert!(
+        generate_set(dir.path(), &opts, || {}).is_err(),
+        "wrote over an existing set"
+    );
+}
+
+fn union(boxes: &[Option<BBox>]) -> Option<BBox> {
+    boxes.iter().flatten().copied().reduce(BBox::union)
+}
+
+#[test]
+fn performer_stays_in_the_central_part_and_varies_in_size() {
+    let opts = SynthOptions {
+        clips: 12 * 40,
+        ..SynthOptions::default()
+    };
+    let (w, h) = (opts.width as f32, opts.height as f32);
+    let (lo, hi) = (0.5 * w * (1.0 - 0.65) - 0.5, 0.5 * w * (1.0 + 0.65) + 0.5);
+    let mut heights = Vec::new();
+    for i in (0..opts.clips).step_by(5) {
+        let clip = render_clip(&opts, i);
+        let mut tallest = 0.0f32;
+        for (f, parts) in clip.parts.iter().enumerate() {
+            let b = union(parts).expect("performer drawn");
+            assert!(
+                b.x0 >= lo && b.x1 <= hi,
+                "clip {i} frame {f}: x {:.1}..{:.1} leaves {lo}..{hi}",
+                b.x0,
+                b.x1
+            );
+            assert!(
+                b.y0 >= -0.5 && b.y1 <= h + 0.5,
+                "clip {i} frame {f}: y {:.1}..{:.1}",
+                b.y0,
+                b.y1
+            );
+            tallest = tallest.max(b.y1 - b.y0);
+        }
+        if clip.class_id == 0 {
+            heights.push(tallest);
+        }
+    }
+    let (min, max) = heights
+        .iter()
+        .fold((f32::MAX, 0.0f32), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!(
+        max / min > 1.6,
+        "figure size ranges only {min:.1}..{max:.1} px"
+    );
+}
+
+/// Per pixel: sum of absolute channel differences.
+fn diff(a: &image::RgbImage, b: &image::RgbImage) -> Vec<u32> {
+    a.as_raw()
+        .chunks(3)
+        .zip(b.as_raw().chunks(3))
+        .map(|(p, q)| {
+            p.iter()
+                .zip(q)
+                .map(|(x, y)| u32::from(x.abs_diff(*y)))
+                .sum()
+        })
+        .collect()
+}
+
+#[test]
+fn near_twins_differ_only_in_their_detail_for_much_of_the_clip() {
+    let opts = SynthOptions {
+        clips: 200,
+        ..SynthOptions::default()
+    };
+    let w = opts.width;
+    for twin in near_twins() {
+        let parts: Vec<usize> = twin
+            .detail
+            .parts()
+            .iter()
+            .map(|p| Part::index(*p))
+            .collect();
+        for index in [3, 50, 101, 160] {
+            let a = render_clip_as(&opts, index, twin.a);
+            let b = render_clip_as(&opts, index, twin.b);
+            let (mut inside, mut total, mut showing) = (0u64, 0u64, 0usize);
+            for f in 0..a.frames.len() {
+                let region: Vec<BBox> = parts
+                    .iter()
+                    .flat_map(|&p| [a.parts[f][p], b.parts[f][p]])
+                    .flatten()
+                    .collect();
+                let d = diff(&a.frames[f], &b.frames[f]);
+                let mut changed = 0;
+                for (i, &v) in d.iter().enumerate() {
+                    let (x, y) = (i as u32 % w, i as u32 / w);
+                    total += u64::from(v);
+                    if region.iter().any(|r| r.contains(x, y, 1.0)) {
+                        inside += u64::from(v);
+                    }
+                    if v > 60 {
+                        changed += 1;
+                    }
+                }
+                if changed >= 6 {
+                    showing += 1;
+                }
+            }
+            let (la, lb) = (ELEMENTS[twin.a].label, ELEMENTS[twin.b].label);
+            assert!(total > 0, "{la} and {lb} render the same (clip {index})");
+            let share = inside as f64 / total as f64;
+            assert!(
+                share > 0.97,
+                "{la} vs {lb}, clip {index}: only {share:.3} of the difference lies in {:?}",
+                twin.detail
+            );
+            let frac = showing as f64 / a.frames.len() as f64;
+            assert!(
+                frac >= 0.4,
+                "{la} vs {lb}, clip {index}: the detail shows in only {showing} of {} frames",
+                a.frames.len()
+            );
+        }
+    }
+}
