@@ -1,6 +1,32 @@
 //! Where frames come from: the boundary between capture and the clip pipeline.
+//!
+//! Every camera, and everything that stands in for one, implements
+//! [`FrameSource`]: a V4L2 device (module `v4l2`, Cargo feature `v4l2`), the synthetic gym
+//! stream ([`synthetic`]) and a clip set or frame folder replayed as a camera
+//! ([`frames`]). [`SourceSpec`] names one of them in a string
+//! (`v4l2:/dev/video0`, `synthetic:7`, `frames:DIR`) and [`open`] opens it.
+//!
+//! ```no_run
+//! use artrt_live::source::{self, FrameSource, SourceOptions, SourceSpec};
+//!
+//! let spec: SourceSpec = "synthetic:7".parse()?;
+//! let mut source = source::open(&spec, &SourceOptions::default())?;
+//! let frame = source.next_frame()?;
+//! println!("{} {}x{} at {:?}", source.describe(), frame.width, frame.height, frame.timestamp);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use artrt_infer::FrameRef;
+
+pub mod frames;
+mod pacing;
+mod spec;
+pub mod synthetic;
+#[cfg(feature = "v4l2")]
+pub mod v4l2;
+
+pub use pacing::Pacing;
+pub use spec::{CameraFormat, JpegMode, SourceOptions, SourceSpec, SpecError, open};
 
 /// Why a frame source gave no frame.
 #[derive(Debug, thiserror::Error)]
@@ -24,12 +50,49 @@ pub enum SourceError {
         /// What was wrong with it.
         reason: String,
     },
+    /// The source exists but cannot work as asked (unsupported format, no
+    /// permission, malformed clip set); reopening will not help.
+    #[error("frame source {source_name} unusable: {reason}")]
+    Unusable {
+        /// The source, as `describe()` names it.
+        source_name: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// A camera or anything that stands in for one.
 ///
 /// `next_frame` lends the source's own buffer (no copy on the hot path); the
-/// frame is valid until the next call.
+/// frame is valid until the next call. After [`SourceError::Lost`], the
+/// caller calls `reopen` until it succeeds, backing off between attempts;
+/// each call makes one attempt at once and does not block for long.
+///
+/// A minimal implementation, a grey camera:
+///
+/// ```
+/// use artrt_infer::{FrameRef, PixelFormat};
+/// use artrt_live::source::{FrameSource, SourceError};
+/// use std::time::Duration;
+///
+/// struct Grey { pixels: Vec<u8>, n: u32 }
+///
+/// impl FrameSource for Grey {
+///     fn describe(&self) -> String { "grey".into() }
+///     fn fps(&self) -> f32 { 30.0 }
+///     fn next_frame(&mut self) -> Result<FrameRef<'_>, SourceError> {
+///         self.n += 1;
+///         Ok(FrameRef {
+///             format: PixelFormat::Rgb24, width: 4, height: 2, data: &self.pixels,
+///             timestamp: Duration::from_secs(u64::from(self.n)) / 30,
+///         })
+///     }
+///     fn reopen(&mut self) -> Result<(), SourceError> { Ok(()) }
+/// }
+///
+/// let mut grey = Grey { pixels: vec![128; 4 * 2 * 3], n: 0 };
+/// assert_eq!(grey.next_frame().unwrap().data.len(), 24);
+/// ```
 pub trait FrameSource: Send {
     /// A human-readable name for logs and errors (`v4l2:/dev/video0`, ...).
     fn describe(&self) -> String;
@@ -37,6 +100,21 @@ pub trait FrameSource: Send {
     fn fps(&self) -> f32;
     /// Blocks until the next frame.
     fn next_frame(&mut self) -> Result<FrameRef<'_>, SourceError>;
-    /// Tries to reopen a lost source.
+    /// Tries once to reopen a lost source.
     fn reopen(&mut self) -> Result<(), SourceError>;
+}
+
+impl<S: FrameSource + ?Sized> FrameSource for Box<S> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn fps(&self) -> f32 {
+        (**self).fps()
+    }
+    fn next_frame(&mut self) -> Result<FrameRef<'_>, SourceError> {
+        (**self).next_frame()
+    }
+    fn reopen(&mut self) -> Result<(), SourceError> {
+        (**self).reopen()
+    }
 }

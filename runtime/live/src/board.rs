@@ -1,0 +1,608 @@
+//! Board profiles: everything one deployment sets, in one TOML file.
+//!
+//! A profile names the camera, the scoreboard line, the inference backends
+//! and their TensorRT options, the model bundle, the clip window and the
+//! decision thresholds. The profiles in the repository's `boards/` folder are
+//! compiled into the binary as well ([`Profile::builtin`]), and
+//! [`Profile::detect`] picks the one that fits the machine it runs on.
+//!
+//! Every table refuses unknown keys, every value is range-checked, and a bad
+//! profile gives a [`ProfileError`] naming the file, the key and its line.
+//! Relative paths in a profile (`inference.bundle`, `inference.ort_library`,
+//! `inference.tensorrt.cache_dir`) are taken from the current directory.
+//!
+//! ```
+//! use artrt_live::board::Profile;
+//!
+//! let profile = Profile::builtin("x86-64-cpu")?;
+//! assert_eq!(profile.camera.source.to_string(), "synthetic");
+//!
+//! let err = Profile::parse("name = \"x\"\ncolour = 3\n", "bad.toml").unwrap_err();
+//! assert!(err.to_string().starts_with("bad.toml:2:1: colour: unknown field"));
+//! # Ok::<(), artrt_live::board::ProfileError>(())
+//! ```
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use artrt_infer::{BackendKind, TensorRtOptions};
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::decision::DecisionConfig;
+use crate::scoreboard::{LinkConfig, MAX_BAUD, MIN_BAUD};
+use crate::source::{CameraFormat, SourceSpec};
+
+/// The profiles compiled into the binary, by name.
+pub const BUILTIN: [(&str, &str); 5] = [
+    (
+        "jetson-orin-nano",
+        include_str!("../../../boards/jetson-orin-nano.toml"),
+    ),
+    (
+        "jetson-orin-nx",
+        include_str!("../../../boards/jetson-orin-nx.toml"),
+    ),
+    (
+        "jetson-agx-orin",
+        include_str!("../../../boards/jetson-agx-orin.toml"),
+    ),
+    (
+        "jetson-xavier-nx",
+        include_str!("../../../boards/jetson-xavier-nx.toml"),
+    ),
+    (
+        "x86-64-cpu",
+        include_str!("../../../boards/x86-64-cpu.toml"),
+    ),
+];
+
+/// Where a Jetson names its module.
+pub const DEVICE_TREE_MODEL: &str = "/proc/device-tree/model";
+
+/// The profile of a machine that is not a recognised Jetson.
+pub const FALLBACK: &str = "x86-64-cpu";
+
+/// One deployment's settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Short name (`jetson-orin-nano`).
+    pub name: String,
+    /// What board and setup the profile is for.
+    pub description: String,
+    /// The camera.
+    pub camera: CameraConfig,
+    /// The scoreboard line (`port` is a serial device, `emulator` or `none`).
+    pub scoreboard: LinkConfig,
+    /// Model and backends.
+    pub inference: InferenceConfig,
+    /// How frames are cut into clips.
+    pub clip: ClipConfig,
+    /// How window scores become events.
+    pub decision: DecisionConfig,
+}
+
+/// The camera: which source, and what to ask of a V4L2 device.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// `v4l2:/dev/videoN`, `synthetic[:SEED]` or `frames:DIR`.
+    pub source: SourceSpec,
+    /// Pixel format asked of a V4L2 camera: `yuyv` or `mjpeg`.
+    pub format: CameraFormat,
+    /// Frame width asked of a V4L2 camera (1..=8192; even for YUYV).
+    pub width: u32,
+    /// Frame height asked of a V4L2 camera (1..=8192).
+    pub height: u32,
+    /// Frame rate asked of a V4L2 camera, and the pace of replays (0 < fps <= 1000).
+    pub fps: f32,
+}
+
+/// Where the scoreboard sentences go, as `scoreboard.port` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScoreboardPort {
+    /// A serial device (`/dev/artrt-scoreboard`, `/dev/ttyUSB0`).
+    Device(PathBuf),
+    /// The built-in ARTS/1 emulator on a pseudo-terminal pair (`emulator`).
+    Emulator,
+    /// No scoreboard (`none`): events go to the event log only.
+    None,
+}
+
+impl ScoreboardPort {
+    /// Reads a port setting: `emulator`, `none`, or a device path.
+    pub fn parse(port: &str) -> Self {
+        match port {
+            "emulator" => Self::Emulator,
+            "none" => Self::None,
+            _ => Self::Device(PathBuf::from(port)),
+        }
+    }
+}
+
+impl fmt::Display for ScoreboardPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Device(path) => write!(f, "{}", path.display()),
+            Self::Emulator => f.write_str("emulator"),
+            Self::None => f.write_str("none"),
+        }
+    }
+}
+
+/// The model bundle and the backends that run it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceConfig {
+    /// The model bundle directory.
+    pub bundle: PathBuf,
+    /// Backends in the order they are tried (`trt`, `cuda`, `ort-cpu`, `tract`).
+    pub backends: Vec<BackendKind>,
+    /// CPU threads for inference (1..=256).
+    pub threads: usize,
+    /// The ONNX Runtime shared library; absent: `ORT_DYLIB_PATH` or the project's `.venv`.
+    #[serde(default)]
+    pub ort_library: Option<PathBuf>,
+    /// TensorRT execution provider options.
+    #[serde(default)]
+    pub tensorrt: TensorRtOptions,
+}
+
+/// How the frame stream is cut into clips.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClipConfig {
+    /// Source frames one clip spans (1..=1024).
+    pub window: usize,
+    /// Source frames between the starts of two clips (1..=window).
+    pub hop: usize,
+}
+
+/// A value a profile may not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Dotted key (`camera.fps`).
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// One problem in a profile file, placed in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key the problem is about, when it is about one.
+    pub key: Option<String>,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Why a board profile could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The file could not be read.
+    #[error("cannot read board profile {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid profile.
+    #[error("{}", render_problems(file, problems))]
+    Invalid {
+        /// The file, or `builtin:NAME`.
+        file: String,
+        /// Each problem found (at least one).
+        problems: Vec<Problem>,
+    },
+    /// No built-in profile has that name.
+    #[error("no built-in board profile `{name}` (built in: {})", builtin_names().collect::<Vec<_>>().join(", "))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+    },
+}
+
+fn render_problems(file: &str, problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| match &p.key {
+            Some(key) => format!("{file}:{}:{}: {key}: {}", p.line, p.column, p.message),
+            None => format!("{file}:{}:{}: {}", p.line, p.column, p.message),
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// The names of the built-in profiles.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().map(|(name, _)| *name)
+}
+
+/// The profile name for a machine whose device tree names it `model`
+/// (`None`: no device tree, as on a PC).
+pub fn profile_for_model(model: Option<&str>) -> &'static str {
+    let model = model.unwrap_or_default();
+    [
+        ("Orin Nano", "jetson-orin-nano"),
+        ("Orin NX", "jetson-orin-nx"),
+        ("AGX Orin", "jetson-agx-orin"),
+        ("Xavier NX", "jetson-xavier-nx"),
+    ]
+    .into_iter()
+    .find(|(needle, _)| model.contains(needle))
+    .map_or(FALLBACK, |(_, name)| name)
+}
+
+impl Profile {
+    /// Reads and checks a profile file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ProfileError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// A profile compiled into the binary.
+    pub fn builtin(name: &str) -> Result<Self, ProfileError> {
+        let (_, text) =
+            BUILTIN
+                .iter()
+                .find(|(n, _)| *n == name)
+                .ok_or_else(|| ProfileError::Unknown {
+                    name: name.to_owned(),
+                })?;
+        Self::parse(text, &format!("builtin:{name}"))
+    }
+
+    /// A profile file if `name_or_path` is one, else the built-in profile of that name.
+    pub fn load(name_or_path: &str) -> Result<Self, ProfileError> {
+        let path = Path::new(name_or_path);
+        if path.exists() || name_or_path.contains(['/', '.']) {
+            Self::from_file(path)
+        } else {
+            Self::builtin(name_or_path)
+        }
+    }
+
+    /// The built-in profile that fits this machine: a Jetson by its
+    /// device-tree model, anything else `x86-64-cpu`.
+    pub fn detect() -> Result<Self, ProfileError> {
+        let model = std::fs::read_to_string(DEVICE_TREE_MODEL).ok();
+        let model = model.as_deref().map(|m| m.trim_end_matches('\0').trim());
+        let name = profile_for_model(model);
+        match model {
+            Some(model) => log::info!("board: `{model}` -> profile {name}"),
+            None => log::info!("board: no {DEVICE_TREE_MODEL} -> profile {name}"),
+        }
+        Self::builtin(name)
+    }
+
+    /// Parses and checks a profile; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Self, ProfileError> {
+        let invalid = |problems| ProfileError::Invalid {
+            file: file.to_owned(),
+            problems,
+        };
+        let root = DeTable::parse(text)
+            .map_err(|e| invalid(vec![problem(text, None, e.span(), e.message())]))?;
+        let profile: Profile = toml::from_str(text).map_err(|e| {
+            let key = e.span().and_then(|span| key_at(root.get_ref(), span.start));
+            invalid(vec![problem(text, key, e.span(), e.message())])
+        })?;
+        profile.check().map_err(|found| {
+            invalid(
+                found
+                    .into_iter()
+                    .map(|Invalid { key, message }| {
+                        let span = span_of(root.get_ref(), &key).or(Some(root.span()));
+                        problem(text, Some(key), span, &message)
+                    })
+                    .collect(),
+            )
+        })?;
+        Ok(profile)
+    }
+
+    /// Where `scoreboard.port` sends the sentences.
+    pub fn scoreboard_port(&self) -> ScoreboardPort {
+        ScoreboardPort::parse(&self.scoreboard.port)
+    }
+
+    /// Checks every range and relation; used after command-line overrides too.
+    pub fn check(&self) -> Result<(), Vec<Invalid>> {
+        let mut found = Vec::new();
+        let mut bad = |key: &str, ok: bool, message: String| {
+            if !ok {
+                found.push(Invalid {
+                    key: key.to_owned(),
+                    message,
+                });
+            }
+        };
+        bad(
+            "name",
+            !self.name.trim().is_empty(),
+            "must not be empty".into(),
+        );
+
+        let c = &self.camera;
+        bad(
+            "camera.width",
+            (1..=8192).contains(&c.width),
+            format!("must be in 1..=8192, found {}", c.width),
+        );
+        bad(
+            "camera.height",
+            (1..=8192).contains(&c.height),
+            format!("must be in 1..=8192, found {}", c.height),
+        );
+        if c.format == CameraFormat::Yuyv {
+            bad(
+                "camera.width",
+                c.width % 2 == 0,
+                format!("must be even for yuyv, found {}", c.width),
+            );
+        }
+        bad(
+            "camera.fps",
+            c.fps > 0.0 && c.fps <= 1000.0,
+            format!("must be > 0 and <= 1000, found {}", c.fps),
+        );
+
+        let s = &self.scoreboard;
+        bad(
+            "scoreboard.port",
+            !s.port.trim().is_empty(),
+            "must be a serial device, `emulator` or `none`".into(),
+        );
+        bad(
+            "scoreboard.baud",
+            (MIN_BAUD..=MAX_BAUD).contains(&s.baud),
+            format!("must be in {MIN_BAUD}..={MAX_BAUD}, found {}", s.baud),
+        );
+        bad(
+            "scoreboard.resend_interval_ms",
+            (10..=10_000).contains(&s.resend_interval_ms),
+            format!("must be in 10..=10000, found {}", s.resend_interval_ms),
+        );
+        bad(
+            "scoreboard.max_resends",
+            s.max_resends <= 100,
+            format!("must be in 0..=100, found {}", s.max_resends),
+        );
+        bad(
+            "scoreboard.heartbeat_interval_ms",
+            (100..=60_000).contains(&s.heartbeat_interval_ms),
+            format!("must be in 100..=60000, found {}", s.heartbeat_interval_ms),
+        );
+
+        let i = &self.inference;
+        bad(
+            "inference.bundle",
+            !i.bundle.as_os_str().is_empty(),
+            "must name the model bundle directory".into(),
+        );
+        bad(
+            "inference.backends",
+            !i.backends.is_empty(),
+            "must list at least one backend".into(),
+        );
+        for (n, kind) in i.backends.iter().enumerate() {
+            bad(
+                "inference.backends",
+                !i.backends[..n].contains(kind),
+                format!("lists `{kind}` twice"),
+            );
+        }
+        bad(
+            "inference.threads",
+            (1..=256).contains(&i.threads),
+            format!("must be in 1..=256, found {}", i.threads),
+        );
+        if let Some(lib) = &i.ort_library {
+            bad(
+                "inference.ort_library",
+                !lib.as_os_str().is_empty(),
+                "must not be empty (leave it out instead)".into(),
+            );
+        }
+        let t = &i.tensorrt;
+        bad(
+            "inference.tensorrt.builder_optimization_level",
+            t.builder_optimization_level <= 5,
+            format!("must be in 0..=5, found {}", t.builder_optimization_level),
+        );
+        bad(
+            "inference.tensorrt.workspace_bytes",
+            t.workspace_bytes > 0,
+            "must be > 0".into(),
+        );
+        bad(
+            "inference.tensorrt.device_id",
+            t.device_id >= 0,
+            format!("must be >= 0, found {}", t.device_id),
+        );
+        if let Some(core) = t.dla_core {
+            bad(
+                "inference.tensorrt.dla_core",
+                core <= 1,
+                format!("Jetson DLA cores are 0 and 1, found {core}"),
+            );
+        }
+        bad(
+            "inference.tensorrt.cache_dir",
+            !t.cache_dir.as_os_str().is_empty(),
+            "must not be empty".into(),
+        );
+
+        let w = &self.clip;
+        bad(
+            "clip.window",
+            (1..=1024).contains(&w.window),
+            format!("must be in 1..=1024, found {}", w.window),
+        );
+        bad(
+            "clip.hop",
+            w.hop >= 1 && w.hop <= w.window,
+            format!("must be in 1..=window ({}), found {}", w.window, w.hop),
+        );
+
+        let d = &self.decision;
+        bad(
+            "decision.smoothing_windows",
+            d.smoothing_windows >= 1,
+            "must be at least 1".into(),
+        );
+        for (key, value) in [
+            ("decision.enter_threshold", d.enter_threshold),
+            ("decision.exit_threshold", d.exit_threshold),
+        ] {
+            bad(
+                key,
+                (0.0..=1.0).contains(&value),
+                format!("must be in 0..=1, found {value}"),
+            );
+        }
+        bad(
+            "decision.exit_threshold",
+            d.exit_threshold < d.enter_threshold,
+            format!(
+                "must be below enter_threshold ({}), found {}",
+                d.enter_threshold, d.exit_threshold
+            ),
+        );
+        bad(
+            "decision.min_hold_ms",
+            d.min_hold_ms <= 60_000,
+            format!("must be in 0..=60000, found {}", d.min_hold_ms),
+        );
+
+        if found.is_empty() { Ok(()) } else { Err(found) }
+    }
+}
+
+/// A problem at `span` of `text` (the whole file's start when unknown).
+fn problem(text: &str, key: Option<String>, span: Option<Range<usize>>, message: &str) -> Problem {
+    let at = span.map_or(0, |s| s.start).min(text.len());
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Problem {
+        key,
+        line,
+        column,
+        message: message.to_owned(),
+    }
+}
+
+/// The dotted key whose name or value holds byte `at`, as deep as it goes.
+fn key_at(table: &DeTable<'_>, at: usize) -> Option<String> {
+    table.iter().find_map(|(key, value)| {
+        if key.span().contains(&at) {
+            return Some(key.get_ref().to_string());
+        }
+        if !value.span().contains(&at) && !inside_table(value, at) {
+            return None;
+        }
+        let inner =
+            match value.get_ref() {
+                DeValue::Table(t) => key_at(t, at).map(|k| format!("{}.{k}", key.get_ref())),
+                DeValue::Array(items) => items.iter().enumerate().find_map(|(n, item)| match item
+                    .get_ref()
+                {
+                    DeValue::Table(t) => {
+                        key_at(t, at).map(|k| format!("{}[{n}].{k}", key.get_ref()))
+                    }
+                    _ => item
+                        .span()
+                        .contains(&at)
+                        .then(|| format!("{}[{n}]", key.get_ref())),
+                }),
+                _ => None,
+            };
+        Some(inner.unwrap_or_else(|| key.get_ref().to_string()))
+    })
+}
+
+/// Whether `at` falls on one of a table's own keys or values (a `[table]`
+/// section's span need not cover its body).
+fn inside_table(value: &Spanned<DeValue<'_>>, at: usize) -> bool {
+    match value.get_ref() {
+        DeValue::Table(t) => t
+            .iter()
+            .any(|(k, v)| k.span().contains(&at) || v.span().contains(&at) || inside_table(v, at)),
+        _ => false,
+    }
+}
+
+/// Where the dotted `key` is written: its name's span, or its nearest
+/// written parent's when the key itself is left out.
+fn span_of(table: &DeTable<'_>, key: &str) -> Option<Range<usize>> {
+    let (head, rest) = match key.split_once('.') {
+        Some((head, rest)) => (head, Some(rest)),
+        None => (key, None),
+    };
+    let (name, value) = table.iter().find(|(k, _)| k.get_ref() == head)?;
+    match (rest, value.get_ref()) {
+        (Some(rest), DeValue::Table(inner)) => span_of(inner, rest).or_else(|| Some(name.span())),
+        _ => Some(name.span()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jetson_models_map_to_their_profiles() {
+        let cases = [
+            (
+                Some("NVIDIA Jetson Orin Nano Developer Kit"),
+                "jetson-orin-nano",
+            ),
+            (Some("NVIDIA Jetson Orin NX Engine Board"), "jetson-orin-nx"),
+            (Some("Jetson AGX Orin"), "jetson-agx-orin"),
+            (
+                Some("NVIDIA Jetson Xavier NX Developer Kit"),
+                "jetson-xavier-nx",
+            ),
+            (Some("Raspberry Pi 4 Model B"), FALLBACK),
+            (None, FALLBACK),
+        ];
+        for (model, name) in cases {
+            assert_eq!(profile_for_model(model), name, "{model:?}");
+        }
+    }
+
+    #[test]
+    fn keys_are_found_by_position() {
+        let text = "a = 1\n[t]\nb = 2\n[t.u]\nc = \"x\"\n";
+        let root = DeTable::parse(text).unwrap();
+        let at = |needle: &str| text.find(needle).unwrap();
+        assert_eq!(key_at(root.get_ref(), at("c =")).as_deref(), Some("t.u.c"));
+        assert_eq!(
+            key_at(root.get_ref(), at("\"x\"")).as_deref(),
+            Some("t.u.c")
+        );
+        assert_eq!(key_at(root.get_ref(), at("b =")).as_deref(), Some("t.b"));
+        assert_eq!(
+            span_of(root.get_ref(), "t.u.c").map(|s| s.start),
+            Some(at("c ="))
+        );
+        assert_eq!(
+            span_of(root.get_ref(), "t.u.missing").map(|s| &text[s]),
+            Some("u")
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! Naming a frame source in a string, and opening it.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use super::frames::{FramesOptions, FramesSource};
+use super::synthetic::SyntheticSource;
+use super::{FrameSource, Pacing, SourceError};
+
+/// A frame source named by a string: `v4l2:/dev/videoN`, `synthetic`,
+/// `synthetic:SEED` or `frames:DIR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A V4L2 capture device, by path (`/dev/video0`, `/dev/v4l/by-id/...`).
+    V4l2(PathBuf),
+    /// The synthetic gym stream; `None` takes the generator's default seed.
+    Synthetic {
+        /// Seed of the generator.
+        seed: Option<u64>,
+    },
+    /// A clip set or a folder of frames, replayed as a camera.
+    Frames(PathBuf),
+}
+
+/// Why a source spec could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// Nothing was given.
+    #[error("empty frame source spec; expected v4l2:/dev/videoN, synthetic[:SEED] or frames:DIR")]
+    Empty,
+    /// The part before `:` names no kind of source.
+    #[error(
+        "unknown frame source kind `{kind}` in `{spec}`; expected v4l2:/dev/videoN, synthetic[:SEED] or frames:DIR"
+    )]
+    UnknownKind {
+        /// The kind as written.
+        kind: String,
+        /// The whole spec.
+        spec: String,
+    },
+    /// `v4l2:` or `frames:` without a path.
+    #[error("frame source `{spec}` needs a path after `{kind}:` (e.g. {example})")]
+    MissingPath {
+        /// `v4l2` or `frames`.
+        kind: &'static str,
+        /// The whole spec.
+        spec: String,
+        /// What a correct spec looks like.
+        example: &'static str,
+    },
+    /// The seed of `synthetic:SEED` is not an unsigned integer.
+    #[error(
+        "bad seed `{seed}` in `{spec}`: expected an unsigned integer (0..=18446744073709551615)"
+    )]
+    BadSeed {
+        /// The seed as written.
+        seed: String,
+        /// The whole spec.
+        spec: String,
+    },
+}
+
+impl FromStr for SourceSpec {
+    type Err = SpecError;
+
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        let spec = s.trim();
+        if spec.is_empty() {
+            return Err(SpecError::Empty);
+        }
+        let (kind, rest) = match spec.split_once(':') {
+            Some((kind, rest)) => (kind, Some(rest)),
+            None => (spec, None),
+        };
+        let path = |kind: &'static str, example: &'static str| match rest {
+            Some(p) if !p.trim().is_empty() => Ok(PathBuf::from(p.trim())),
+            _ => Err(SpecError::MissingPath {
+                kind,
+                spec: spec.to_owned(),
+                example,
+            }),
+        };
+        match kind {
+            "v4l2" => Ok(Self::V4l2(path("v4l2", "v4l2:/dev/video0")?)),
+            "frames" => Ok(Self::Frames(path("frames", "frames:/data/clips")?)),
+            "synthetic" => match rest.map(str::trim) {
+                None | Some("") => Ok(Self::Synthetic { seed: None }),
+                Some(seed) => seed
+                    .parse()
+                    .map(|seed| Self::Synthetic { seed: Some(seed) })
+                    .map_err(|_| SpecError::BadSeed {
+                        seed: seed.to_owned(),
+                        spec: spec.to_owned(),
+                    }),
+            },
+            _ => Err(SpecError::UnknownKind {
+                kind: kind.to_owned(),
+                spec: spec.to_owned(),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::V4l2(path) => write!(f, "v4l2:{}", path.display()),
+            Self::Synthetic { seed: None } => f.write_str("synthetic"),
+            Self::Synthetic { seed: Some(seed) } => write!(f, "synthetic:{seed}"),
+            Self::Frames(path) => write!(f, "frames:{}", path.display()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SourceSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Pixel format asked of a V4L2 camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraFormat {
+    /// YUYV 4:2:2, uncompressed.
+    Yuyv,
+    /// Motion JPEG.
+    Mjpeg,
+}
+
+impl fmt::Display for CameraFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Yuyv => "yuyv",
+            Self::Mjpeg => "mjpeg",
+        })
+    }
+}
+
+/// What a replayed source does with JPEG files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JpegMode {
+    /// Lends the file's bytes as an `Mjpeg` frame, as an MJPEG camera would.
+    #[default]
+    Lend,
+    /// Decodes to `Rgb24` in the source.
+    Decode,
+}
+
+/// How to open a source: what to ask of a camera and how to replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceOptions {
+    /// Pixel format asked of a V4L2 camera.
+    pub format: CameraFormat,
+    /// Frame width asked of a V4L2 camera (the synthetic stream keeps the
+    /// generator's size, that of the synthetic clip sets).
+    pub width: u32,
+    /// Frame height asked of a V4L2 camera.
+    pub height: u32,
+    /// Frame rate asked of a V4L2 camera; the rate of the synthetic stream
+    /// (rounded) and of a frame folder without `set.toml`.
+    pub fps: f32,
+    /// Real time or as fast as possible (synthetic and replayed sources).
+    pub pacing: Pacing,
+    /// Starts a replay over when it ends instead of ending.
+    pub looping: bool,
+    /// What a replay does with JPEG files.
+    pub jpeg: JpegMode,
+}
+
+impl Default for SourceOptions {
+    fn default() -> Self {
+        Self {
+            format: CameraFormat::Mjpeg,
+            width: 640,
+            height: 480,
+            fps: 30.0,
+            pacing: Pacing::RealTime,
+            looping: false,
+            jpeg: JpegMode::Lend,
+        }
+    }
+}
+
+/// Opens the source a spec names.
+///
+/// A V4L2 camera that is absent opens closed: its first frame is
+/// [`SourceError::Lost`] and [`FrameSource::reopen`] brings it up once it is
+/// plugged in. A V4L2 spec in a build without the `v4l2` feature gives
+/// [`SourceError::Unusable`].
+pub fn open(
+    spec: &SourceSpec,
+    options: &SourceOptions,
+) -> Result<Box<dyn FrameSource>, SourceError> {
+    match spec {
+        #[cfg(feature = "v4l2")]
+        SourceSpec::V4l2(path) => {
+            let request = super::v4l2::CameraRequest {
+                format: options.format,
+                width: options.width,
+                height: options.height,
+                fps: options.fps,
+            };
+            Ok(Box::new(super::v4l2::V4l2Source::open_or_wait(
+                path, request,
+            )?))
+        }
+        #[cfg(not(feature = "v4l2"))]
+        SourceSpec::V4l2(_) => Err(SourceError::Unusable {
+            source_name: spec.to_string(),
+            reason: "this build has no V4L2 support (build with the `v4l2` feature)".into(),
+        }),
+        SourceSpec::Synthetic { seed } => {
+            let fps = options.fps.round().max(1.0) as u32;
+            Ok(Box::new(SyntheticSource::with_seed(
+                *seed,
+                fps,
+                options.pacing,
+            )))
+        }
+        SourceSpec::Frames(dir) => {
+            let frames = FramesOptions {
+                fps: options.fps,
+                pacing: options.pacing,
+                looping: options.looping,
+                jpeg: options.jpeg,
+            };
+            Ok(Box::new(FramesSource::open(dir, frames)?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_round_trip_through_display() {
+        for text in [
+            "v4l2:/dev/video0",
+            "synthetic",
+            "synthetic:42",
+            "frames:/data/set one",
+        ] {
+            let spec: SourceSpec = text.parse().unwrap();
+            assert_eq!(spec.to_string(), text);
+        }
+    }
+}
