@@ -1,10 +1,400 @@
-//! `artrt bench`.
+//! `artrt bench`: per-stage and per-backend timings in one run, as ratios
+//! against ONNX Runtime CPU FP32, and steady-state heap allocations counted
+//! by the binary's global allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use artrt_infer::postprocess::{softmax_into, top_k};
+use artrt_infer::{Backend, BackendKind, FrameRef, PixelFormat, Precision, Preprocessor, open_backend};
+use serde::Serialize;
+
+use super::infer::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
+
+/// Counts every heap allocation of the process (the count is all `bench` reads).
+struct CountingAlloc;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
 
 /// Arguments of `artrt bench`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Model bundle directory.
+    #[arg(long, default_value = DEFAULT_BUNDLE)]
+    bundle: PathBuf,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Timed runs per stage (after warm-up runs).
+    #[arg(long, default_value_t = 30)]
+    iters: usize,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// One timed stage, per clip.
+#[derive(Serialize, Clone)]
+pub struct Stage {
+    /// What was timed.
+    pub name: String,
+    /// Median milliseconds per clip.
+    pub median_ms: f64,
+    /// Mean milliseconds per clip.
+    pub mean_ms: f64,
+    /// `median_ms` over ONNX Runtime CPU FP32 inference.
+    pub ratio_to_baseline: Option<f64>,
+    /// Heap allocations per clip in steady state (Rust side).
+    pub allocations: f64,
+}
+
+/// Inference on one backend and precision.
+#[derive(Serialize, Clone)]
+pub struct BackendTiming {
+    /// Backend.
+    pub backend: String,
+    /// Provider that ran.
+    pub provider: String,
+    /// Precision.
+    pub precision: String,
+    /// Model file.
+    pub model: String,
+    /// Inference timing.
+    pub inference: Stage,
+    /// Clips per second including preprocessing and postprocessing.
+    pub clips_per_s: f64,
+}
+
+/// The whole `artrt bench` report.
+#[derive(Serialize)]
+pub struct Report {
+    /// Bundle directory.
+    pub bundle: PathBuf,
+    /// Inference threads.
+    pub threads: usize,
+    /// Frames per clip (`T`) and source frames per window.
+    pub frames: usize,
+    /// Source frames in the benchmark window.
+    pub window: usize,
+    /// Source frame size.
+    pub source_size: [usize; 2],
+    /// Frame stages (decode, preprocess per pixel format, postprocess).
+    pub stages: Vec<Stage>,
+    /// Inference per available backend and precision.
+    pub backends: Vec<BackendTiming>,
+    /// Backends or precisions that could not run here, with reasons.
+    pub unavailable: Vec<String>,
+    /// Steady-state heap allocations per frame, per pixel format.
+    pub allocations_per_frame: Vec<(String, f64)>,
+    /// The targets, as measured.
+    pub targets: Targets,
+}
+
+/// The runtime's speed targets as measured in this run.
+#[derive(Serialize)]
+pub struct Targets {
+    /// Fastest CPU backend.
+    pub fastest_cpu: String,
+    /// (RGB preprocessing + postprocessing) / fastest CPU inference; target <= 0.05.
+    pub pre_post_over_inference: Option<f64>,
+    /// tract FP32 / ONNX Runtime CPU FP32 at the same threads; target <= 3.
+    pub tract_over_ort_fp32: Option<f64>,
+    /// Largest steady-state allocations per frame over RGB, YUYV and NV12; target 0.
+    pub max_allocations_per_frame: f64,
+}
+
+/// Times `f` `iters` times after `warmup` calls; returns (median ms, mean ms, allocations per call).
+fn time<F: FnMut() -> anyhow::Result<()>>(warmup: usize, iters: usize, mut f: F) -> anyhow::Result<(f64, f64, f64)> {
+    for _ in 0..warmup {
+        f()?;
+    }
+    let mut ms = Vec::with_capacity(iters);
+    let before = allocations();
+    for _ in 0..iters {
+        let t = Instant::now();
+        f()?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let allocs = (allocations() - before) as f64 / iters as f64;
+    ms.sort_by(f64::total_cmp);
+    let median = ms[ms.len() / 2];
+    let mean = ms.iter().sum::<f64>() / ms.len() as f64;
+    Ok((median, mean, allocs))
+}
+
+/// The frames of a window in every pixel format the preprocessor reads.
+struct Formats {
+    rgb: Vec<Vec<u8>>,
+    yuyv: Vec<Vec<u8>>,
+    nv12: Vec<Vec<u8>>,
+    mjpeg: Vec<Vec<u8>>,
+}
+
+impl Formats {
+    fn new(clip: &artrt_infer::ndarray::Array4<u8>) -> anyhow::Result<Formats> {
+        let (h, w) = (clip.shape()[1], clip.shape()[2]);
+        let rgb: Vec<Vec<u8>> = clip.outer_iter().map(|f| f.iter().copied().collect()).collect();
+        let yuyv = rgb
+            .iter()
+            .map(|f| {
+                let mut out = vec![0; w * h * 2];
+                artrt_infer::color::rgb_to_yuyv(f, w, h, &mut out);
+                out
+            })
+            .collect();
+        let nv12 = rgb
+            .iter()
+            .map(|f| {
+                let mut out = vec![0; w * h * 3 / 2];
+                artrt_infer::color::rgb_to_nv12(f, w, h, &mut out);
+                out
+            })
+            .collect();
+        let mjpeg = rgb
+            .iter()
+            .map(|f| {
+                let mut out = Vec::new();
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+                    .encode(f, w as u32, h as u32, image::ExtendedColorType::Rgb8)
+                    .map(|_| out)
+            })
+            .collect::<Result<_, _>>()
+            .context("cannot encode the benchmark frames as JPEG")?;
+        Ok(Formats { rgb, yuyv, nv12, mjpeg })
+    }
+
+    fn frames(&self, format: PixelFormat, w: usize, h: usize) -> Vec<FrameRef<'_>> {
+        let data = match format {
+            PixelFormat::Rgb24 => &self.rgb,
+            PixelFormat::Yuyv => &self.yuyv,
+            PixelFormat::Nv12 => &self.nv12,
+            PixelFormat::Mjpeg => &self.mjpeg,
+        };
+        data.iter()
+            .map(|d| FrameRef {
+                format,
+                width: w as u32,
+                height: h as u32,
+                data: d,
+                timestamp: Default::default(),
+            })
+            .collect()
+    }
+}
 
 /// Runs `artrt bench`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("artrt bench is not available in this build")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let bundle = load_bundle(&args.bundle)?;
+    let config = args.backend.config();
+    let iters = args.iters.max(3);
+    let clip = &bundle.golden.clips[0];
+    let (window, h, w) = (clip.shape()[0], clip.shape()[1], clip.shape()[2]);
+    let formats = Formats::new(clip)?;
+    let mut pre = Preprocessor::new(&bundle.input);
+    let mut input = vec![0.0f32; pre.clip_len()];
+    let t = bundle.input.frames;
+    let sampled: Vec<usize> = (0..t).map(|i| artrt_infer::segment_centre(window, t, i)).collect();
+
+    let mut stages = Vec::new();
+    let (m, mean, a) = time(3, iters, || {
+        for &i in &sampled {
+            pre.decode_jpeg(&formats.mjpeg[i])?;
+        }
+        Ok(())
+    })?;
+    stages.push(stage("decode (MJPEG, T frames)", m, mean, a));
+    let mut allocations_per_frame = Vec::new();
+    for (format, name) in [
+        (PixelFormat::Rgb24, "rgb24"),
+        (PixelFormat::Yuyv, "yuyv"),
+        (PixelFormat::Nv12, "nv12"),
+        (PixelFormat::Mjpeg, "mjpeg"),
+    ] {
+        let frames = formats.frames(format, w, h);
+        let (m, mean, a) = time(3, iters, || Ok(pre.clip_into(&frames, &mut input)?))?;
+        stages.push(stage(&format!("preprocess {name} (T frames)"), m, mean, a));
+        allocations_per_frame.push((name.to_string(), a / t as f64));
+    }
+    let rgb_pre = stages[1].median_ms;
+    pre.clip_into(&formats.frames(PixelFormat::Rgb24, w, h), &mut input)?;
+
+    let mut backends = Vec::new();
+    let mut unavailable = Vec::new();
+    let mut opened: Vec<Box<dyn Backend>> = Vec::new();
+    for precision in [Precision::Fp32, Precision::Int8] {
+        for kind in BackendKind::ALL {
+            match open_backend(&bundle, kind, precision, &config) {
+                Ok((b, _)) => opened.push(b),
+                Err(e) => unavailable.push(format!("{kind} {precision}: {e}")),
+            }
+        }
+    }
+    let mut logits = Vec::new();
+    for b in &mut opened {
+        let (m, mean, a) = time(3, iters, || {
+            b.run(&input)?;
+            Ok(())
+        })
+        .with_context(|| format!("{} failed during the benchmark", b.kind()))?;
+        logits = b.outputs().logits.clone();
+        backends.push(BackendTiming {
+            backend: b.kind().as_str().to_string(),
+            provider: b.provider().to_string(),
+            precision: b.precision().as_str().to_string(),
+            model: b.model().to_string(),
+            inference: stage("inference", m, mean, a),
+            clips_per_s: 0.0,
+        });
+    }
+    drop(opened);
+
+    let mut probs = vec![0.0f32; logits.len()];
+    let reps = 1000;
+    let (m, mean, a) = time(10, iters, || {
+        for _ in 0..reps {
+            softmax_into(&logits, &mut probs);
+            std::hint::black_box(top_k::<5>(&probs));
+        }
+        Ok(())
+    })?;
+    stages.push(stage("postprocess (softmax, top 5)", m / reps as f64, mean / reps as f64, a / reps as f64));
+    let post = m / reps as f64;
+
+    let baseline = backends
+        .iter()
+        .find(|b| b.backend == "ort-cpu" && b.precision == "fp32")
+        .map(|b| b.inference.median_ms);
+    for s in &mut stages {
+        s.ratio_to_baseline = baseline.map(|b| s.median_ms / b);
+    }
+    for b in &mut backends {
+        b.inference.ratio_to_baseline = baseline.map(|x| b.inference.median_ms / x);
+        b.clips_per_s = 1e3 / (rgb_pre + b.inference.median_ms + post);
+    }
+    let fastest = backends
+        .iter()
+        .filter(|b| BackendKind::ALL.iter().any(|k| k.as_str() == b.backend && k.is_cpu()))
+        .min_by(|a, b| a.inference.median_ms.total_cmp(&b.inference.median_ms));
+    let tract = backends
+        .iter()
+        .find(|b| b.backend == "tract" && b.precision == "fp32")
+        .map(|b| b.inference.median_ms);
+    let targets = Targets {
+        fastest_cpu: fastest.map_or("none".into(), |b| format!("{} {}", b.backend, b.precision)),
+        pre_post_over_inference: fastest.map(|b| (rgb_pre + post) / b.inference.median_ms),
+        tract_over_ort_fp32: tract.zip(baseline).map(|(t, o)| t / o),
+        max_allocations_per_frame: allocations_per_frame
+            .iter()
+            .filter(|(n, _)| n != "mjpeg")
+            .map(|(_, a)| *a)
+            .fold(0.0, f64::max),
+    };
+    let report = Report {
+        bundle: bundle.dir().to_path_buf(),
+        threads: config.threads,
+        frames: t,
+        window,
+        source_size: [w, h],
+        stages,
+        backends,
+        unavailable,
+        allocations_per_frame,
+        targets,
+    };
+    print_report(&report);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn stage(name: &str, median_ms: f64, mean_ms: f64, allocations: f64) -> Stage {
+    Stage {
+        name: name.to_string(),
+        median_ms,
+        mean_ms,
+        ratio_to_baseline: None,
+        allocations,
+    }
+}
+
+fn print_report(r: &Report) {
+    println!(
+        "{}: {}x{} source frames, window {}, T = {}, {} inference threads",
+        r.bundle.display(),
+        r.source_size[0],
+        r.source_size[1],
+        r.window,
+        r.frames,
+        r.threads
+    );
+    let ratio = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
+    println!("\n{:<40} {:>10} {:>10} {:>12} {:>8}", "stage (per clip)", "median ms", "mean ms", "x ORT fp32", "allocs");
+    for s in &r.stages {
+        println!(
+            "{:<40} {:>10.3} {:>10.3} {:>12} {:>8.1}",
+            s.name,
+            s.median_ms,
+            s.mean_ms,
+            ratio(s.ratio_to_baseline),
+            s.allocations
+        );
+    }
+    println!(
+        "\n{:<10} {:<6} {:<28} {:>10} {:>12} {:>9} {:>8}",
+        "backend", "prec", "provider", "median ms", "x ORT fp32", "clips/s", "allocs"
+    );
+    for b in &r.backends {
+        println!(
+            "{:<10} {:<6} {:<28} {:>10.3} {:>12} {:>9.1} {:>8.1}",
+            b.backend,
+            b.precision,
+            b.provider,
+            b.inference.median_ms,
+            ratio(b.inference.ratio_to_baseline),
+            b.clips_per_s,
+            b.inference.allocations
+        );
+    }
+    for u in &r.unavailable {
+        println!("unavailable: {u}");
+    }
+    println!("\nallocations per frame in steady state:");
+    for (n, a) in &r.allocations_per_frame {
+        println!("  {n:<6} {a:.2}");
+    }
+    let t = &r.targets;
+    println!("\ntargets (fastest CPU backend: {}):", t.fastest_cpu);
+    println!("  (preprocess + postprocess) / inference = {} (target <= 0.05)", ratio(t.pre_post_over_inference));
+    println!("  tract fp32 / ORT CPU fp32 = {} (target <= 3)", ratio(t.tract_over_ort_fp32));
+    println!("  allocations per frame (rgb24, yuyv, nv12) = {} (target 0)", t.max_allocations_per_frame);
 }
