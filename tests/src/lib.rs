@@ -1,1 +1,3 @@
 //! Shared fixtures for the cross-crate suites in `tests/tests/`.
+
+pub mod bundle_fixtures;

@@ -1,0 +1,401 @@
+//! Backend conformance: every available backend and precision against the
+//! bundle's golden outputs, tract against ONNX Runtime on generated clips,
+//! damaged bundles, a missing ONNX Runtime, the golden self-test and
+//! failover while running.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use artrt_calibration::{SynthOptions, render_clip};
+use artrt_infer::ndarray::Axis;
+use artrt_infer::postprocess::argmax;
+use artrt_infer::{
+    Backend, BackendChoice, BackendConfig, BackendKind, Bundle, BundleError, FrameRef, InferError, OpenError,
+    OrtBackend, OrtConfig, OrtLibError, Outputs, PixelFormat, Precision, Preprocessor, open_backend,
+};
+use artrt_infer::{Failover, open_unchecked};
+use artrt_tests::bundle_fixtures::{bundle_copy, bundle_dir, edit_manifest, reseal};
+
+fn bundle() -> Arc<Bundle> {
+    Arc::new(Bundle::load(bundle_dir()).expect("the bundle under test loads"))
+}
+
+fn config() -> BackendConfig {
+    BackendConfig {
+        threads: 2,
+        ..BackendConfig::default()
+    }
+}
+
+/// A configuration whose ONNX Runtime library does not exist.
+fn config_without_ort() -> BackendConfig {
+    BackendConfig {
+        threads: 2,
+        ort: OrtConfig {
+            lib: Some(PathBuf::from("/nonexistent/libonnxruntime.so.1")),
+            ..OrtConfig::default()
+        },
+    }
+}
+
+#[test]
+fn backend_names_are_the_wire_names() {
+    let names: Vec<&str> = BackendKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(names, ["trt", "cuda", "ort-cpu", "tract"]);
+    for k in BackendKind::ALL {
+        assert_eq!(k.as_str().parse::<BackendKind>().unwrap(), k);
+    }
+    assert_eq!("auto".parse::<BackendChoice>().unwrap(), BackendChoice::Auto);
+    assert!("gpu".parse::<BackendChoice>().is_err());
+}
+
+/// Every backend and precision this build and machine can run matches the
+/// golden logits within the bundle's tolerance; the others refuse with a reason.
+#[test]
+fn every_available_backend_matches_golden_outputs() {
+    let b = bundle();
+    let mut served = Vec::new();
+    for precision in [Precision::Fp32, Precision::Int8] {
+        for kind in BackendKind::ALL {
+            match open_backend(&b, kind, precision, &config()) {
+                Ok((mut backend, test)) => {
+                    let golden = &b.golden.outputs[backend.model()];
+                    let atol = b.golden.atol(precision);
+                    for (k, input) in b.golden.input.outer_iter().enumerate() {
+                        let input = input.as_standard_layout();
+                        let out = backend.run(input.as_slice().unwrap()).expect("golden clip runs");
+                        let diff = out
+                            .logits
+                            .iter()
+                            .zip(golden.logits.index_axis(Axis(0), k))
+                            .map(|(a, g)| (a - g).abs())
+                            .fold(0.0f32, f32::max);
+                        assert!(diff <= atol, "{kind} {precision} clip {k}: logits {diff} off (tolerance {atol})");
+                        assert_eq!(out.region_attn.len(), golden.region_attn.index_axis(Axis(0), k).len());
+                    }
+                    eprintln!(
+                        "{kind} {precision} ({}, {}): max logit diff {:.2e}, max attention diff {:.2e}",
+                        backend.provider(),
+                        backend.model(),
+                        test.max_logit_diff,
+                        test.max_attn_diff
+                    );
+                    served.push((kind, precision));
+                }
+                Err(e) => {
+                    eprintln!("{kind} {precision}: {e}");
+                    assert!(
+                        matches!(kind, BackendKind::Trt | BackendKind::Cuda),
+                        "{kind} {precision} must run on any machine: {e}"
+                    );
+                    assert!(!e.to_string().is_empty());
+                }
+            }
+        }
+    }
+    for p in [Precision::Fp32, Precision::Int8] {
+        assert!(served.contains(&(BackendKind::OrtCpu, p)), "ort-cpu {p} did not serve");
+        assert!(served.contains(&(BackendKind::Tract, p)), "tract {p} did not serve");
+    }
+}
+
+/// Clips of the synthetic gym, preprocessed as the bundle says.
+fn generated_inputs(b: &Bundle, clips: usize) -> Vec<Vec<f32>> {
+    let opts = SynthOptions {
+        clips,
+        frames: b.input.window as u32,
+        seed: 4242,
+        ..SynthOptions::default()
+    };
+    let mut pre = Preprocessor::new(&b.input);
+    (0..clips)
+        .map(|i| {
+            let clip = render_clip(&opts, i);
+            let frames: Vec<FrameRef> = clip
+                .frames
+                .iter()
+                .map(|f| FrameRef {
+                    format: PixelFormat::Rgb24,
+                    width: f.width(),
+                    height: f.height(),
+                    data: f.as_raw(),
+                    timestamp: Default::default(),
+                })
+                .collect();
+            let mut input = vec![0.0; pre.clip_len()];
+            pre.clip_into(&frames, &mut input).expect("preprocess generated clip");
+            input
+        })
+        .collect()
+}
+
+fn top1(backend: &mut dyn Backend, inputs: &[Vec<f32>]) -> Vec<usize> {
+    inputs
+        .iter()
+        .map(|x| argmax(&backend.run(x).expect("run").logits).expect("logits"))
+        .collect()
+}
+
+fn agreement(a: &[usize], b: &[usize]) -> f64 {
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+}
+
+/// tract agrees with ONNX Runtime CPU on the top-1 class of at least 99 %
+/// of 200 generated clips, on FP32 and on the INT8 file it is assigned.
+#[test]
+fn tract_agrees_with_ort_cpu_on_generated_clips() {
+    let b = bundle();
+    let inputs = generated_inputs(&b, 200);
+    let config = config();
+    for precision in [Precision::Fp32, Precision::Int8] {
+        let entry = b.model_for(BackendKind::Tract, precision).expect("a model for tract");
+        let mut tract = open_unchecked(&b, BackendKind::Tract, precision, &config).expect("tract loads");
+        let mut ort = OrtBackend::open(&b, entry, BackendKind::OrtCpu, 2, &config.ort).expect("ONNX Runtime loads");
+        let (t, o) = (top1(tract.as_mut(), &inputs), top1(&mut ort, &inputs));
+        let a = agreement(&t, &o);
+        eprintln!("{} on tract vs ONNX Runtime CPU: top-1 agreement {:.1} %", entry.path, a * 100.0);
+        assert!(a >= 0.99, "{}: tract and ONNX Runtime agree on {:.1} % of clips", entry.path, a * 100.0);
+    }
+}
+
+/// Loads a damaged copy of the bundle and returns the error.
+fn load_damaged(damage: impl FnOnce(&Path)) -> BundleError {
+    let (_tmp, dir) = bundle_copy();
+    damage(&dir);
+    Bundle::load(&dir).expect_err("a damaged bundle must not load")
+}
+
+#[test]
+fn truncated_model_is_reported_as_damaged() {
+    let e = load_damaged(|d| {
+        let p = d.join("model.fp32.onnx");
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    });
+    assert!(matches!(&e, BundleError::Corrupt { kind: "ONNX", path, .. } if path.ends_with("model.fp32.onnx")), "{e}");
+}
+
+#[test]
+fn truncated_golden_array_is_reported_as_damaged() {
+    let e = load_damaged(|d| {
+        let p = d.join("golden/input.npy");
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() - 1000]).unwrap();
+    });
+    assert!(matches!(&e, BundleError::Corrupt { kind: "NumPy", path, .. } if path.ends_with("golden/input.npy")), "{e}");
+}
+
+#[test]
+fn one_flipped_byte_fails_the_checksum() {
+    let e = load_damaged(|d| {
+        let p = d.join("model.int8.onnx");
+        let mut bytes = std::fs::read(&p).unwrap();
+        // A byte inside the last initializer's raw data keeps the protobuf valid.
+        let at = bytes.len() - 64;
+        bytes[at] ^= 0x01;
+        std::fs::write(&p, bytes).unwrap();
+    });
+    match &e {
+        BundleError::Checksum { path, expected, actual, .. } => {
+            assert!(path.ends_with("model.int8.onnx"));
+            assert_ne!(expected, actual);
+        }
+        BundleError::Corrupt { path, .. } => assert!(path.ends_with("model.int8.onnx"), "{e}"),
+        other => panic!("expected a checksum error, got {other}"),
+    }
+    let e = load_damaged(|d| {
+        let p = d.join("golden/input.npy");
+        let mut bytes = std::fs::read(&p).unwrap();
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x80;
+        std::fs::write(&p, bytes).unwrap();
+    });
+    assert!(matches!(&e, BundleError::Checksum { path, .. } if path.ends_with("golden/input.npy")), "{e}");
+    assert!(e.to_string().contains("SHA-256 mismatch"), "{e}");
+}
+
+#[test]
+fn shapes_that_disagree_with_the_model_are_refused() {
+    // The manifest claims 16 frames; the ONNX input has 8.
+    let e = load_damaged(|d| edit_manifest(d, |t| t.replacen("frames = 8", "frames = 16", 1)));
+    match &e {
+        BundleError::Shape { what, path, .. } => {
+            assert!(what.contains("video"), "{e}");
+            assert!(path.extension().is_some_and(|x| x == "onnx"), "{e}");
+        }
+        other => panic!("expected a shape error, got {other}"),
+    }
+    // Golden logits of the wrong shape.
+    let e = load_damaged(|d| {
+        let name = "golden/model.fp32.logits.npy";
+        artrt_infer::preprocess::write_npy(&d.join(name), &[1, 3], &[0.0, 1.0, 2.0]).unwrap();
+        reseal(d, name);
+    });
+    assert!(matches!(&e, BundleError::Shape { path, .. } if path.ends_with("golden/model.fp32.logits.npy")), "{e}");
+}
+
+#[test]
+fn missing_labels_are_refused() {
+    let e = load_damaged(|d| {
+        edit_manifest(d, |t| {
+            let start = t.find("labels = [").unwrap();
+            let end = start + t[start..].find(']').unwrap() + 1;
+            format!("{}{}", &t[..start], &t[end..])
+        })
+    });
+    assert!(matches!(e, BundleError::Manifest { .. }), "{e}");
+    assert!(e.to_string().contains("labels"), "{e}");
+    // One label fewer than the model's classes.
+    let e = load_damaged(|d| {
+        edit_manifest(d, |t| {
+            let start = t.find("labels = [").unwrap();
+            let end = start + t[start..].find(']').unwrap();
+            let list = &t[start..end];
+            let last = list.trim_end().trim_end_matches(',').rfind(',').unwrap();
+            format!("{}{}", &t[..start + last], &t[end..])
+        })
+    });
+    assert!(matches!(&e, BundleError::Invalid { key, .. } if key == "text.bank_shape"), "{e}");
+}
+
+#[test]
+fn unknown_keys_are_refused_by_name() {
+    let e = load_damaged(|d| edit_manifest(d, |t| t.replacen("[input]\n", "[input]\ngamma = 2.2\n", 1)));
+    assert!(matches!(e, BundleError::Manifest { .. }), "{e}");
+    assert!(e.to_string().contains("gamma"), "{e}");
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let e = load_damaged(|d| std::fs::remove_file(d.join("model.int8-conv.onnx")).unwrap());
+    assert!(matches!(&e, BundleError::Io { path, .. } if path.ends_with("model.int8-conv.onnx")), "{e}");
+}
+
+/// Without an ONNX Runtime library, the ONNX Runtime backends refuse with
+/// a message naming the library, and `auto` serves on tract.
+#[test]
+fn without_onnx_runtime_auto_runs_tract() {
+    let b = bundle();
+    let e = open_backend(&b, BackendKind::OrtCpu, Precision::Fp32, &config_without_ort()).err().expect("refused");
+    assert!(matches!(e, OpenError::OrtLibrary(OrtLibError::Missing { .. })), "{e}");
+    assert!(e.to_string().contains("/nonexistent/libonnxruntime.so.1"), "{e}");
+
+    let mut chain = Failover::open(b.clone(), BackendChoice::Auto, Precision::Fp32, config_without_ort()).expect("auto serves");
+    assert_eq!(chain.kind(), BackendKind::Tract);
+    assert_eq!(chain.provider(), "tract");
+    let ort_refusal = chain.refusals().iter().find(|r| r.kind == BackendKind::OrtCpu).expect("ort-cpu refused");
+    assert!(ort_refusal.reason.contains("ONNX Runtime library"), "{}", ort_refusal.reason);
+    let input = b.golden.input.index_axis(Axis(0), 0).as_standard_layout().into_owned();
+    let out = chain.run(input.as_slice().unwrap()).expect("tract runs");
+    assert_eq!(out.logits.len(), b.labels().len());
+
+    // A strict choice never falls back.
+    let e = Failover::open(b, BackendChoice::Only(BackendKind::OrtCpu), Precision::Fp32, config_without_ort())
+        .err()
+        .expect("strict ort-cpu refuses");
+    assert_eq!(e.refusals.len(), 1);
+    assert!(e.to_string().contains("ort-cpu"), "{e}");
+}
+
+/// A backend whose outputs disagree with the golden ones is refused with
+/// the numbers, and `auto` moves on to the next backend.
+#[test]
+fn golden_self_test_refuses_a_disagreeing_backend() {
+    let (_tmp, dir) = bundle_copy();
+    // Shift the golden logits of the full-Q/DQ INT8 file (ort-cpu's) by 0.5.
+    let name = "golden/model.int8.logits.npy";
+    let b = Bundle::load(&dir).unwrap();
+    let shifted: Vec<f32> = b.golden.outputs["model.int8.onnx"].logits.iter().map(|v| v + 0.5).collect();
+    let shape = b.golden.outputs["model.int8.onnx"].logits.shape().to_vec();
+    artrt_infer::preprocess::write_npy(&dir.join(name), &shape, &shifted).unwrap();
+    reseal(&dir, name);
+    let b = Arc::new(Bundle::load(&dir).unwrap());
+
+    let e = open_backend(&b, BackendKind::OrtCpu, Precision::Int8, &config()).err().expect("refused");
+    match &e {
+        OpenError::SelfTest { max_diff, atol, .. } => {
+            assert!((*max_diff - 0.5).abs() < 0.1, "{e}");
+            assert_eq!(*atol, b.golden.atol_logits_int8);
+        }
+        other => panic!("expected a self-test refusal, got {other}"),
+    }
+    assert!(e.to_string().contains("tolerance"), "{e}");
+
+    let chain = Failover::open(b, BackendChoice::Auto, Precision::Int8, config()).expect("auto serves");
+    assert_eq!(chain.kind(), BackendKind::Tract);
+    assert!(chain.refusals().iter().any(|r| r.kind == BackendKind::OrtCpu && r.reason.contains("self-test")));
+}
+
+/// A backend that fails while running: a test double standing in for a GPU
+/// that disappears mid-run (the real backends are tested above).
+struct Vanishing {
+    out: Outputs,
+}
+
+impl Backend for Vanishing {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Cuda
+    }
+    fn provider(&self) -> &str {
+        "CUDAExecutionProvider"
+    }
+    fn precision(&self) -> Precision {
+        Precision::Fp32
+    }
+    fn model(&self) -> &str {
+        "model.fp32.onnx"
+    }
+    fn run(&mut self, _input: &[f32]) -> Result<&Outputs, InferError> {
+        Err(InferError::Run {
+            backend: BackendKind::Cuda,
+            message: "device lost".into(),
+        })
+    }
+    fn outputs(&self) -> &Outputs {
+        &self.out
+    }
+}
+
+/// When a run fails, the failover wrapper moves to the next backend and the
+/// same clip gets the next backend's real answer.
+#[test]
+fn failover_reruns_the_clip_on_the_next_backend() {
+    let b = bundle();
+    let input = b.golden.input.index_axis(Axis(0), 1).as_standard_layout().into_owned();
+    let input = input.as_slice().unwrap();
+    let (mut reference, _) = open_backend(&b, BackendKind::OrtCpu, Precision::Fp32, &config()).unwrap();
+    let expected = reference.run(input).unwrap().logits.clone();
+
+    let first = Box::new(Vanishing { out: Outputs::default() });
+    let mut chain = Failover::with_first(b, first, &[BackendKind::OrtCpu, BackendKind::Tract], config());
+    assert_eq!(chain.kind(), BackendKind::Cuda);
+    let out = chain.run(input).expect("the clip is served by the next backend");
+    assert_eq!(out.logits, expected);
+    assert_eq!(chain.kind(), BackendKind::OrtCpu);
+    assert_eq!(chain.provider(), "CPUExecutionProvider");
+    assert_eq!(chain.refusals().len(), 1);
+    assert!(chain.refusals()[0].reason.contains("device lost"));
+}
+
+/// With nothing behind it, a failing backend's error reaches the caller.
+#[test]
+fn failover_with_nothing_left_reports_the_failure() {
+    let b = bundle();
+    let first = Box::new(Vanishing { out: Outputs::default() });
+    let mut chain = Failover::with_first(b.clone(), first, &[], config());
+    let input = vec![0.0; b.input.clip_len()];
+    let e = chain.run(&input).err().expect("no backend left");
+    assert!(matches!(e, InferError::Exhausted { backend: BackendKind::Cuda, .. }), "{e}");
+    assert!(e.to_string().contains("device lost") || format!("{:?}", e).contains("device lost"));
+}
+
+/// Wrong input sizes are errors, not panics, on the real backends.
+#[test]
+fn wrong_input_size_is_an_error() {
+    let b = bundle();
+    for kind in [BackendKind::OrtCpu, BackendKind::Tract] {
+        let mut backend = open_unchecked(&b, kind, Precision::Fp32, &config()).unwrap();
+        let e = backend.run(&[0.0; 10]).err().expect("refused");
+        assert!(matches!(e, InferError::InputSize { found: 10, .. }), "{kind}: {e}");
+    }
+}
