@@ -2,6 +2,10 @@
 
 pub mod board;
 pub mod decision;
+pub mod jsonl;
+pub mod pipeline;
 pub mod scoreboard;
+pub mod scoring;
 pub mod sink;
 pub mod source;
+pub mod window;

@@ -1,10 +1,178 @@
-//! `artrt eval-stream`.
+//! `artrt eval-stream`: event precision, recall and onset latency of the
+//! whole live path (clips, inference, decisions) on the synthetic gym stream.
+//!
+//! The stream is generated as fast as the model takes it, and every window
+//! is classified (nothing is dropped), so the result depends only on the
+//! bundle, the seed and the decision settings, not on the machine's speed.
+//! Times are stream times.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use artrt_calibration::{ELEMENTS, StreamOptions};
+use artrt_infer::{BackendKind, Precision, Preprocessor};
+use artrt_live::board::Profile;
+use artrt_live::pipeline::{self, PipelineConfig};
+use artrt_live::scoring::{self, Detection, Segment};
+use artrt_live::sink::{ActionEvent, EventSink, Health};
+use artrt_live::source::Pacing;
+use artrt_live::source::synthetic::SyntheticSource;
+use serde_json::json;
+
+use super::infer::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
+use super::run::{Serving, open_chain};
 
 /// Arguments of `artrt eval-stream`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Model bundle directory.
+    #[arg(long, default_value = DEFAULT_BUNDLE)]
+    bundle: PathBuf,
+    /// Seconds of stream to generate.
+    #[arg(long, default_value_t = 120.0)]
+    seconds: f64,
+    /// Seed of the synthetic stream.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Board profile whose clip and decision settings are used (default: x86-64-cpu).
+    #[arg(long, default_value = "x86-64-cpu")]
+    board: String,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Model precision.
+    #[arg(long, default_value = "fp32")]
+    precision: Precision,
+    /// Milliseconds after an element's end within which its event still counts
+    /// (default: the window's duration).
+    #[arg(long)]
+    tolerance_ms: Option<u64>,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Records the events of a run.
+#[derive(Default)]
+struct Recorder {
+    events: Vec<ActionEvent>,
+}
+
+impl EventSink for Recorder {
+    type Error = Infallible;
+    fn action(&mut self, event: &ActionEvent) -> Result<(), Infallible> {
+        self.events.push(event.clone());
+        Ok(())
+    }
+    fn clear(&mut self, _t_ms: u32) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn health(&mut self, _health: &Health) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
 
 /// Runs `artrt eval-stream`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("artrt eval-stream is not available in this build")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if !(args.seconds.is_finite() && args.seconds > 0.0) {
+        bail!("--seconds {} is not a positive number of seconds", args.seconds);
+    }
+    let profile = Profile::load(&args.board).with_context(|| format!("cannot use board profile {}", args.board))?;
+    let bundle = load_bundle(&args.bundle)?;
+    let stream_labels: Vec<&str> = ELEMENTS.iter().map(|e| e.label).collect();
+    if bundle.labels() != stream_labels.as_slice() {
+        bail!(
+            "bundle {} names {} classes {:?}, the synthetic stream performs {} classes {:?}: they must be the same list in the same order",
+            args.bundle.display(),
+            bundle.labels().len(),
+            bundle.labels(),
+            stream_labels.len(),
+            stream_labels
+        );
+    }
+    let config = args.backend.config();
+    let order: Vec<BackendKind> = args.backend.backend.candidates();
+    let mut chain = open_chain(&bundle, &order, args.precision, &config)?;
+
+    let fps = bundle.input.fps.round().max(1.0) as u32;
+    let options = StreamOptions { seed: args.seed, fps, ..StreamOptions::default() };
+    let mut source = SyntheticSource::new(options, Pacing::Fast);
+    let truth = source.ground_truth();
+    let frames = (args.seconds * f64::from(fps)).ceil() as u64;
+    let pipeline_config = PipelineConfig {
+        window: profile.clip.window,
+        hop: profile.clip.hop,
+        frames: bundle.input.frames,
+        decision: profile.decision.clone(),
+        background: None,
+        heartbeat: Duration::from_secs(3600),
+        realtime: false,
+        max_frames: Some(frames),
+    };
+    let mut preprocessor = Preprocessor::new(&bundle.input);
+    let mut recorder = Recorder::default();
+    let started = Instant::now();
+    let stats = pipeline::run(
+        &mut source,
+        &mut preprocessor,
+        &mut Serving(&mut chain),
+        &mut recorder,
+        bundle.labels(),
+        &pipeline_config,
+        &AtomicBool::new(false),
+    )?;
+    let wall = started.elapsed();
+    drop(source);
+
+    let ms = |frame: u64| frame * 1000 / u64::from(fps);
+    let segments: Vec<Segment> = truth
+        .segments()
+        .iter()
+        .filter(|s| s.end <= frames)
+        .map(|s| Segment { start_ms: ms(s.start), end_ms: ms(s.end), class_id: s.class_id })
+        .collect();
+    let detections: Vec<Detection> =
+        recorder.events.iter().map(|e| Detection { t_ms: u64::from(e.t_ms), class_id: usize::from(e.class_id) }).collect();
+    let tolerance = args.tolerance_ms.unwrap_or(ms(profile.clip.window as u64));
+    let score = scoring::score(&detections, &segments, tolerance);
+
+    let report = json!({
+        "bundle": args.bundle.display().to_string(),
+        "backend": chain.kind().as_str(),
+        "provider": chain.provider(),
+        "precision": chain.precision().as_str(),
+        "seed": args.seed,
+        "stream_seconds": frames as f64 / f64::from(fps),
+        "wall_seconds": wall.as_secs_f64(),
+        "window": profile.clip.window,
+        "hop": profile.clip.hop,
+        "decision": {
+            "smoothing_windows": profile.decision.smoothing_windows,
+            "enter_threshold": profile.decision.enter_threshold,
+            "exit_threshold": profile.decision.exit_threshold,
+            "min_hold_ms": profile.decision.min_hold_ms,
+        },
+        "tolerance_ms": tolerance,
+        "score": score,
+        "run": stats,
+    });
+    println!(
+        "{} elements, {} events, {} matched: precision {:.1} %, recall {:.1} %, onset latency median {} ms, p95 {} ms ({} clips on {} in {:.1} s)",
+        score.segments,
+        score.events,
+        score.matched,
+        100.0 * score.precision,
+        100.0 * score.recall,
+        score.median_onset_ms.map_or("-".into(), |v| format!("{v:.0}")),
+        score.p95_onset_ms.map_or("-".into(), |v| format!("{v:.0}")),
+        stats.clips,
+        chain.kind(),
+        wall.as_secs_f64()
+    );
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }

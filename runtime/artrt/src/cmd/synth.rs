@@ -1,10 +1,94 @@
-//! `artrt synth`.
+//! `artrt synth`: writes a synthetic fine-grained gym clip set.
+
+use anyhow::{Context, bail};
+use artrt_calibration::{ClipSet, SynthOptions, contact_sheet, generate_set};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
 
 /// Arguments of `artrt synth`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Directory to write the set to (created; must be empty if it exists).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of clips (classes take turns, so the set is balanced).
+    #[arg(long, default_value_t = 240)]
+    pub clips: usize,
+    /// Seed; the same seed and options give byte-identical sets.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Frames per clip.
+    #[arg(long, default_value_t = 16)]
+    pub frames: u32,
+    /// Frame size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "160x120", value_parser = parse_size)]
+    pub size: (u32, u32),
+    /// Frame rate written to set.toml; elements last as long in seconds at any rate.
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+    /// Also write a contact sheet (PNG): a few frames of one clip per class, labelled.
+    #[arg(long)]
+    pub preview: Option<PathBuf>,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?} is not WIDTHxHEIGHT"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{s:?} is not WIDTHxHEIGHT"))
+    };
+    Ok((parse(w)?, parse(h)?))
+}
 
 /// Runs `artrt synth`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("artrt synth is not available in this build")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let opts = SynthOptions {
+        clips: args.clips,
+        frames: args.frames,
+        width: args.size.0,
+        height: args.size.1,
+        fps: args.fps,
+        seed: args.seed,
+    };
+    if let Err(e) = opts.check() {
+        bail!("{e}");
+    }
+    let bar = ProgressBar::new(opts.clips as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {bar:40} {pos}/{len} clips [{elapsed_precise} < {eta}]",
+        )
+        .context("progress bar template")?,
+    );
+    let set = generate_set(&args.out, &opts, || bar.inc(1))
+        .with_context(|| format!("writing clip set to {}", args.out.display()))?;
+    bar.finish_and_clear();
+    let counts = set.class_counts();
+    log::info!(
+        "wrote {} clips of {} frames ({}x{}, {} classes, {} to {} clips each) to {}",
+        set.clips().len(),
+        opts.frames,
+        opts.width,
+        opts.height,
+        counts.len(),
+        counts.iter().min().unwrap_or(&0),
+        counts.iter().max().unwrap_or(&0),
+        args.out.display()
+    );
+    if let Some(png) = &args.preview {
+        write_preview(&set, png)?;
+        log::info!("contact sheet: {}", png.display());
+    }
+    Ok(())
+}
+
+fn write_preview(set: &ClipSet, png: &PathBuf) -> anyhow::Result<()> {
+    let sheet = contact_sheet(set, 6)
+        .with_context(|| format!("reading frames of {}", set.root().display()))?;
+    sheet
+        .save(png)
+        .with_context(|| format!("writing contact sheet {}", png.display()))
 }

@@ -1,0 +1,73 @@
+//! `artrt run` end to end: the committed bundle, the synthetic stream, the
+//! built-in scoreboard emulator, stopped by a signal.
+
+use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn artrt() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_artrt"));
+    cmd.current_dir(repo()).env("RUST_LOG", "info");
+    cmd
+}
+
+#[test]
+fn sigterm_stops_a_run_cleanly_and_flushes_the_event_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let mut child = artrt()
+        .args(["run", "--board", "x86-64-cpu", "--source", "synthetic:5", "--scoreboard", "emulator", "--fast", "--no-panel"])
+        .arg("--events")
+        .arg(&events)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut log = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            log.push_str(&line);
+            log.push('\n');
+        }
+        log
+    });
+    // Wait until frames flow, then let it classify a while.
+    let started = rx.iter().any(|line| line.contains("frames from"));
+    assert!(started, "artrt run never started its source");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(child.try_wait().unwrap().is_none(), "artrt run exited on its own");
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let log = reader.join().unwrap();
+    assert!(exit.success(), "artrt run failed after SIGTERM: {log}");
+    let summary = log.lines().find(|l| l.contains("stopped after")).unwrap_or_else(|| panic!("no summary in the log: {log}"));
+    assert!(!summary.contains(" 0 clips"), "no clip was classified: {summary}");
+    let text = std::fs::read_to_string(&events).unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'), "the event log ends mid-line: {text:?}");
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert!(matches!(value["type"].as_str(), Some("action" | "clear")), "{line}");
+    }
+}
+
+#[test]
+fn a_bad_board_profile_is_refused_with_its_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("bad.toml");
+    let good = std::fs::read_to_string(repo().join("boards/x86-64-cpu.toml")).unwrap();
+    std::fs::write(&profile, good.replace("[clip]\n", "[clip]\nwindoww = 3\n")).unwrap();
+    let out = artrt().args(["run", "--board"]).arg(&profile).args(["--duration", "1"]).output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(log.contains("windoww"), "{log}");
+    assert!(log.contains("line"), "{log}");
+}
