@@ -232,7 +232,7 @@ fn out_of_range_values_are_all_named_with_their_lines() {
     for (prefix, line) in [
         ("baud =", "baud = 4800"),
         ("fps =", "fps = 0"),
-        ("exit_threshold =", "exit_threshold = 0.7"),
+        ("exit_threshold =", "exit_threshold = -0.1"),
         ("enter_threshold =", "enter_threshold = 1.5"),
         ("hop =", "hop = 17"),
         ("threads =", "threads = 0"),

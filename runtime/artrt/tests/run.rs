@@ -64,10 +64,12 @@ fn a_bad_board_profile_is_refused_with_its_key_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("bad.toml");
     let good = std::fs::read_to_string(repo().join("boards/x86-64-cpu.toml")).unwrap();
-    std::fs::write(&profile, good.replace("[clip]\n", "[clip]\nwindoww = 3\n")).unwrap();
+    let bad = good.replace("[clip]\n", "[clip]\nwindoww = 3\n");
+    let line = bad.lines().position(|l| l.starts_with("windoww")).unwrap() + 1;
+    std::fs::write(&profile, bad).unwrap();
     let out = artrt().args(["run", "--board"]).arg(&profile).args(["--duration", "1"]).output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
+    assert!(log.contains(&format!("bad.toml:{line}:")), "no line {line} in: {log}");
     assert!(log.contains("windoww"), "{log}");
-    assert!(log.contains("line"), "{log}");
 }

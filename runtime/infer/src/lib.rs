@@ -19,8 +19,8 @@
 //! let mut clip = vec![0.0; pre.clip_len()];
 //! # let frames: Vec<artrt_infer::FrameRef> = Vec::new();
 //! pre.clip_into(&frames, &mut clip)?;
-//! let out = backend.run(&clip)?;
-//! println!("{} via {}: {:?}", backend.kind(), backend.provider(), out.logits);
+//! let logits = backend.run(&clip)?.logits.clone();
+//! println!("{} via {}: {:?}", backend.kind(), backend.provider(), logits);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

@@ -11,8 +11,9 @@
 //!
 //! let spec: SourceSpec = "synthetic:7".parse()?;
 //! let mut source = source::open(&spec, &SourceOptions::default())?;
+//! let name = source.describe();
 //! let frame = source.next_frame()?;
-//! println!("{} {}x{} at {:?}", source.describe(), frame.width, frame.height, frame.timestamp);
+//! println!("{name} {}x{} at {:?}", frame.width, frame.height, frame.timestamp);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
