@@ -217,6 +217,18 @@ pub enum InferError {
     },
 }
 
+impl InferError {
+    /// Checks that `input` holds exactly the elements of a tensor of `shape`.
+    pub(crate) fn check_input(shape: &[usize], input: &[f32]) -> Result<(), InferError> {
+        let expected: usize = shape.iter().product();
+        if input.len() == expected {
+            Ok(())
+        } else {
+            Err(InferError::InputSize { expected, found: input.len() })
+        }
+    }
+}
+
 /// A loaded model on one backend, ready to run clips.
 ///
 /// `run` writes into buffers the backend owns and reuses, and lends them back.

@@ -331,13 +331,7 @@ impl Backend for OrtBackend {
     }
 
     fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
-        let expected: usize = self.shape.iter().product();
-        if input.len() != expected {
-            return Err(InferError::InputSize {
-                expected,
-                found: input.len(),
-            });
-        }
+        InferError::check_input(&self.shape, input)?;
         let kind = self.kind;
         let fail = |e: ort::Error| InferError::Run {
             backend: kind,

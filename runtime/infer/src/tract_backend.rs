@@ -98,13 +98,7 @@ impl Backend for TractBackend {
     }
 
     fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
-        let expected: usize = self.shape.iter().product();
-        if input.len() != expected {
-            return Err(InferError::InputSize {
-                expected,
-                found: input.len(),
-            });
-        }
+        InferError::check_input(&self.shape, input)?;
         let fail = |e: TractError| InferError::Run {
             backend: BackendKind::Tract,
             message: format!("{e:#}"),
