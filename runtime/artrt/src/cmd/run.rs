@@ -157,7 +157,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     drop(sinks);
     if let Some(emu) = emulator {
         let shown = emu.history();
-        log::info!("the scoreboard showed {} actions", shown.len());
+        let actions = shown.iter().filter(|s| s.action.is_some()).count();
+        log::info!("the scoreboard showed {actions} actions and {} clears", shown.len() - actions);
         emu.stop();
     }
     if let Some(handle) = panel_thread {
