@@ -73,3 +73,18 @@ fn a_bad_board_profile_is_refused_with_its_key_and_line() {
     assert!(log.contains(&format!("bad.toml:{line}:")), "no line {line} in: {log}");
     assert!(log.contains("windoww"), "{log}");
 }
+
+#[test]
+fn a_missing_model_keeps_the_runtime_up_until_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = artrt()
+        .args(["run", "--board", "x86-64-cpu", "--scoreboard", "none", "--duration", "2", "--bundle"])
+        .arg(dir.path().join("no-such-bundle"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "artrt run went down without a model: {log}");
+    assert!(log.contains("no usable model"), "{log}");
+    assert!(log.contains("no-such-bundle"), "the error does not name the bundle: {log}");
+    assert!(log.contains("without a usable model"), "{log}");
+}

@@ -20,7 +20,7 @@ use artrt_live::board::{Profile, ScoreboardPort};
 use artrt_live::jsonl::JsonLines;
 use artrt_live::pipeline::{self, PipelineConfig};
 use artrt_live::scoreboard::{Link, LinkConfig, emulator, panel};
-use artrt_live::sink::{Fanout, boxed};
+use artrt_live::sink::{EventSink, Fanout, Health, Status, boxed};
 use artrt_live::source::{self, Pacing, SourceOptions, SourceSpec};
 
 use super::infer::load_bundle;
@@ -167,14 +167,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     outcome
 }
 
-/// Loads the model and runs the pipeline; without a usable model, reports
-/// NOMODEL and retries until stopped.
+/// Loads the model and runs the pipeline. Without a usable model (a missing
+/// or damaged bundle, no backend that passes its self-test) the runtime stays
+/// up: it reports NOMODEL on every heartbeat and tries again every 10 s, so a
+/// repaired bundle is picked up without a restart.
 fn serve(profile: &Profile, args: &Args, sinks: &mut Fanout, stop: &AtomicBool) -> anyhow::Result<()> {
     let inference = &profile.inference;
-    let bundle = match load_bundle(&inference.bundle) {
-        Ok(bundle) => bundle,
-        Err(e) => bail!("{e:#}"),
-    };
     let choice = args.backend.unwrap_or(BackendChoice::Auto);
     let order: Vec<BackendKind> = match choice {
         BackendChoice::Auto => inference.backends.clone(),
@@ -185,7 +183,33 @@ fn serve(profile: &Profile, args: &Args, sinks: &mut Fanout, stop: &AtomicBool) 
         threads: inference.threads,
         ort: OrtConfig { lib: args.ort_lib.clone(), profile_lib: inference.ort_library.clone(), tensorrt: inference.tensorrt.clone() },
     };
-    let mut chain = open_chain(&bundle, &order, precision, &config)?;
+    let started = Instant::now();
+    let heartbeat = Duration::from_millis(profile.scoreboard.heartbeat_interval_ms);
+    let mut next_try = Instant::now();
+    let (bundle, mut chain) = loop {
+        if stop.load(Ordering::SeqCst) {
+            log::info!("stopped after {:.1} s without a usable model", started.elapsed().as_secs_f64());
+            return Ok(());
+        }
+        if Instant::now() >= next_try {
+            match load_bundle(&inference.bundle).and_then(|b| open_chain(&b, &order, precision, &config).map(|c| (b, c))) {
+                Ok(ready) => break ready,
+                Err(e) => log::error!("no usable model, retrying in 10 s: {e:#}"),
+            }
+            next_try = Instant::now() + Duration::from_secs(10);
+        }
+        let health = Health {
+            uptime_s: started.elapsed().as_secs() as u32,
+            fps: 0.0,
+            backend: order.first().copied().unwrap_or(BackendKind::Tract).as_str(),
+            status: Status::NoModel,
+        };
+        let _ = sinks.health(&health);
+        let wait = Instant::now() + heartbeat;
+        while Instant::now() < wait && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
     log::info!("serving {} on {} ({}), {}", bundle.model.name, chain.kind(), chain.provider(), chain.precision());
 
     let options = SourceOptions {
@@ -211,7 +235,6 @@ fn serve(profile: &Profile, args: &Args, sinks: &mut Fanout, stop: &AtomicBool) 
         realtime: !args.fast,
         max_frames: None,
     };
-    let started = Instant::now();
     let mut serving = Serving(&mut chain);
     let stats = pipeline::run(source.as_mut(), &mut preprocessor, &mut serving, sinks, bundle.labels(), &config, stop)?;
     log::info!(
