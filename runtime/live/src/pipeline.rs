@@ -25,6 +25,7 @@ use artrt_infer::{Backend, BackendKind, Preprocessor};
 use serde::Serialize;
 
 use crate::decision::{Decider, Decision, DecisionConfig, DecisionConfigError};
+use crate::scoreboard::serial::Backoff;
 use crate::sink::{ActionEvent, EventSink, Health, Status};
 use crate::source::{FrameSource, SourceError};
 use crate::window::{WindowError, WindowRing};
@@ -210,17 +211,19 @@ fn capture_loop<S: FrameSource + ?Sized>(
 /// Reopens a lost source with exponential backoff (0.1 s up to 2 s) until it
 /// comes back or the run is stopped.
 fn reopen<S: FrameSource + ?Sized>(source: &mut S, stop: &AtomicBool) {
-    let mut delay = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
     while !stop.load(Ordering::SeqCst) {
         match source.reopen() {
             Ok(()) => {
                 log::info!("{}: reopened", source.describe());
                 return;
             }
-            Err(e) => log::debug!("{e}; retrying in {delay:?}"),
+            Err(e) => {
+                let wait = backoff.failed(Instant::now());
+                log::debug!("{e}; retrying in {wait:?}");
+                std::thread::sleep(wait);
+            }
         }
-        std::thread::sleep(delay);
-        delay = (delay * 2).min(Duration::from_secs(2));
     }
 }
 
