@@ -15,13 +15,13 @@ synth() { # name clips seed
         cargo run --release -q -p artrt -- synth --out "out/gym/$1" --clips "$2" --seed "$3"
     fi
 }
-synth train 3600 11
-synth val 360 12
-synth calib 240 13
-synth test 1200 14
+synth train 7800 11
+synth val 390 12
+synth calib 260 13
+synth test 1300 14
 
 "$venv/bin/art-export" train --set out/gym/train --val out/gym/val --out out/gym/art-tiny-gym.pt \
-    --seed 0 --epochs 5 --max-minutes 26 --no-augment --quiet
+    --seed 0 --epochs 8 --lr 2e-3 --threads 2 --max-minutes 27 --no-augment --quiet
 rm -rf runtime/bundles/art-tiny-gym
 "$venv/bin/art-export" onnx --ckpt out/gym/art-tiny-gym.pt --calib out/gym/calib --test out/gym/test \
-    --out runtime/bundles/art-tiny-gym --name art-tiny-gym --quiet
+    --out runtime/bundles/art-tiny-gym --name art-tiny-gym --background "no element" --quiet

@@ -160,9 +160,24 @@ pub const ELEMENTS: [Element; 12] = [
     ),
 ];
 
-/// The class labels, in class-id order.
+/// Label of the class that is no element: the performer standing, walking,
+/// turning or raising the arms between elements.
+pub const BACKGROUND_LABEL: &str = "no element";
+
+/// Class id of [`BACKGROUND_LABEL`], after every element.
+pub const BACKGROUND: usize = ELEMENTS.len();
+
+/// Number of classes: the elements and the background.
+pub const CLASSES: usize = ELEMENTS.len() + 1;
+
+/// The class labels, in class-id order: the elements, then [`BACKGROUND_LABEL`].
 pub fn labels() -> Vec<String> {
-    ELEMENTS.iter().map(|e| e.label.to_string()).collect()
+    ELEMENTS
+        .iter()
+        .map(|e| e.label)
+        .chain([BACKGROUND_LABEL])
+        .map(str::to_string)
+        .collect()
 }
 
 /// Which details a near-twin pair differs in.

@@ -30,12 +30,13 @@ mod geom;
 mod motion;
 mod preview;
 mod render;
+mod routine;
 mod scene;
 mod stream;
 mod synth;
 
 pub use annotation::{Annotation, frame_file_name};
-pub use classes::{ELEMENTS, Element, labels};
+pub use classes::{BACKGROUND, BACKGROUND_LABEL, CLASSES, ELEMENTS, Element, labels};
 pub use clipset::{ClipSet, ClipSetWriter, Provenance, SetMeta};
 pub use error::{AnnotationError, Error};
 pub use preview::contact_sheet;

@@ -187,6 +187,11 @@ pub(crate) struct Scene {
 /// Fraction of the largest fitting size: `[lo, hi]`.
 pub(crate) struct SizeRange(pub f32, pub f32);
 
+/// Performer sizes of clips.
+pub(crate) const CLIP_SIZE: SizeRange = SizeRange(0.65, 1.0);
+/// Performer sizes of streams, which leave room to walk between elements.
+pub(crate) const STREAM_SIZE: SizeRange = SizeRange(0.65, 0.85);
+
 impl Scene {
     /// Draws a scene for frames of `width` x `height`.
     pub fn sample(rng: &mut impl Rng, width: u32, height: u32, size: SizeRange) -> Scene {
@@ -213,12 +218,12 @@ impl Scene {
             warp: rng.random_range(-0.04..0.04),
         };
         let scale_px = h / 120.0;
-        let distractor = rng.random_bool(0.85).then(|| {
+        let distractor = rng.random_bool(0.6).then(|| {
             let speed = rng.random_range(0.5..1.2) * if rng.random_bool(0.5) { 1.0 } else { -1.0 };
             Distractor {
                 build: Build::sample(rng),
                 look: Look::sample(rng, 0.55),
-                z: rng.random_range(1.5..4.0),
+                z: rng.random_range(2.5..5.0),
                 x0: rng.random_range(-2.5..2.5),
                 speed,
                 phase0: rng.random_range(0.0..std::f32::consts::TAU),

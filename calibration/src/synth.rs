@@ -1,13 +1,15 @@
 //! Generating clips and whole clip sets.
 
-use crate::classes::{ELEMENTS, labels};
+use crate::classes::{CLASSES, ELEMENTS, labels};
 use crate::clipset::{ClipSet, ClipSetWriter, Provenance, SetMeta};
 use crate::error::Error;
 use crate::figure::Skeleton;
 use crate::geom::V3;
 use crate::motion;
 use crate::render::{FigureRef, PartBoxes, Renderer};
-use crate::scene::{Scene, SizeRange};
+use crate::routine::Routine;
+use crate::scene::{CLIP_SIZE, Scene};
+use crate::stream::PAUSE_S;
 use image::RgbImage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -74,10 +76,10 @@ impl SynthOptions {
         Ok(())
     }
 
-    /// Class of clip `index`: classes in turn, so every class gets
-    /// `clips / classes` clips or one more.
+    /// Class of clip `index`: classes in turn (the elements, then
+    /// [`BACKGROUND`](crate::classes::BACKGROUND)), so every class gets `clips / classes` clips or one more.
     pub fn class_of(&self, index: usize) -> usize {
-        index % ELEMENTS.len()
+        index % CLASSES
     }
 
     /// Directory name of clip `index`.
@@ -119,40 +121,52 @@ pub fn render_clip(opts: &SynthOptions, index: usize) -> Clip {
 /// Renders clip `index` of the set `opts` describes as class `class_id`:
 /// the same camera, performer, background, timing and noise as that clip,
 /// only the element changed. Near-twin classes rendered this way differ
-/// only where their one detail shows.
+/// only where their one detail shows. Class [`BACKGROUND`](crate::classes::BACKGROUND) is an excerpt
+/// of the pauses between elements: standing, walking, turning, arms moving.
 ///
 /// # Panics
 /// If `class_id` is not below the number of classes.
 pub fn render_clip_as(opts: &SynthOptions, index: usize, class_id: usize) -> Clip {
-    let el = &ELEMENTS[class_id];
+    assert!(class_id < CLASSES, "class id {class_id} out of range");
     let mut rng = clip_rng(opts.seed, index);
-    let scene = Scene::sample(&mut rng, opts.width, opts.height, SizeRange(0.5, 1.0));
-    let k: f32 = rng.random_range(0.84..1.56);
-    let centre: f32 = rng.random_range(0.45..0.55);
-    let duration = k * NOMINAL_WINDOW * opts.fps as f32 / NOMINAL_FPS;
-    let x0 = -scene.heading * 0.5 * motion::travel(el);
+    let scene = Scene::sample(&mut rng, opts.width, opts.height, CLIP_SIZE);
     let mut renderer = Renderer::new(opts.width, opts.height);
     let mut frames = Vec::with_capacity(opts.frames as usize);
     let mut parts = Vec::with_capacity(opts.frames as usize);
-    for j in 0..opts.frames {
-        let u = centre + (j as f32 + 0.5 - 0.5 * opts.frames as f32) / duration;
-        let placed = motion::element(el, u, &scene.style, &scene.build);
-        let skeleton = place(&placed.skeleton, scene.heading, x0);
-        let t = j as f32 / opts.fps as f32;
-        let walker = scene.distractor.as_ref().map(|d| (d.skeleton(t), d));
+    let fps = opts.fps as f32;
+    let mut emit = |n: u64, t: f32, skeleton: &Skeleton| {
         let mut img = RgbImage::new(opts.width, opts.height);
-        let perf = FigureRef {
-            skeleton: &skeleton,
-            build: &scene.build,
-            look: &scene.look,
-        };
-        let dref = walker.as_ref().map(|(s, d)| FigureRef {
-            skeleton: s,
-            build: &d.build,
-            look: &d.look,
-        });
-        parts.push(renderer.render(&scene, u64::from(j), &perf, dref.as_ref(), &mut img));
+        parts.push(draw(&scene, &mut renderer, n, t, skeleton, &mut img));
         frames.push(img);
+    };
+    if let Some(el) = ELEMENTS.get(class_id) {
+        let k: f32 = rng.random_range(0.84..1.56);
+        let centre: f32 = rng.random_range(0.45..0.55);
+        let duration = k * NOMINAL_WINDOW * fps / NOMINAL_FPS;
+        let x0 = -scene.heading * 0.5 * motion::travel(el);
+        for j in 0..opts.frames {
+            let u = centre + (j as f32 + 0.5 - 0.5 * opts.frames as f32) / duration;
+            let placed = motion::element(el, u, &scene.style, &scene.build);
+            let skeleton = place(&placed.skeleton, scene.heading, x0);
+            emit(u64::from(j), j as f32 / fps, &skeleton);
+        }
+    } else {
+        let clip_s = opts.frames as f32 / fps;
+        let pauses = (PAUSE_S.0.max(clip_s + 0.1), PAUSE_S.1.max(clip_s + 2.0));
+        let mut routine = Routine::new(
+            ChaCha8Rng::seed_from_u64(rng.random()),
+            &scene,
+            opts.fps,
+            pauses,
+        );
+        let skip = rng.random_range(0..3);
+        let first = routine
+            .pause(skip, u64::from(opts.frames))
+            .expect("every pause is longer than the clip");
+        for n in first..first + u64::from(opts.frames) {
+            let action = routine.action_at(n).clone();
+            emit(n, n as f32 / fps, &routine.skeleton(&action, n));
+        }
     }
     Clip {
         class_id,
@@ -160,6 +174,30 @@ pub fn render_clip_as(opts: &SynthOptions, index: usize, class_id: usize) -> Cli
         parts,
         jpeg_quality: scene.jpeg_quality,
     }
+}
+
+/// Draws frame `n` (time `t` seconds) of `scene` with the performer at
+/// `skeleton` and the distractor, if any, where it walks at `t`.
+pub(crate) fn draw(
+    scene: &Scene,
+    renderer: &mut Renderer,
+    n: u64,
+    t: f32,
+    skeleton: &Skeleton,
+    img: &mut RgbImage,
+) -> PartBoxes {
+    let walker = scene.distractor.as_ref().map(|d| (d.skeleton(t), d));
+    let perf = FigureRef {
+        skeleton,
+        build: &scene.build,
+        look: &scene.look,
+    };
+    let dref = walker.as_ref().map(|(s, d)| FigureRef {
+        skeleton: s,
+        build: &d.build,
+        look: &d.look,
+    });
+    renderer.render(scene, n, &perf, dref.as_ref(), img)
 }
 
 /// Writes a whole set to `out` (which must be empty or absent), rendering

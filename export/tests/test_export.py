@@ -87,6 +87,7 @@ def test_bundle_manifest_schema_and_hashes(bundle, sets):
     m = verify_bundle(bundle)
     assert m["schema"] == 1 and m["model"]["tracklets"] == 2 and m["model"]["grid"] == [4, 4]
     assert m["model"]["labels"] == ClipSet.open(sets["train"]).labels
+    assert m["model"]["background"] == "move 3"
     assert m["input"]["frames"] == 4 and m["input"]["window"] == 16
     assert m["text"]["bank_shape"] == [4, 384]
     assert [e["path"] for e in m["models"]] == ["model.fp32.onnx", "model.int8.onnx", "model.int8-conv.onnx"]
@@ -136,6 +137,12 @@ def test_tampered_bundle_is_rejected(bundle, tmp_path):
     text = (copy / "bundle.toml").read_text().replace("[provenance]", "[provenance]\nextra = 1")
     (copy / "bundle.toml").write_text(text)
     with pytest.raises(BundleError, match="unknown \\['extra'\\]"):
+        verify_bundle(copy)
+    shutil.rmtree(copy)
+    shutil.copytree(bundle, copy)
+    text = (copy / "bundle.toml").read_text().replace('background = "move 3"', 'background = "move 9"')
+    (copy / "bundle.toml").write_text(text)
+    with pytest.raises(BundleError, match="background 'move 9' is not one of the labels"):
         verify_bundle(copy)
 
 

@@ -14,21 +14,31 @@ def make(variant="art", top_k=3, frames=4, seed=0, **kw) -> Art:
     cfg = ArtConfig(
         labels=[f"c{i}" for i in range(C)],
         preprocess=Preprocess(frames=frames, resize_to=32, width=48, height=32),
-        dim=16, depth=1, heads=2, top_k=top_k, **VARIANTS[variant], **kw,
+        dim=16, channels=8, heads=2, top_k=top_k, **VARIANTS[variant], **kw,
     )
     return Art(cfg, torch.randn(C, M, E)).eval()
 
 
 def test_tiny_backbone_shapes():
-    bb = TinyBackbone(frames=3, height=32, width=48, dim=16, depth=1, heads=2, patch=16)
+    bb = TinyBackbone(frames=3, height=32, width=48, dim=16, channels=8)
     tokens, g = bb(torch.randn(2, 3, 3, 32, 48))
     assert bb.grid == (2, 3)
     assert tokens.shape == (2, 3, 6, 16) and g.shape == (2, 16)
 
 
+def test_tiny_backbone_global_feature_depends_on_frame_order():
+    torch.manual_seed(0)
+    bb = TinyBackbone(frames=3, height=32, width=32, dim=16, channels=8).eval()
+    video = torch.randn(1, 3, 3, 32, 32)
+    with torch.no_grad():
+        _, g = bb(video)
+        _, g_reversed = bb(video.flip(1))
+    assert not torch.allclose(g, g_reversed, atol=1e-4)
+
+
 def test_tiny_backbone_rejects_misfit_input():
-    with pytest.raises(ValueError, match="multiple of the patch"):
-        TinyBackbone(frames=2, height=30, width=48, dim=16, depth=1, heads=2, patch=16)
+    with pytest.raises(ValueError, match="multiple of the backbone stride"):
+        TinyBackbone(frames=2, height=30, width=48, dim=16, channels=8)
 
 
 def test_resnet50_tsm_shapes():

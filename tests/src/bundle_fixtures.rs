@@ -56,7 +56,10 @@ fn copy_dir(src: &Path, dst: &Path) {
 /// Lower-case hexadecimal SHA-256 of a file.
 pub fn sha256_of(path: &Path) -> String {
     let bytes = std::fs::read(path).expect("read file");
-    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Rewrites `file`'s digest in the bundle's manifest to match its content.
@@ -64,7 +67,10 @@ pub fn reseal(bundle: &Path, file: &str) {
     let manifest = bundle.join("bundle.toml");
     let text = std::fs::read_to_string(&manifest).expect("read manifest");
     let key = format!("\"{file}\" = \"");
-    let at = text.find(&key).unwrap_or_else(|| panic!("{file} is not in [sha256]")) + key.len();
+    let at = text
+        .find(&key)
+        .unwrap_or_else(|| panic!("{file} is not in [sha256]"))
+        + key.len();
     let mut out = text.clone();
     out.replace_range(at..at + 64, &sha256_of(&bundle.join(file)));
     std::fs::write(&manifest, out).expect("write manifest");
@@ -101,10 +107,21 @@ pub fn yuyv_of(frame: ArrayView3<'_, u8>) -> Vec<u8> {
     let mut out = Vec::with_capacity(w * h * 2);
     for y in 0..h {
         for x in (0..w).step_by(2) {
-            let px = |x: usize| ycbcr(frame[[y, x, 0]] as f64, frame[[y, x, 1]] as f64, frame[[y, x, 2]] as f64);
+            let px = |x: usize| {
+                ycbcr(
+                    frame[[y, x, 0]] as f64,
+                    frame[[y, x, 1]] as f64,
+                    frame[[y, x, 2]] as f64,
+                )
+            };
             let (y0, u0, v0) = px(x);
             let (y1, u1, v1) = px(x + 1);
-            out.extend([to_u8(y0), to_u8((u0 + u1) / 2.0), to_u8(y1), to_u8((v0 + v1) / 2.0)]);
+            out.extend([
+                to_u8(y0),
+                to_u8((u0 + u1) / 2.0),
+                to_u8(y1),
+                to_u8((v0 + v1) / 2.0),
+            ]);
         }
     }
     out
@@ -113,8 +130,17 @@ pub fn yuyv_of(frame: ArrayView3<'_, u8>) -> Vec<u8> {
 /// NV12 of an RGB frame `[H, W, 3]` (chroma of each 2x2 block averaged).
 pub fn nv12_of(frame: ArrayView3<'_, u8>) -> Vec<u8> {
     let (h, w) = (frame.shape()[0], frame.shape()[1]);
-    let px = |y: usize, x: usize| ycbcr(frame[[y, x, 0]] as f64, frame[[y, x, 1]] as f64, frame[[y, x, 2]] as f64);
-    let mut out: Vec<u8> = (0..h).flat_map(|y| (0..w).map(move |x| (y, x))).map(|(y, x)| to_u8(px(y, x).0)).collect();
+    let px = |y: usize, x: usize| {
+        ycbcr(
+            frame[[y, x, 0]] as f64,
+            frame[[y, x, 1]] as f64,
+            frame[[y, x, 2]] as f64,
+        )
+    };
+    let mut out: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (y, x)))
+        .map(|(y, x)| to_u8(px(y, x).0))
+        .collect();
     for y in (0..h).step_by(2) {
         for x in (0..w).step_by(2) {
             let block = [px(y, x), px(y, x + 1), px(y + 1, x), px(y + 1, x + 1)];
@@ -130,7 +156,12 @@ pub fn jpeg_of(frame: ArrayView3<'_, u8>, quality: u8) -> Vec<u8> {
     let (h, w) = (frame.shape()[0], frame.shape()[1]);
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-        .encode(&rgb_bytes(frame), w as u32, h as u32, image::ExtendedColorType::Rgb8)
+        .encode(
+            &rgb_bytes(frame),
+            w as u32,
+            h as u32,
+            image::ExtendedColorType::Rgb8,
+        )
         .expect("encode JPEG");
     out
 }

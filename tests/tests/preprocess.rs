@@ -16,7 +16,9 @@ use std::cell::Cell;
 
 use artrt_infer::ndarray::{Array4, Axis};
 use artrt_infer::{Bundle, FrameRef, PixelFormat, PreprocessError, Preprocessor};
-use artrt_tests::bundle_fixtures::{bundle_dir, convert_clip, jpeg_of, nv12_of, rgb_bytes, yuyv_of};
+use artrt_tests::bundle_fixtures::{
+    bundle_dir, convert_clip, jpeg_of, nv12_of, rgb_bytes, yuyv_of,
+};
 
 thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
@@ -81,7 +83,10 @@ fn levels(bundle: &Bundle, k: usize, got: &[f32]) -> (f32, f32, f32) {
 
 /// Preprocesses every golden clip converted by `convert` and returns the
 /// worst (max, mean, p99) over clips.
-fn golden_levels(format: PixelFormat, convert: impl Fn(&Array4<u8>) -> Vec<Vec<u8>>) -> (f32, f32, f32) {
+fn golden_levels(
+    format: PixelFormat,
+    convert: impl Fn(&Array4<u8>) -> Vec<Vec<u8>>,
+) -> (f32, f32, f32) {
     let b = bundle();
     let mut pre = Preprocessor::new(&b.input);
     let mut out = vec![0.0; pre.clip_len()];
@@ -89,7 +94,8 @@ fn golden_levels(format: PixelFormat, convert: impl Fn(&Array4<u8>) -> Vec<Vec<u
     for (k, clip) in b.golden.clips.iter().enumerate() {
         let (h, w) = (clip.shape()[1], clip.shape()[2]);
         let data = convert(clip);
-        pre.clip_into(&frames(format, &data, w, h), &mut out).expect("preprocess golden clip");
+        pre.clip_into(&frames(format, &data, w, h), &mut out)
+            .expect("preprocess golden clip");
         let (max, mean, p99) = levels(&b, k, &out);
         eprintln!("{format:?} clip {k}: max {max:.3} levels, mean {mean:.4}, p99 {p99:.3}");
         worst = (worst.0.max(max), worst.1.max(mean), worst.2.max(p99));
@@ -100,26 +106,41 @@ fn golden_levels(format: PixelFormat, convert: impl Fn(&Array4<u8>) -> Vec<Vec<u
 #[test]
 fn rgb_matches_golden_input_within_one_level() {
     let (max, mean, _) = golden_levels(PixelFormat::Rgb24, |c| convert_clip(c, rgb_bytes));
-    assert!(max <= 1.0 + 1e-3, "RGB preprocessing is {max} levels off the golden input");
-    assert!(mean <= 0.05, "RGB preprocessing is {mean} levels off on average");
+    assert!(
+        max <= 1.0 + 1e-3,
+        "RGB preprocessing is {max} levels off the golden input"
+    );
+    assert!(
+        mean <= 0.05,
+        "RGB preprocessing is {mean} levels off on average"
+    );
 }
 
 #[test]
 fn yuyv_matches_golden_input() {
     let (_, mean, p99) = golden_levels(PixelFormat::Yuyv, |c| convert_clip(c, yuyv_of));
-    assert!(mean <= 1.5 && p99 <= 12.0, "YUYV: mean {mean} levels, p99 {p99}");
+    assert!(
+        mean <= 1.5 && p99 <= 12.0,
+        "YUYV: mean {mean} levels, p99 {p99}"
+    );
 }
 
 #[test]
 fn nv12_matches_golden_input() {
     let (_, mean, p99) = golden_levels(PixelFormat::Nv12, |c| convert_clip(c, nv12_of));
-    assert!(mean <= 1.5 && p99 <= 12.0, "NV12: mean {mean} levels, p99 {p99}");
+    assert!(
+        mean <= 1.5 && p99 <= 12.0,
+        "NV12: mean {mean} levels, p99 {p99}"
+    );
 }
 
 #[test]
 fn mjpeg_matches_golden_input() {
     let (_, mean, p99) = golden_levels(PixelFormat::Mjpeg, |c| convert_clip(c, |f| jpeg_of(f, 95)));
-    assert!(mean <= 1.5 && p99 <= 12.0, "MJPEG: mean {mean} levels, p99 {p99}");
+    assert!(
+        mean <= 1.5 && p99 <= 12.0,
+        "MJPEG: mean {mean} levels, p99 {p99}"
+    );
 }
 
 /// The resampler agrees with `fast_image_resize`'s bilinear convolution
@@ -145,7 +166,9 @@ fn resize_agrees_with_fast_image_resize() {
         let rgb = rgb_bytes(frame);
         let src = ImageRef::new(w as u32, h as u32, &rgb, PixelType::U8x3).expect("source image");
         let mut dst = Image::new(rw, rh, PixelType::U8x3);
-        resizer.resize(&src, &mut dst, &options).expect("fast_image_resize");
+        resizer
+            .resize(&src, &mut dst, &options)
+            .expect("fast_image_resize");
         let frame_ref = FrameRef {
             format: PixelFormat::Rgb24,
             width: w as u32,
@@ -153,7 +176,8 @@ fn resize_agrees_with_fast_image_resize() {
             data: &rgb,
             timestamp: Default::default(),
         };
-        pre.frame_into(&frame_ref, &mut ours).expect("preprocess frame");
+        pre.frame_into(&frame_ref, &mut ours)
+            .expect("preprocess frame");
         let buf = dst.buffer();
         for c in 0..3 {
             for y in 0..ch {
@@ -189,7 +213,12 @@ fn steady_state_allocates_nothing() {
             pre.frame_into(f, &mut out).expect("frame");
         }
         let n = ALLOCATIONS.with(Cell::get) - before;
-        assert_eq!(n, 0, "{format:?}: {n} allocations over {} frames", frames.len());
+        assert_eq!(
+            n,
+            0,
+            "{format:?}: {n} allocations over {} frames",
+            frames.len()
+        );
     }
 }
 
@@ -209,26 +238,55 @@ fn bad_frames_are_errors() {
     let mut pre = Preprocessor::new(&b.input);
     let mut out = vec![0.0; pre.frame_len()];
     let short = vec![0u8; 100];
-    let e = pre.frame_into(&frame(PixelFormat::Rgb24, 160, 120, &short), &mut out).unwrap_err();
-    assert!(matches!(e, PreprocessError::FrameSize { expected: 57600, found: 100, .. }), "{e}");
+    let e = pre
+        .frame_into(&frame(PixelFormat::Rgb24, 160, 120, &short), &mut out)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PreprocessError::FrameSize {
+                expected: 57600,
+                found: 100,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let odd = vec![0u8; 7 * 4 * 2];
-    let e = pre.frame_into(&frame(PixelFormat::Yuyv, 7, 4, &odd), &mut out).unwrap_err();
+    let e = pre
+        .frame_into(&frame(PixelFormat::Yuyv, 7, 4, &odd), &mut out)
+        .unwrap_err();
     assert!(matches!(e, PreprocessError::Geometry { .. }), "{e}");
-    let e = pre.frame_into(&frame(PixelFormat::Nv12, 8, 8, &odd), &mut out).unwrap_err();
-    assert!(matches!(e, PreprocessError::FrameSize { expected: 96, .. }), "{e}");
+    let e = pre
+        .frame_into(&frame(PixelFormat::Nv12, 8, 8, &odd), &mut out)
+        .unwrap_err();
+    assert!(
+        matches!(e, PreprocessError::FrameSize { expected: 96, .. }),
+        "{e}"
+    );
     let garbage = b"\xff\xd8\xff\xe0 not really a jpeg".to_vec();
-    let e = pre.frame_into(&frame(PixelFormat::Mjpeg, 0, 0, &garbage), &mut out).unwrap_err();
+    let e = pre
+        .frame_into(&frame(PixelFormat::Mjpeg, 0, 0, &garbage), &mut out)
+        .unwrap_err();
     assert!(matches!(e, PreprocessError::Jpeg(_)), "{e}");
-    let e = pre.frame_into(&frame(PixelFormat::Rgb24, 0, 0, &[]), &mut out).unwrap_err();
+    let e = pre
+        .frame_into(&frame(PixelFormat::Rgb24, 0, 0, &[]), &mut out)
+        .unwrap_err();
     assert!(matches!(e, PreprocessError::Geometry { .. }), "{e}");
     let rgb = vec![128u8; 160 * 120 * 3];
-    let e = pre.frame_into(&frame(PixelFormat::Rgb24, 160, 120, &rgb), &mut out[1..]).unwrap_err();
+    let e = pre
+        .frame_into(&frame(PixelFormat::Rgb24, 160, 120, &rgb), &mut out[1..])
+        .unwrap_err();
     assert!(matches!(e, PreprocessError::Output { .. }), "{e}");
     let mut clip = vec![0.0; pre.clip_len()];
-    assert!(matches!(pre.clip_into(&[], &mut clip), Err(PreprocessError::NoFrames)));
+    assert!(matches!(
+        pre.clip_into(&[], &mut clip),
+        Err(PreprocessError::NoFrames)
+    ));
     // A mid-stream size change is served: grey in, the normalised grey out.
     let small = vec![128u8; 120 * 112 * 3];
-    pre.frame_into(&frame(PixelFormat::Rgb24, 120, 112, &small), &mut out).expect("another frame size");
+    pre.frame_into(&frame(PixelFormat::Rgb24, 120, 112, &small), &mut out)
+        .expect("another frame size");
     let grey = (128.0 / 255.0 - b.input.mean[0]) / b.input.std[0];
     assert!((out[0] - grey).abs() < 1e-5, "{} vs {grey}", out[0]);
 }

@@ -31,7 +31,12 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn action(class_id: u16, label: &str, confidence: f32, t_ms: u32) -> ActionEvent {
-    ActionEvent { class_id, label: label.to_string(), confidence, t_ms }
+    ActionEvent {
+        class_id,
+        label: label.to_string(),
+        confidence,
+        t_ms,
+    }
 }
 
 /// The board end of a pseudo-terminal pair, read sentence by sentence.
@@ -46,7 +51,13 @@ impl Peer {
         let (master, device_end) = TTYPort::pair().unwrap();
         let path = device_end.name().unwrap();
         drop(device_end);
-        (Peer { master, parser: Parser::new() }, path)
+        (
+            Peer {
+                master,
+                parser: Parser::new(),
+            },
+            path,
+        )
     }
 
     /// The next complete sentence's raw bytes, `$` through `\n`.
@@ -55,7 +66,11 @@ impl Peer {
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
         loop {
-            assert!(start.elapsed() < PATIENCE, "no sentence arrived; got {:?}", String::from_utf8_lossy(&line));
+            assert!(
+                start.elapsed() < PATIENCE,
+                "no sentence arrived; got {:?}",
+                String::from_utf8_lossy(&line)
+            );
             match self.master.read(&mut byte) {
                 Ok(1) => {
                     if byte[0] == b'$' {
@@ -80,7 +95,9 @@ impl Peer {
         let mut out = None;
         for &b in &raw {
             if let Some(r) = self.parser.push(b) {
-                out = Some(r.unwrap_or_else(|e| panic!("{:?} dropped: {e}", String::from_utf8_lossy(&raw))));
+                out = Some(r.unwrap_or_else(|e| {
+                    panic!("{:?} dropped: {e}", String::from_utf8_lossy(&raw))
+                }));
             }
         }
         out.unwrap()
@@ -126,15 +143,31 @@ fn config(path: &str) -> LinkConfig {
 fn golden_bytes_on_the_wire() {
     let (mut peer, path) = Peer::new();
     let mut link = Link::spawn_at(config(&path), 17).unwrap();
-    link.action(&action(3, "salto backward tucked", 0.912, 845_210)).unwrap();
-    assert_eq!(peer.next_raw(), b"$ARTEV,17,3,salto backward tucked,912,845210*DDA5\r\n");
-    link.health(&Health { uptime_s: 3600, fps: 30.0, backend: "trt", status: Status::Ok }).unwrap();
+    link.action(&action(3, "salto backward tucked", 0.912, 845_210))
+        .unwrap();
+    assert_eq!(
+        peer.next_raw(),
+        b"$ARTEV,17,3,salto backward tucked,912,845210*DDA5\r\n"
+    );
+    link.health(&Health {
+        uptime_s: 3600,
+        fps: 30.0,
+        backend: "trt",
+        status: Status::Ok,
+    })
+    .unwrap();
     assert_eq!(peer.next_raw(), b"$ARTHB,18,3600,300,trt,OK*4EFA\r\n");
     link.clear(900_000).unwrap();
     let clear = Sentence::Clear { seq: 19 }.encode().unwrap();
     assert_eq!(peer.next_raw(), &clear[..]);
     // Labels are sanitised and cut, confidences rounded and clamped.
-    link.action(&action(65535, "Écart, ½ tour — sauté très long texte", 1.2, u32::MAX)).unwrap();
+    link.action(&action(
+        65535,
+        "Écart, ½ tour — sauté très long texte",
+        1.2,
+        u32::MAX,
+    ))
+    .unwrap();
     assert_eq!(
         peer.next_raw(),
         Sentence::Event(arts::Event {
@@ -159,12 +192,21 @@ fn heartbeats_once_per_interval_with_fresh_seq_and_never_resent() {
     c.acknowledged = true;
     c.heartbeat_interval_ms = 20;
     let mut link = Link::spawn(c).unwrap();
-    link.health(&Health { uptime_s: 7, fps: 24.96, backend: "tract", status: Status::Degraded }).unwrap();
+    link.health(&Health {
+        uptime_s: 7,
+        fps: 24.96,
+        backend: "tract",
+        status: Status::Degraded,
+    })
+    .unwrap();
     let mut seqs = Vec::new();
     for _ in 0..5 {
         match peer.next() {
             Sentence::Heartbeat(h) => {
-                assert_eq!((h.fps_x10, h.backend, h.status), (250, arts::Backend::Tract, arts::Status::Degraded));
+                assert_eq!(
+                    (h.fps_x10, h.backend, h.status),
+                    (250, arts::Backend::Tract, arts::Status::Degraded)
+                );
                 assert!(h.uptime_s >= 7);
                 seqs.push(h.seq);
             }
@@ -175,7 +217,14 @@ fn heartbeats_once_per_interval_with_fresh_seq_and_never_resent() {
     assert_eq!(link.stats().awaiting_ack, None);
     assert_eq!(link.stats().resent, 0);
     // A backend ARTS/1 cannot name is refused with its name.
-    let err = link.health(&Health { uptime_s: 7, fps: 1.0, backend: "gpu", status: Status::Ok }).unwrap_err();
+    let err = link
+        .health(&Health {
+            uptime_s: 7,
+            fps: 1.0,
+            backend: "gpu",
+            status: Status::Ok,
+        })
+        .unwrap_err();
     assert!(err.to_string().contains("gpu"), "{err}");
 }
 
@@ -188,10 +237,14 @@ fn artrq_is_answered_at_once_with_the_current_state() {
     peer.send(&Sentence::Request);
     assert_eq!(peer.next_state(), Sentence::Clear { seq: 0 });
     link.action(&action(4, "round-off", 0.5, 10)).unwrap();
-    let Sentence::Event(first) = peer.next_state() else { panic!("expected ARTEV") };
+    let Sentence::Event(first) = peer.next_state() else {
+        panic!("expected ARTEV")
+    };
     assert_eq!(first.seq, 1);
     peer.send(&Sentence::Request);
-    let Sentence::Event(again) = peer.next_state() else { panic!("expected ARTEV") };
+    let Sentence::Event(again) = peer.next_state() else {
+        panic!("expected ARTEV")
+    };
     assert_eq!(again, arts::Event { seq: 2, ..first });
     assert_eq!(link.stats().requests, 2);
 }
@@ -206,7 +259,10 @@ fn unacknowledged_sentences_are_resent_with_their_seq_then_given_up() {
     let mut link = Link::spawn_at(c, 500).unwrap();
     link.action(&action(2, "kip", 0.7, 1)).unwrap();
     let sent: Vec<Sentence> = (0..4).map(|_| peer.next_state()).collect();
-    assert!(sent.iter().all(|s| s.seq() == Some(500) && s == &sent[0]), "{sent:?}");
+    assert!(
+        sent.iter().all(|s| s.seq() == Some(500) && s == &sent[0]),
+        "{sent:?}"
+    );
     wait_until("the link to give up", || link.stats().gave_up == 1);
     assert!(peer.quiet_for(Duration::from_millis(150)).is_empty());
     // ARTNK asks for it again, same seq.
@@ -228,7 +284,9 @@ fn an_acknowledged_sentence_is_not_resent() {
     let mut link = Link::spawn(c).unwrap();
     link.action(&action(2, "kip", 0.7, 1)).unwrap();
     let first = peer.next_state();
-    peer.send(&Sentence::Ack { seq: first.seq().unwrap() });
+    peer.send(&Sentence::Ack {
+        seq: first.seq().unwrap(),
+    });
     wait_until("the acknowledgement", || link.stats().acked == 1);
     // An ARTAK for another seq changes nothing.
     peer.send(&Sentence::Ack { seq: 77 });
@@ -255,18 +313,27 @@ fn a_newer_event_supersedes_one_still_waiting() {
     while new == old {
         new = peer.next_state();
     }
-    let Sentence::Event(ev) = &new else { panic!("expected ARTEV, got {new:?}") };
+    let Sentence::Event(ev) = &new else {
+        panic!("expected ARTEV, got {new:?}")
+    };
     assert_eq!((ev.class_id, ev.label.as_str()), (2, "new"));
     assert_ne!(new.seq(), old.seq());
     for _ in 0..5 {
         assert_eq!(peer.next_state(), new);
     }
     // An acknowledgement of `old` no longer counts; one of `new` ends the re-sends.
-    peer.send(&Sentence::Ack { seq: old.seq().unwrap() });
-    peer.send(&Sentence::Ack { seq: new.seq().unwrap() });
+    peer.send(&Sentence::Ack {
+        seq: old.seq().unwrap(),
+    });
+    peer.send(&Sentence::Ack {
+        seq: new.seq().unwrap(),
+    });
     wait_until("the acknowledgement of `new`", || link.stats().acked == 1);
     let stats = link.stats();
-    assert_eq!((stats.acked, stats.gave_up, stats.awaiting_ack), (1, 0, None));
+    assert_eq!(
+        (stats.acked, stats.gave_up, stats.awaiting_ack),
+        (1, 0, None)
+    );
 }
 
 #[test]
@@ -290,13 +357,29 @@ fn repoint(link: &Path, target: &str) {
 }
 
 fn shown(emulator: &Emulator) -> Vec<Option<(u16, String)>> {
-    emulator.history().into_iter().map(|s| s.action.map(|a| (a.class_id, a.label))).collect()
+    emulator
+        .history()
+        .into_iter()
+        .map(|s| s.action.map(|a| (a.class_id, a.label)))
+        .collect()
 }
 
 fn show_and_wait(link: &mut Link, emulator: &Emulator, class_id: u16) {
-    link.action(&action(class_id, &format!("element {class_id}"), 0.8, u32::from(class_id))).unwrap();
-    let want = Some(ShownAction { class_id, label: format!("element {class_id}"), conf: 800 });
-    wait_until(&format!("element {class_id} on the panel"), || emulator.panel().action == want);
+    link.action(&action(
+        class_id,
+        &format!("element {class_id}"),
+        0.8,
+        u32::from(class_id),
+    ))
+    .unwrap();
+    let want = Some(ShownAction {
+        class_id,
+        label: format!("element {class_id}"),
+        conf: 800,
+    });
+    wait_until(&format!("element {class_id} on the panel"), || {
+        emulator.panel().action == want
+    });
 }
 
 #[test]
@@ -310,7 +393,13 @@ fn the_board_vanishing_and_coming_back_loses_nothing_after_its_return() {
         c.acknowledged = ack;
         c.heartbeat_interval_ms = 50;
         let mut link = Link::spawn(c).unwrap();
-        link.health(&Health { uptime_s: 0, fps: 30.0, backend: "ort-cpu", status: Status::Ok }).unwrap();
+        link.health(&Health {
+            uptime_s: 0,
+            fps: 30.0,
+            backend: "ort-cpu",
+            status: Status::Ok,
+        })
+        .unwrap();
         show_and_wait(&mut link, &first, 1);
         show_and_wait(&mut link, &first, 2);
 
@@ -331,8 +420,14 @@ fn the_board_vanishing_and_coming_back_loses_nothing_after_its_return() {
         let after: Vec<_> = (4..10).map(|i| Some((i, format!("element {i}")))).collect();
         assert!(got.ends_with(&after), "ack={ack}: {got:?}");
         // What was shown while it was away is the first thing it shows.
-        assert_eq!(got.iter().find(|s| s.is_some()), Some(&Some((3, "element 3".to_string()))), "ack={ack}: {got:?}");
-        wait_until("a heartbeat at the new board", || second.panel().device.is_some());
+        assert_eq!(
+            got.iter().find(|s| s.is_some()),
+            Some(&Some((3, "element 3".to_string()))),
+            "ack={ack}: {got:?}"
+        );
+        wait_until("a heartbeat at the new board", || {
+            second.panel().device.is_some()
+        });
         link.close();
     }
 }
@@ -373,7 +468,10 @@ fn corrupting_relay(
 }
 
 fn seed() -> u64 {
-    std::env::var("ARTRT_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5C0_4E)
+    std::env::var("ARTRT_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5C0_4E)
 }
 
 #[test]
@@ -389,8 +487,22 @@ fn a_corrupting_line_still_delivers_every_event_exactly_once_in_acknowledged_mod
     let seed = seed();
     let rate = 0.01;
     let relays = [
-        corrupting_relay(master_a.try_clone_native().unwrap(), device_b.try_clone_native().unwrap(), seed, rate, stop.clone(), flipped.clone()),
-        corrupting_relay(device_b, master_a, seed ^ 1, rate, stop.clone(), flipped.clone()),
+        corrupting_relay(
+            master_a.try_clone_native().unwrap(),
+            device_b.try_clone_native().unwrap(),
+            seed,
+            rate,
+            stop.clone(),
+            flipped.clone(),
+        ),
+        corrupting_relay(
+            device_b,
+            master_a,
+            seed ^ 1,
+            rate,
+            stop.clone(),
+            flipped.clone(),
+        ),
     ];
     let board = emulator::spawn_on(master_b, path_b, true).unwrap();
 
@@ -400,8 +512,16 @@ fn a_corrupting_line_still_delivers_every_event_exactly_once_in_acknowledged_mod
     c.max_resends = 50;
     c.heartbeat_interval_ms = 30;
     let mut link = Link::spawn(c).unwrap();
-    link.health(&Health { uptime_s: 0, fps: 30.0, backend: "cuda", status: Status::Ok }).unwrap();
-    wait_until("heartbeats through the relay", || board.stats().heartbeats >= 3);
+    link.health(&Health {
+        uptime_s: 0,
+        fps: 30.0,
+        backend: "cuda",
+        status: Status::Ok,
+    })
+    .unwrap();
+    wait_until("heartbeats through the relay", || {
+        board.stats().heartbeats >= 3
+    });
     wait_until("the link to settle", || link.stats().awaiting_ack.is_none());
     let before = board.history().len();
     let acked_before = link.stats().acked;
@@ -413,8 +533,12 @@ fn a_corrupting_line_still_delivers_every_event_exactly_once_in_acknowledged_mod
             expected.push(None);
         } else {
             let label = format!("element {i} with a longer label");
-            link.action(&action(i, &label, 0.75, u32::from(i) * 1000)).unwrap();
-            expected.push(Some((i, arts::Label::sanitize(&label).as_str().to_string())));
+            link.action(&action(i, &label, 0.75, u32::from(i) * 1000))
+                .unwrap();
+            expected.push(Some((
+                i,
+                arts::Label::sanitize(&label).as_str().to_string(),
+            )));
         }
         // Each one acknowledged before the next, so nothing is superseded.
         wait_until(&format!("ARTAK for sentence {i}"), || {
@@ -423,7 +547,10 @@ fn a_corrupting_line_still_delivers_every_event_exactly_once_in_acknowledged_mod
         });
     }
     let history: Vec<Shown> = board.history().into_iter().skip(before).collect();
-    let got: Vec<_> = history.iter().map(|s| s.action.clone().map(|a| (a.class_id, a.label))).collect();
+    let got: Vec<_> = history
+        .iter()
+        .map(|s| s.action.clone().map(|a| (a.class_id, a.label)))
+        .collect();
     assert_eq!(got, expected, "seed {seed}");
     let (link_stats, board_stats) = (link.stats(), board.stats());
     assert_eq!(link_stats.gave_up, 0);

@@ -1,13 +1,16 @@
 //! `artrt run` end to end: the committed bundle, the synthetic stream, the
 //! built-in scoreboard emulator, stopped by a signal.
 
-use std::path::{Path, PathBuf};
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn artrt() -> Command {
@@ -21,7 +24,17 @@ fn sigterm_stops_a_run_cleanly_and_flushes_the_event_log() {
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let mut child = artrt()
-        .args(["run", "--board", "x86-64-cpu", "--source", "synthetic:5", "--scoreboard", "emulator", "--fast", "--no-panel"])
+        .args([
+            "run",
+            "--board",
+            "x86-64-cpu",
+            "--source",
+            "synthetic:5",
+            "--scoreboard",
+            "emulator",
+            "--fast",
+            "--no-panel",
+        ])
         .arg("--events")
         .arg(&events)
         .stdout(Stdio::null())
@@ -43,19 +56,38 @@ fn sigterm_stops_a_run_cleanly_and_flushes_the_event_log() {
     let started = rx.iter().any(|line| line.contains("frames from"));
     assert!(started, "artrt run never started its source");
     std::thread::sleep(Duration::from_secs(3));
-    assert!(child.try_wait().unwrap().is_none(), "artrt run exited on its own");
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "artrt run exited on its own"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     let log = reader.join().unwrap();
     assert!(exit.success(), "artrt run failed after SIGTERM: {log}");
-    let summary = log.lines().find(|l| l.contains("stopped after")).unwrap_or_else(|| panic!("no summary in the log: {log}"));
-    assert!(!summary.contains(" 0 clips"), "no clip was classified: {summary}");
+    let summary = log
+        .lines()
+        .find(|l| l.contains("stopped after"))
+        .unwrap_or_else(|| panic!("no summary in the log: {log}"));
+    assert!(
+        !summary.contains(" 0 clips"),
+        "no clip was classified: {summary}"
+    );
     let text = std::fs::read_to_string(&events).unwrap();
-    assert!(text.is_empty() || text.ends_with('\n'), "the event log ends mid-line: {text:?}");
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "the event log ends mid-line: {text:?}"
+    );
     for line in text.lines() {
-        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
-        assert!(matches!(value["type"].as_str(), Some("action" | "clear")), "{line}");
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert!(
+            matches!(value["type"].as_str(), Some("action" | "clear")),
+            "{line}"
+        );
     }
 }
 
@@ -67,10 +99,18 @@ fn a_bad_board_profile_is_refused_with_its_key_and_line() {
     let bad = good.replace("[clip]\n", "[clip]\nwindoww = 3\n");
     let line = bad.lines().position(|l| l.starts_with("windoww")).unwrap() + 1;
     std::fs::write(&profile, bad).unwrap();
-    let out = artrt().args(["run", "--board"]).arg(&profile).args(["--duration", "1"]).output().unwrap();
+    let out = artrt()
+        .args(["run", "--board"])
+        .arg(&profile)
+        .args(["--duration", "1"])
+        .output()
+        .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(log.contains(&format!("bad.toml:{line}:")), "no line {line} in: {log}");
+    assert!(
+        log.contains(&format!("bad.toml:{line}:")),
+        "no line {line} in: {log}"
+    );
     assert!(log.contains("windoww"), "{log}");
 }
 
@@ -78,13 +118,28 @@ fn a_bad_board_profile_is_refused_with_its_key_and_line() {
 fn a_missing_model_keeps_the_runtime_up_until_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let out = artrt()
-        .args(["run", "--board", "x86-64-cpu", "--scoreboard", "none", "--duration", "2", "--bundle"])
+        .args([
+            "run",
+            "--board",
+            "x86-64-cpu",
+            "--scoreboard",
+            "none",
+            "--duration",
+            "2",
+            "--bundle",
+        ])
         .arg(dir.path().join("no-such-bundle"))
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "artrt run went down without a model: {log}");
+    assert!(
+        out.status.success(),
+        "artrt run went down without a model: {log}"
+    );
     assert!(log.contains("no usable model"), "{log}");
-    assert!(log.contains("no-such-bundle"), "the error does not name the bundle: {log}");
+    assert!(
+        log.contains("no-such-bundle"),
+        "the error does not name the bundle: {log}"
+    );
     assert!(log.contains("without a usable model"), "{log}");
 }

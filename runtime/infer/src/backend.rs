@@ -24,7 +24,12 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// Every backend, in `auto`'s order.
-    pub const ALL: [BackendKind; 4] = [BackendKind::Trt, BackendKind::Cuda, BackendKind::OrtCpu, BackendKind::Tract];
+    pub const ALL: [BackendKind; 4] = [
+        BackendKind::Trt,
+        BackendKind::Cuda,
+        BackendKind::OrtCpu,
+        BackendKind::Tract,
+    ];
 
     /// The name used on the command line, in bundles and in reports.
     pub fn as_str(self) -> &'static str {
@@ -224,7 +229,10 @@ impl InferError {
         if input.len() == expected {
             Ok(())
         } else {
-            Err(InferError::InputSize { expected, found: input.len() })
+            Err(InferError::InputSize {
+                expected,
+                found: input.len(),
+            })
         }
     }
 }

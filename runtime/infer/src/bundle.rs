@@ -105,6 +105,11 @@ pub struct ModelInfo {
     pub grid: [usize; 2],
     /// Class labels; the index is the class id.
     pub labels: Vec<String>,
+    /// Label of the class that is no action (the performer between
+    /// elements): never reported as an event. Absent when every class is
+    /// an action.
+    #[serde(default)]
+    pub background: Option<String>,
 }
 
 /// How source frames are sampled into the model's clip.
@@ -375,20 +380,41 @@ impl Bundle {
         let s = spec.clip_shape();
         let want = [n, s[1], s[2], s[3], s[4]];
         if input.shape() != want {
-            return Err(check.shape(&m.golden.input, "golden input", &format!("{want:?}"), input.shape()));
+            return Err(check.shape(
+                &m.golden.input,
+                "golden input",
+                &format!("{want:?}"),
+                input.shape(),
+            ));
         }
         let mut outputs = BTreeMap::new();
         for o in &m.golden.outputs {
             let logits: Array2<f32> = check.npy(&o.logits)?;
             if logits.shape() != [n, classes] {
-                return Err(check.shape(&o.logits, "golden logits", &format!("{:?}", [n, classes]), logits.shape()));
+                return Err(check.shape(
+                    &o.logits,
+                    "golden logits",
+                    &format!("{:?}", [n, classes]),
+                    logits.shape(),
+                ));
             }
             let attn: Array4<f32> = check.npy(&o.region_attn)?;
             let want = [n, spec.frames, m.model.tracklets, tokens];
             if attn.shape() != want {
-                return Err(check.shape(&o.region_attn, "golden region_attn", &format!("{want:?}"), attn.shape()));
+                return Err(check.shape(
+                    &o.region_attn,
+                    "golden region_attn",
+                    &format!("{want:?}"),
+                    attn.shape(),
+                ));
             }
-            outputs.insert(o.model.clone(), GoldenOutputs { logits, region_attn: attn });
+            outputs.insert(
+                o.model.clone(),
+                GoldenOutputs {
+                    logits,
+                    region_attn: attn,
+                },
+            );
         }
 
         Ok(Bundle {
@@ -418,6 +444,12 @@ impl Bundle {
     /// Class labels; the index is the class id.
     pub fn labels(&self) -> &[String] {
         &self.model.labels
+    }
+
+    /// Class id of the background class (`model.background`), if any.
+    pub fn background(&self) -> Option<usize> {
+        let name = self.model.background.as_ref()?;
+        self.model.labels.iter().position(|l| l == name)
     }
 
     /// The model file for `kind` at `precision`: the first `[[models]]` entry
@@ -474,19 +506,42 @@ impl Checker<'_> {
     /// Checks the manifest's values against each other.
     fn manifest(&self, m: &Manifest) -> Result<(), BundleError> {
         if m.schema != SCHEMA {
-            return Err(self.invalid("schema", format!("this runtime reads schema {SCHEMA}, the bundle has {}", m.schema)));
+            return Err(self.invalid(
+                "schema",
+                format!(
+                    "this runtime reads schema {SCHEMA}, the bundle has {}",
+                    m.schema
+                ),
+            ));
         }
         let classes = m.model.labels.len();
         if classes == 0 {
             return Err(self.invalid("model.labels", "no labels"));
         }
-        if let Some((i, _)) = m.model.labels.iter().enumerate().find(|(_, l)| l.trim().is_empty()) {
+        if let Some((i, _)) = m
+            .model
+            .labels
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.trim().is_empty())
+        {
             return Err(self.invalid("model.labels", format!("label {i} is empty")));
+        }
+        if let Some(bg) = &m.model.background {
+            if !m.model.labels.contains(bg) {
+                return Err(self.invalid(
+                    "model.background",
+                    format!("{bg:?} is not one of model.labels"),
+                ));
+            }
         }
         if m.text.bank_shape[0] != classes {
             return Err(self.invalid(
                 "text.bank_shape",
-                format!("{} classes in the bank but {classes} labels in model.labels", m.text.bank_shape[0]),
+                format!(
+                    "{} classes in the bank but {classes} labels in model.labels",
+                    m.text.bank_shape[0]
+                ),
             ));
         }
         if m.model.tracklets == 0 || m.model.grid.contains(&0) {
@@ -494,12 +549,18 @@ impl Checker<'_> {
         }
         let s = &m.input;
         if s.frames == 0 || s.window == 0 || s.width == 0 || s.height == 0 || s.resize_to == 0 {
-            return Err(self.invalid("input", "frames, window, width, height and resize_to must be positive"));
+            return Err(self.invalid(
+                "input",
+                "frames, window, width, height and resize_to must be positive",
+            ));
         }
         if s.resize_to < s.width.max(s.height) {
             return Err(self.invalid(
                 "input.resize_to",
-                format!("{} is smaller than the {}x{} crop", s.resize_to, s.width, s.height),
+                format!(
+                    "{} is smaller than the {}x{} crop",
+                    s.resize_to, s.width, s.height
+                ),
             ));
         }
         if s.std.iter().any(|v| !(*v > 0.0)) {
@@ -513,12 +574,18 @@ impl Checker<'_> {
                 return Err(self.invalid(&format!("models[{i}].backends"), "empty"));
             }
             if !m.golden.outputs.iter().any(|o| o.model == e.path) {
-                return Err(self.invalid("golden.outputs", format!("no golden outputs for {}", e.path)));
+                return Err(self.invalid(
+                    "golden.outputs",
+                    format!("no golden outputs for {}", e.path),
+                ));
             }
         }
         for (i, o) in m.golden.outputs.iter().enumerate() {
             if !m.models.iter().any(|e| e.path == o.model) {
-                return Err(self.invalid(&format!("golden.outputs[{i}].model"), format!("{} is not in [[models]]", o.model)));
+                return Err(self.invalid(
+                    &format!("golden.outputs[{i}].model"),
+                    format!("{} is not in [[models]]", o.model),
+                ));
             }
         }
         let g = &m.golden;
@@ -528,18 +595,27 @@ impl Checker<'_> {
         if g.classes.len() != g.clips.len() {
             return Err(self.invalid(
                 "golden.classes",
-                format!("{} classes for {} golden clips", g.classes.len(), g.clips.len()),
+                format!(
+                    "{} classes for {} golden clips",
+                    g.classes.len(),
+                    g.clips.len()
+                ),
             ));
         }
         if let Some(c) = g.classes.iter().find(|c| **c >= classes) {
-            return Err(self.invalid("golden.classes", format!("class {c} is out of range for {classes} labels")));
+            return Err(self.invalid(
+                "golden.classes",
+                format!("class {c} is out of range for {classes} labels"),
+            ));
         }
         if !(g.atol_logits > 0.0) || !(g.atol_logits_int8 > 0.0) {
             return Err(self.invalid("golden.atol_logits", "tolerances must be positive"));
         }
         for (name, digest) in &m.sha256 {
             if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(self.invalid(&format!("sha256.\"{name}\""), "not 64 hexadecimal digits"));
+                return Err(
+                    self.invalid(&format!("sha256.\"{name}\""), "not 64 hexadecimal digits")
+                );
             }
         }
         Ok(())
@@ -552,7 +628,10 @@ impl Checker<'_> {
             .sha256
             .get(name)
             .ok_or_else(|| self.invalid("sha256", format!("no digest for {name}")))?;
-        let bytes = std::fs::read(&path).map_err(|source| BundleError::Io { path: path.clone(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| BundleError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let actual = hex(&Sha256::digest(&bytes));
         if !actual.eq_ignore_ascii_case(expected) {
             let size = bytes.len() as u64;
@@ -565,7 +644,12 @@ impl Checker<'_> {
                 Ok(())
             };
             return Err(match decodes {
-                Err((kind, reason)) => BundleError::Corrupt { path, kind, size, reason },
+                Err((kind, reason)) => BundleError::Corrupt {
+                    path,
+                    kind,
+                    size,
+                    reason,
+                },
                 Ok(()) => BundleError::Checksum {
                     path,
                     expected: expected.clone(),
@@ -595,7 +679,9 @@ fn npy_header_ok(bytes: &[u8]) -> Result<(), String> {
     ndarray::ArrayD::<f32>::read_npy(bytes)
         .map(|_| ())
         .or_else(|e| match e {
-            ndarray_npy::ReadNpyError::WrongDescriptor(_) => ndarray::ArrayD::<u8>::read_npy(bytes).map(|_| ()),
+            ndarray_npy::ReadNpyError::WrongDescriptor(_) => {
+                ndarray::ArrayD::<u8>::read_npy(bytes).map(|_| ())
+            }
             other => Err(other),
         })
         .map_err(|e| e.to_string())
@@ -604,8 +690,10 @@ fn npy_header_ok(bytes: &[u8]) -> Result<(), String> {
 /// Lower-case hexadecimal of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }

@@ -111,7 +111,13 @@ pub fn open_unchecked(
         .ok_or(OpenError::NoModel { kind, precision })?;
     Ok(match kind {
         BackendKind::Tract => Box::new(TractBackend::open(bundle, entry, config.threads)?),
-        _ => Box::new(OrtBackend::open(bundle, entry, kind, config.threads, &config.ort)?),
+        _ => Box::new(OrtBackend::open(
+            bundle,
+            entry,
+            kind,
+            config.threads,
+            &config.ort,
+        )?),
     })
 }
 
@@ -152,7 +158,8 @@ pub fn self_test(backend: &mut dyn Backend, bundle: &Bundle) -> Result<SelfTest,
             max_attn = max_attn.max(abs_diff(v, g));
         }
     }
-    let (max_diff, clip, class, value, g) = worst.unwrap_or((f32::INFINITY, 0, 0, f32::NAN, f32::NAN));
+    let (max_diff, clip, class, value, g) =
+        worst.unwrap_or((f32::INFINITY, 0, 0, f32::NAN, f32::NAN));
     if !(max_diff <= atol) {
         return Err(OpenError::SelfTest {
             kind: backend.kind(),
@@ -174,7 +181,11 @@ pub fn self_test(backend: &mut dyn Backend, bundle: &Bundle) -> Result<SelfTest,
 
 /// `|a - b|`, infinite when either is not finite.
 fn abs_diff(a: f32, b: f32) -> f32 {
-    if a.is_finite() && b.is_finite() { (a - b).abs() } else { f32::INFINITY }
+    if a.is_finite() && b.is_finite() {
+        (a - b).abs()
+    } else {
+        f32::INFINITY
+    }
 }
 
 /// One backend that did not serve, and why.
@@ -234,12 +245,14 @@ impl Failover {
     ) -> Result<Failover, ChainError> {
         let mut pending: VecDeque<BackendKind> = choice.candidates().into();
         let mut refusals = Vec::new();
-        let (current, self_test) = next_backend(&bundle, &mut pending, precision, &config, &mut refusals)
-            .map_err(|last| ChainError {
-                choice,
-                refusals: refusals.clone(),
-                last,
-            })?;
+        let (current, self_test) =
+            next_backend(&bundle, &mut pending, precision, &config, &mut refusals).map_err(
+                |last| ChainError {
+                    choice,
+                    refusals: refusals.clone(),
+                    last,
+                },
+            )?;
         Ok(Failover {
             bundle,
             choice,
@@ -287,7 +300,13 @@ impl Failover {
                 kind: failed,
                 reason: err.to_string(),
             });
-            match next_backend(&self.bundle, &mut self.pending, self.precision, &self.config, &mut self.refusals) {
+            match next_backend(
+                &self.bundle,
+                &mut self.pending,
+                self.precision,
+                &self.config,
+                &mut self.refusals,
+            ) {
                 Ok((backend, test)) => {
                     log::warn!("now serving on {} ({})", backend.kind(), backend.provider());
                     self.current = backend;
@@ -369,7 +388,9 @@ fn next_backend(
             }
             Err(e) => {
                 match e {
-                    OpenError::NotBuilt { .. } | OpenError::NoModel { .. } => log::info!("backend {kind} refused: {e}"),
+                    OpenError::NotBuilt { .. } | OpenError::NoModel { .. } => {
+                        log::info!("backend {kind} refused: {e}")
+                    }
                     _ => log::warn!("backend {kind} refused: {e}"),
                 }
                 refusals.push(Refusal {

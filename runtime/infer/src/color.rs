@@ -39,7 +39,11 @@ pub fn nv12_to_rgb(src: &[u8], width: usize, height: usize, rgb: &mut [u8]) {
         let yrow = &luma[y * width..][..width];
         let crow = &chroma[(y / 2) * width..][..width];
         let out = &mut rgb[y * width * 3..][..width * 3];
-        for ((ys, uv), o) in yrow.chunks_exact(2).zip(crow.chunks_exact(2)).zip(out.chunks_exact_mut(6)) {
+        for ((ys, uv), o) in yrow
+            .chunks_exact(2)
+            .zip(crow.chunks_exact(2))
+            .zip(out.chunks_exact_mut(6))
+        {
             pixel(ys[0], uv[0], uv[1], &mut o[..3]);
             pixel(ys[1], uv[0], uv[1], &mut o[3..]);
         }

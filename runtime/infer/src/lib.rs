@@ -38,9 +38,14 @@ pub mod tract_backend;
 
 pub use ndarray;
 
-pub use backend::{Backend, BackendChoice, BackendKind, InferError, Outputs, Precision, UnknownBackend};
+pub use backend::{
+    Backend, BackendChoice, BackendKind, InferError, Outputs, Precision, UnknownBackend,
+};
 pub use bundle::{Bundle, BundleError, InputSpec};
-pub use chain::{BackendConfig, ChainError, Failover, OpenError, Refusal, SelfTest, open_backend, open_unchecked, self_test};
+pub use chain::{
+    BackendConfig, ChainError, Failover, OpenError, Refusal, SelfTest, open_backend,
+    open_unchecked, self_test,
+};
 pub use frame::{FrameRef, PixelFormat};
 pub use ort_backend::{OrtBackend, OrtConfig, OrtLibError, TensorRtOptions, find_library};
 pub use preprocess::{PreprocessError, Preprocessor, segment_centre};

@@ -36,7 +36,8 @@ pub fn read(bytes: &[u8]) -> Result<Interface, String> {
         .proto_model_for_read(&mut &bytes[..])
         .map_err(|e| format!("{e:#}"))?;
     let graph = proto.graph.ok_or("the model has no graph")?;
-    let init: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let init: std::collections::HashSet<&str> =
+        graph.initializer.iter().map(|t| t.name.as_str()).collect();
     let port = |v: &tract_onnx::pb::ValueInfoProto| {
         let (elem_type, shape) = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
             Some(Type::TensorType(t)) => (
@@ -84,11 +85,17 @@ pub fn expect(path: &Path, ports: &[Port], name: &str, shape: &[usize]) -> Resul
     let want = format!("float32 {shape:?}");
     let Some(p) = ports.iter().find(|p| p.name == name) else {
         let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
-        return Err(err(want, format!("no such tensor (the graph has {names:?})")));
+        return Err(err(
+            want,
+            format!("no such tensor (the graph has {names:?})"),
+        ));
     };
     let same = p.elem_type == DataType::Float as i32
         && p.shape.len() == shape.len()
-        && p.shape.iter().zip(shape).all(|(d, s)| *d == Some(*s as i64));
+        && p.shape
+            .iter()
+            .zip(shape)
+            .all(|(d, s)| *d == Some(*s as i64));
     if !same {
         let dims: Vec<String> = p
             .shape

@@ -102,7 +102,9 @@ pub enum OrtLibError {
 ///
 /// A configured path that does not exist is an error (no silent substitute).
 pub fn find_library(config: &OrtConfig) -> Result<(PathBuf, &'static str), OrtLibError> {
-    let env = std::env::var_os(ORT_DYLIB_PATH).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = std::env::var_os(ORT_DYLIB_PATH)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     let configured = [
         (config.lib.clone(), "--ort-lib"),
         (env, ORT_DYLIB_PATH),
@@ -118,9 +120,14 @@ pub fn find_library(config: &OrtConfig) -> Result<(PathBuf, &'static str), OrtLi
         }
     }
     let mut searched = Vec::new();
-    let exe_dir = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf));
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
     let cwd = std::env::current_dir().ok();
-    for (start, origin) in [(exe_dir, "the project .venv"), (cwd, "the .venv above the current directory")] {
+    for (start, origin) in [
+        (exe_dir, "the project .venv"),
+        (cwd, "the .venv above the current directory"),
+    ] {
         let Some(start) = start else { continue };
         for dir in start.ancestors().take(5) {
             let venv = dir.join(".venv");
@@ -148,7 +155,11 @@ fn wheel_library(venv: &Path) -> Option<PathBuf> {
         .ok()?
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
-        .flat_map(|e| std::fs::read_dir(e.path().join("site-packages/onnxruntime/capi")).into_iter().flatten())
+        .flat_map(|e| {
+            std::fs::read_dir(e.path().join("site-packages/onnxruntime/capi"))
+                .into_iter()
+                .flatten()
+        })
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
@@ -187,7 +198,10 @@ pub fn environment(config: &OrtConfig) -> Result<(PathBuf, Environment), OrtLibE
         .with_telemetry(false)
         .build()
         .map_err(|e| load(e.to_string()))?;
-    log::info!("ONNX Runtime loaded from {} (from {origin})", path.display());
+    log::info!(
+        "ONNX Runtime loaded from {} (from {origin})",
+        path.display()
+    );
     *slot = Some((path.clone(), env.clone()));
     Ok((path, env))
 }
@@ -215,7 +229,9 @@ impl OrtBackend {
         let (eps, provider) = providers(kind, bundle, entry, config)?;
         let (_, env) = environment(config).map_err(OpenError::OrtLibrary)?;
         let bytes = bundle.model_bytes(entry)?;
-        let ort_err = |e: String| OpenError::Runtime(format!("ONNX Runtime ({provider}) on {}: {e}", entry.path));
+        let ort_err = |e: String| {
+            OpenError::Runtime(format!("ONNX Runtime ({provider}) on {}: {e}", entry.path))
+        };
         let session = Session::builder(&env)
             .map_err(|e| ort_err(e.to_string()))?
             .with_intra_threads(threads.max(1))
@@ -227,7 +243,8 @@ impl OrtBackend {
             .commit_from_memory(&bytes)
             .map_err(|e| ort_err(e.to_string()))?;
         let spec = &bundle.input;
-        let attn = spec.frames * bundle.model.tracklets * bundle.model.grid[0] * bundle.model.grid[1];
+        let attn =
+            spec.frames * bundle.model.tracklets * bundle.model.grid[0] * bundle.model.grid[1];
         Ok(OrtBackend {
             kind,
             provider,
@@ -254,14 +271,21 @@ fn providers(
             "CPUExecutionProvider",
         )),
         BackendKind::Trt => tensorrt(bundle, entry, &config.tensorrt),
-        BackendKind::Cuda => cuda(config.tensorrt.device_id).map(|ep| (vec![ep], "CUDAExecutionProvider")),
-        BackendKind::Tract => Err(OpenError::Runtime("tract is not an ONNX Runtime provider".into())),
+        BackendKind::Cuda => {
+            cuda(config.tensorrt.device_id).map(|ep| (vec![ep], "CUDAExecutionProvider"))
+        }
+        BackendKind::Tract => Err(OpenError::Runtime(
+            "tract is not an ONNX Runtime provider".into(),
+        )),
     }
 }
 
 #[cfg(feature = "cuda")]
 fn cuda(device_id: i32) -> Result<ExecutionProviderDispatch, OpenError> {
-    Ok(ort::ep::CUDA::default().with_device_id(device_id).build().error_on_failure())
+    Ok(ort::ep::CUDA::default()
+        .with_device_id(device_id)
+        .build()
+        .error_on_failure())
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -276,12 +300,21 @@ fn tensorrt(
     o: &TensorRtOptions,
 ) -> Result<(Vec<ExecutionProviderDispatch>, &'static str), OpenError> {
     std::fs::create_dir_all(&o.cache_dir).map_err(|e| {
-        OpenError::Runtime(format!("cannot create the TensorRT cache directory {}: {e}", o.cache_dir.display()))
+        OpenError::Runtime(format!(
+            "cannot create the TensorRT cache directory {}: {e}",
+            o.cache_dir.display()
+        ))
     })?;
     let dir = o.cache_dir.display().to_string();
     // Engines depend on the exact model: a new file gets a new cache prefix.
-    let digest = bundle.sha256.get(&entry.path).map_or("", |d| &d[..d.len().min(16)]);
-    let stem = entry.path.trim_end_matches(".onnx").replace(['.', '/'], "-");
+    let digest = bundle
+        .sha256
+        .get(&entry.path)
+        .map_or("", |d| &d[..d.len().min(16)]);
+    let stem = entry
+        .path
+        .trim_end_matches(".onnx")
+        .replace(['.', '/'], "-");
     let mut trt = ort::ep::TensorRT::default()
         .with_device_id(o.device_id)
         .with_int8(o.int8)
@@ -310,7 +343,9 @@ fn tensorrt(
     _entry: &ModelEntry,
     _o: &TensorRtOptions,
 ) -> Result<(Vec<ExecutionProviderDispatch>, &'static str), OpenError> {
-    Err(OpenError::NotBuilt { feature: "tensorrt" })
+    Err(OpenError::NotBuilt {
+        feature: "tensorrt",
+    })
 }
 
 impl Backend for OrtBackend {

@@ -33,7 +33,10 @@ pub fn top_k<const K: usize>(scores: &[f32]) -> [(usize, f32); K] {
 
 /// Index of the largest value (the lowest index among ties); `None` when empty.
 pub fn argmax(scores: &[f32]) -> Option<usize> {
-    top_k::<1>(scores).first().map(|b| b.0).filter(|&i| i != usize::MAX)
+    top_k::<1>(scores)
+        .first()
+        .map(|b| b.0)
+        .filter(|&i| i != usize::MAX)
 }
 
 #[cfg(test)]
@@ -51,7 +54,10 @@ mod tests {
 
     #[test]
     fn top_k_orders_best_first() {
-        assert_eq!(top_k::<3>(&[0.1, 0.5, 0.2, 0.5]), [(1, 0.5), (3, 0.5), (2, 0.2)]);
+        assert_eq!(
+            top_k::<3>(&[0.1, 0.5, 0.2, 0.5]),
+            [(1, 0.5), (3, 0.5), (2, 0.2)]
+        );
         let short = top_k::<3>(&[0.3]);
         assert_eq!(short[0], (0, 0.3));
         assert_eq!(short[1].0, usize::MAX);

@@ -77,7 +77,9 @@ pub fn segment_centre(n: usize, t: usize, i: usize) -> usize {
 
 /// Size after resizing the shorter side of `width x height` to `target`.
 pub fn resized_size(width: u32, height: u32, target: u32) -> (u32, u32) {
-    let scaled = |long: u32, short: u32| ((long as u64 * target as u64 * 2 + short as u64) / (2 * short as u64)) as u32;
+    let scaled = |long: u32, short: u32| {
+        ((long as u64 * target as u64 * 2 + short as u64) / (2 * short as u64)) as u32
+    };
     if width <= height {
         (target, scaled(height, width))
     } else {
@@ -172,7 +174,11 @@ impl Preprocessor {
     ///
     /// An MJPEG frame's size is read from its JPEG header; its `width` and
     /// `height` are not used.
-    pub fn frame_into(&mut self, frame: &FrameRef<'_>, out: &mut [f32]) -> Result<(), PreprocessError> {
+    pub fn frame_into(
+        &mut self,
+        frame: &FrameRef<'_>,
+        out: &mut [f32],
+    ) -> Result<(), PreprocessError> {
         if out.len() != self.frame_len() {
             return Err(PreprocessError::Output {
                 expected: self.frame_len(),
@@ -239,7 +245,11 @@ impl Preprocessor {
 
     /// Writes a clip of `frames` (the window's `N` source frames) as the
     /// model's `[1, T, 3, H, W]` input, sampling `T` of them.
-    pub fn clip_into(&mut self, frames: &[FrameRef<'_>], out: &mut [f32]) -> Result<(), PreprocessError> {
+    pub fn clip_into(
+        &mut self,
+        frames: &[FrameRef<'_>],
+        out: &mut [f32],
+    ) -> Result<(), PreprocessError> {
         if frames.is_empty() {
             return Err(PreprocessError::NoFrames);
         }
@@ -258,12 +268,17 @@ impl Preprocessor {
 
     /// Builds tables and buffers for `w x h` frames unless they are current.
     fn prepare(&mut self, w: usize, h: usize) {
-        if self.geometry.as_ref().is_some_and(|g| g.width == w && g.height == h) {
+        if self
+            .geometry
+            .as_ref()
+            .is_some_and(|g| g.width == w && g.height == h)
+        {
             return;
         }
         let g = Geometry::new(&self.spec, w, h);
         self.rgb.resize(w * h * 3, 0);
-        self.planes.resize(3 * self.spec.width as usize * (g.last_row - g.first_row), 0);
+        self.planes
+            .resize(3 * self.spec.width as usize * (g.last_row - g.first_row), 0);
         self.geometry = Some(g);
     }
 
@@ -294,7 +309,14 @@ impl Preprocessor {
         let g = self.geometry.as_ref().expect("prepare() ran");
         let cw = self.spec.width as usize;
         let plane_len = cw * (g.last_row - g.first_row);
-        resample::horizontal_rgb(rgb, g.width * 3, g.first_row..g.last_row, &g.cols, &mut self.planes, plane_len);
+        resample::horizontal_rgb(
+            rgb,
+            g.width * 3,
+            g.first_row..g.last_row,
+            &g.cols,
+            &mut self.planes,
+            plane_len,
+        );
         let hw = cw * self.spec.height as usize;
         for (c, out_plane) in out.chunks_exact_mut(hw).enumerate() {
             let plane = &self.planes[c * plane_len..(c + 1) * plane_len];
@@ -305,7 +327,16 @@ impl Preprocessor {
                 .zip(g.rows.coeffs.chunks_exact(g.rows.ksize))
                 .zip(out_plane.chunks_exact_mut(cw))
             {
-                resample::vertical_row(plane, cw, g.first_row, *bound, k, &mut self.acc, &self.lut[c], row);
+                resample::vertical_row(
+                    plane,
+                    cw,
+                    g.first_row,
+                    *bound,
+                    k,
+                    &mut self.acc,
+                    &self.lut[c],
+                    row,
+                );
             }
         }
     }

@@ -51,11 +51,19 @@ impl Axis {
             for (c, w) in k.iter_mut().zip(&weights).take(taps) {
                 let w = if ww != 0.0 { w / ww } else { *w };
                 let f = w * (1u32 << PRECISION_BITS) as f64;
-                *c = if f < 0.0 { (f - 0.5) as i32 } else { (f + 0.5) as i32 };
+                *c = if f < 0.0 {
+                    (f - 0.5) as i32
+                } else {
+                    (f + 0.5) as i32
+                };
             }
             bounds.push((xmin, taps));
         }
-        Axis { bounds, coeffs, ksize }
+        Axis {
+            bounds,
+            coeffs,
+            ksize,
+        }
     }
 
     /// First and one-past-last input pixel any output pixel reads.
@@ -92,7 +100,12 @@ pub(crate) fn horizontal_rgb(
     for (j, y) in rows.enumerate() {
         let row = &src[y * stride..];
         let out = j * width;
-        for (x, (&(start, taps), k)) in axis.bounds.iter().zip(axis.coeffs.chunks_exact(axis.ksize)).enumerate() {
+        for (x, (&(start, taps), k)) in axis
+            .bounds
+            .iter()
+            .zip(axis.coeffs.chunks_exact(axis.ksize))
+            .enumerate()
+        {
             let (mut r, mut g, mut b) = (HALF, HALF, HALF);
             for (p, &w) in row[start * 3..(start + taps) * 3].chunks_exact(3).zip(k) {
                 r += p[0] as i32 * w;
@@ -139,7 +152,12 @@ mod tests {
     #[test]
     fn identity_when_sizes_match() {
         let a = Axis::new(10, 10, 0, 10);
-        for (i, (&(start, taps), k)) in a.bounds.iter().zip(a.coeffs.chunks_exact(a.ksize)).enumerate() {
+        for (i, (&(start, taps), k)) in a
+            .bounds
+            .iter()
+            .zip(a.coeffs.chunks_exact(a.ksize))
+            .enumerate()
+        {
             assert_eq!(start, i);
             assert_eq!(k[0], 1 << PRECISION_BITS);
             assert!(k[1..taps].iter().all(|&w| w == 0));
@@ -152,7 +170,10 @@ mod tests {
             let a = Axis::new(i, o, 0, o);
             for k in a.coeffs.chunks_exact(a.ksize) {
                 let s: i64 = k.iter().map(|&w| w as i64).sum();
-                assert!((s - (1 << PRECISION_BITS)).abs() <= a.ksize as i64, "{i}->{o}: {s}");
+                assert!(
+                    (s - (1 << PRECISION_BITS)).abs() <= a.ksize as i64,
+                    "{i}->{o}: {s}"
+                );
             }
         }
     }
@@ -162,6 +183,9 @@ mod tests {
         let full = Axis::new(160, 149, 0, 149);
         let part = Axis::new(160, 149, 18, 112);
         assert_eq!(&full.bounds[18..130], &part.bounds[..]);
-        assert_eq!(&full.coeffs[18 * full.ksize..130 * full.ksize], &part.coeffs[..]);
+        assert_eq!(
+            &full.coeffs[18 * full.ksize..130 * full.ksize],
+            &part.coeffs[..]
+        );
     }
 }

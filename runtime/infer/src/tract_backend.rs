@@ -29,7 +29,11 @@ pub struct TractBackend {
 
 impl TractBackend {
     /// Loads `entry` of `bundle` with `threads` threads.
-    pub fn open(bundle: &Bundle, entry: &ModelEntry, threads: usize) -> Result<TractBackend, OpenError> {
+    pub fn open(
+        bundle: &Bundle,
+        entry: &ModelEntry,
+        threads: usize,
+    ) -> Result<TractBackend, OpenError> {
         let bytes = bundle.model_bytes(entry)?;
         let fail = |e: TractError| OpenError::Runtime(format!("tract on {}: {e:#}", entry.path));
         let onnx = tract_onnx::onnx();
@@ -61,12 +65,17 @@ impl TractBackend {
                 .map_err(|e| OpenError::Runtime(format!("tract thread pool: {e}")))?,
         );
         let options = RunOptions {
-            executor: Some(tract_linalg::multithread::Executor::MultiThread(pool.clone())),
+            executor: Some(tract_linalg::multithread::Executor::MultiThread(
+                pool.clone(),
+            )),
             ..Default::default()
         };
         let plan: Plan = model.into_runnable_with_options(&options).map_err(fail)?;
         let state = plan.spawn().map_err(fail)?;
-        let attn = bundle.input.frames * bundle.model.tracklets * bundle.model.grid[0] * bundle.model.grid[1];
+        let attn = bundle.input.frames
+            * bundle.model.tracklets
+            * bundle.model.grid[0]
+            * bundle.model.grid[1];
         Ok(TractBackend {
             precision: entry.precision,
             model: entry.path.clone(),
@@ -105,11 +114,16 @@ impl Backend for TractBackend {
         };
         let tensor = Tensor::from_shape(&self.shape, input).map_err(fail)?;
         let state = &mut self.state;
-        let outputs = self.pool.install(|| state.run(tvec!(tensor.into_tvalue()))).map_err(fail)?;
+        let outputs = self
+            .pool
+            .install(|| state.run(tvec!(tensor.into_tvalue())))
+            .map_err(fail)?;
         let view = |i: usize| {
             outputs
                 .get(i)
-                .ok_or_else(|| InferError::Output(format!("tract returned {} outputs", outputs.len())))
+                .ok_or_else(|| {
+                    InferError::Output(format!("tract returned {} outputs", outputs.len()))
+                })
                 .and_then(|t| {
                     t.try_as_plain_ram()
                         .and_then(|v| v.as_slice::<f32>())

@@ -25,7 +25,12 @@ pub struct DecisionConfig {
 
 impl Default for DecisionConfig {
     fn default() -> Self {
-        Self { smoothing_windows: 3, enter_threshold: 0.6, exit_threshold: 0.4, min_hold_ms: 150 }
+        Self {
+            smoothing_windows: 3,
+            enter_threshold: 0.6,
+            exit_threshold: 0.4,
+            min_hold_ms: 150,
+        }
     }
 }
 
@@ -59,13 +64,19 @@ impl DecisionConfig {
         if self.smoothing_windows == 0 {
             return Err(DecisionConfigError::NoSmoothing);
         }
-        for (name, value) in [("enter_threshold", self.enter_threshold), ("exit_threshold", self.exit_threshold)] {
+        for (name, value) in [
+            ("enter_threshold", self.enter_threshold),
+            ("exit_threshold", self.exit_threshold),
+        ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(DecisionConfigError::ThresholdRange { name, value });
             }
         }
         if self.exit_threshold > self.enter_threshold {
-            return Err(DecisionConfigError::Hysteresis { enter: self.enter_threshold, exit: self.exit_threshold });
+            return Err(DecisionConfigError::Hysteresis {
+                enter: self.enter_threshold,
+                exit: self.exit_threshold,
+            });
         }
         Ok(())
     }
@@ -104,7 +115,11 @@ pub struct Decider {
 impl Decider {
     /// A decider for `classes` classes. `background` names a class that means
     /// "no element" (never shown); `None` when the model has none.
-    pub fn new(config: DecisionConfig, classes: usize, background: Option<usize>) -> Result<Self, DecisionConfigError> {
+    pub fn new(
+        config: DecisionConfig,
+        classes: usize,
+        background: Option<usize>,
+    ) -> Result<Self, DecisionConfigError> {
         config.validate()?;
         let history = vec![0.0; config.smoothing_windows * classes];
         Ok(Self {
@@ -137,7 +152,11 @@ impl Decider {
         self.next = 0;
         self.candidate = None;
         self.smoothed.iter_mut().for_each(|p| *p = 0.0);
-        if self.shown.take().is_some() { Decision::Clear } else { Decision::Hold }
+        if self.shown.take().is_some() {
+            Decision::Clear
+        } else {
+            Decision::Hold
+        }
     }
 
     /// Feeds one window's probabilities (length = classes), ending at `t_ms`.
@@ -151,15 +170,21 @@ impl Decider {
         self.next = (self.next + 1) % k;
         self.filled = (self.filled + 1).min(k);
         for (c, s) in self.smoothed.iter_mut().enumerate() {
-            *s = (0..self.filled).map(|w| self.history[w * n + c]).sum::<f32>() / self.filled as f32;
+            *s = (0..self.filled)
+                .map(|w| self.history[w * n + c])
+                .sum::<f32>()
+                / self.filled as f32;
         }
 
-        let (top, top_p) = self
-            .smoothed
-            .iter()
-            .copied()
-            .enumerate()
-            .fold((0, f32::MIN), |best, (c, p)| if p > best.1 { (c, p) } else { best });
+        let (top, top_p) =
+            self.smoothed
+                .iter()
+                .copied()
+                .enumerate()
+                .fold(
+                    (0, f32::MIN),
+                    |best, (c, p)| if p > best.1 { (c, p) } else { best },
+                );
         let top_is_element = Some(top) != self.background;
 
         if top_is_element && top_p >= self.config.enter_threshold && self.shown != Some(top) {
@@ -173,7 +198,10 @@ impl Decider {
             if t_ms.saturating_sub(since) >= u64::from(self.config.min_hold_ms) {
                 self.candidate = None;
                 self.shown = Some(top);
-                return Decision::Show { class_id: top, confidence: top_p };
+                return Decision::Show {
+                    class_id: top,
+                    confidence: top_p,
+                };
             }
         } else {
             self.candidate = None;
@@ -195,11 +223,18 @@ mod tests {
 
     fn one_hot(classes: usize, c: usize, p: f32) -> Vec<f32> {
         let rest = (1.0 - p) / (classes - 1) as f32;
-        (0..classes).map(|i| if i == c { p } else { rest }).collect()
+        (0..classes)
+            .map(|i| if i == c { p } else { rest })
+            .collect()
     }
 
     fn config(k: usize, hold: u32) -> DecisionConfig {
-        DecisionConfig { smoothing_windows: k, enter_threshold: 0.6, exit_threshold: 0.4, min_hold_ms: hold }
+        DecisionConfig {
+            smoothing_windows: k,
+            enter_threshold: 0.6,
+            exit_threshold: 0.4,
+            min_hold_ms: hold,
+        }
     }
 
     fn run(d: &mut Decider, seq: &[(usize, f32)], step_ms: u64) -> Vec<(u64, Decision)> {
@@ -228,7 +263,19 @@ mod tests {
     #[test]
     fn hold_time_delays_the_event_and_a_blip_gives_none() {
         let mut d = Decider::new(config(1, 300), 4, None).unwrap();
-        let out = run(&mut d, &[(1, 0.9), (1, 0.9), (0, 0.3), (1, 0.9), (1, 0.9), (1, 0.9), (1, 0.9)], 100);
+        let out = run(
+            &mut d,
+            &[
+                (1, 0.9),
+                (1, 0.9),
+                (0, 0.3),
+                (1, 0.9),
+                (1, 0.9),
+                (1, 0.9),
+                (1, 0.9),
+            ],
+            100,
+        );
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].0, 600, "shown after 300 ms of hold from t=300");
     }
@@ -236,7 +283,11 @@ mod tests {
     #[test]
     fn hysteresis_keeps_the_event_between_thresholds() {
         let mut d = Decider::new(config(1, 0), 4, None).unwrap();
-        let out = run(&mut d, &[(3, 0.9), (3, 0.5), (3, 0.45), (3, 0.7), (3, 0.35)], 100);
+        let out = run(
+            &mut d,
+            &[(3, 0.9), (3, 0.5), (3, 0.45), (3, 0.7), (3, 0.35)],
+            100,
+        );
         assert_eq!(out.len(), 2, "{out:?}");
         assert_eq!(out[1], (400, Decision::Clear));
     }
@@ -259,11 +310,26 @@ mod tests {
 
     #[test]
     fn bad_configs_are_refused() {
-        assert_eq!(Decider::new(config(0, 0), 4, None).unwrap_err(), DecisionConfigError::NoSmoothing);
-        let c = DecisionConfig { exit_threshold: 0.8, ..config(1, 0) };
-        assert!(matches!(Decider::new(c, 4, None).unwrap_err(), DecisionConfigError::Hysteresis { .. }));
-        let c = DecisionConfig { enter_threshold: 1.5, ..config(1, 0) };
-        assert!(matches!(Decider::new(c, 4, None).unwrap_err(), DecisionConfigError::ThresholdRange { .. }));
+        assert_eq!(
+            Decider::new(config(0, 0), 4, None).unwrap_err(),
+            DecisionConfigError::NoSmoothing
+        );
+        let c = DecisionConfig {
+            exit_threshold: 0.8,
+            ..config(1, 0)
+        };
+        assert!(matches!(
+            Decider::new(c, 4, None).unwrap_err(),
+            DecisionConfigError::Hysteresis { .. }
+        ));
+        let c = DecisionConfig {
+            enter_threshold: 1.5,
+            ..config(1, 0)
+        };
+        assert!(matches!(
+            Decider::new(c, 4, None).unwrap_err(),
+            DecisionConfigError::ThresholdRange { .. }
+        ));
     }
 
     #[test]

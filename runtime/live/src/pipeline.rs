@@ -122,7 +122,11 @@ where
     let mut decider = Decider::new(config.decision.clone(), labels.len(), config.background)?;
     let clip_len = ring.clip_len();
     let shared = Shared {
-        slot: Mutex::new(Clip { data: vec![0.0; clip_len], end: Duration::ZERO, full: false }),
+        slot: Mutex::new(Clip {
+            data: vec![0.0; clip_len],
+            end: Duration::ZERO,
+            full: false,
+        }),
         changed: Condvar::new(),
         done: AtomicBool::new(false),
         frames: AtomicU64::new(0),
@@ -140,7 +144,15 @@ where
             shared.done.store(true, Ordering::SeqCst);
             shared.changed.notify_all();
         });
-        infer_loop(backend, &mut decider, sink, labels, &shared, config, &mut stats);
+        infer_loop(
+            backend,
+            &mut decider,
+            sink,
+            labels,
+            &shared,
+            config,
+            &mut stats,
+        );
         if capture.join().is_err() {
             log::error!("the capture thread panicked");
         }
@@ -178,7 +190,10 @@ fn capture_loop<S: FrameSource + ?Sized>(
                     }
                 }
             }
-            Err(SourceError::BadFrame { source_name, reason }) => {
+            Err(SourceError::BadFrame {
+                source_name,
+                reason,
+            }) => {
                 log::warn!("{source_name}: frame skipped: {reason}");
                 shared.bad_frames.fetch_add(1, Ordering::Relaxed);
                 continue;
@@ -229,11 +244,21 @@ fn reopen<S: FrameSource + ?Sized>(source: &mut S, stop: &AtomicBool) {
 
 /// Puts a cut clip into the slot: live, replacing a clip still waiting;
 /// offline, waiting until inference has taken the previous one.
-fn hand_off(spare: &mut Vec<f32>, end: Duration, shared: &Shared, realtime: bool, stop: &AtomicBool) {
+fn hand_off(
+    spare: &mut Vec<f32>,
+    end: Duration,
+    shared: &Shared,
+    realtime: bool,
+    stop: &AtomicBool,
+) {
     let mut slot = shared.slot.lock().unwrap_or_else(|p| p.into_inner());
     if !realtime {
         while slot.full && !stop.load(Ordering::SeqCst) {
-            slot = shared.changed.wait_timeout(slot, Duration::from_millis(50)).unwrap_or_else(|p| p.into_inner()).0;
+            slot = shared
+                .changed
+                .wait_timeout(slot, Duration::from_millis(50))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
     if slot.full {
@@ -263,16 +288,37 @@ fn infer_loop<K: EventSink>(
     let mut gap_seen = 0u64;
     let mut last_t_ms = 0u64;
     let mut last_beat = Instant::now();
-    let mut beat = Beat { frames: 0, dropped: 0 };
+    let mut beat = Beat {
+        frames: 0,
+        dropped: 0,
+    };
     let first_backend = backend.kind();
-    send_health(sink, shared, started, &mut beat, backend, first_backend, Duration::ZERO);
+    send_health(
+        sink,
+        shared,
+        started,
+        &mut beat,
+        backend,
+        first_backend,
+        Duration::ZERO,
+    );
 
     loop {
         let end = {
             let mut slot = shared.slot.lock().unwrap_or_else(|p| p.into_inner());
-            while !slot.full && !shared.done.load(Ordering::SeqCst) && last_beat.elapsed() < config.heartbeat {
-                let wait = config.heartbeat.saturating_sub(last_beat.elapsed()).max(Duration::from_millis(1));
-                slot = shared.changed.wait_timeout(slot, wait).unwrap_or_else(|p| p.into_inner()).0;
+            while !slot.full
+                && !shared.done.load(Ordering::SeqCst)
+                && last_beat.elapsed() < config.heartbeat
+            {
+                let wait = config
+                    .heartbeat
+                    .saturating_sub(last_beat.elapsed())
+                    .max(Duration::from_millis(1));
+                slot = shared
+                    .changed
+                    .wait_timeout(slot, wait)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
             }
             if slot.full {
                 std::mem::swap(&mut slot.data, &mut work);
@@ -295,7 +341,15 @@ fn infer_loop<K: EventSink>(
         if last_beat.elapsed() >= config.heartbeat {
             let elapsed = last_beat.elapsed();
             last_beat = Instant::now();
-            send_health(sink, shared, started, &mut beat, backend, first_backend, elapsed);
+            send_health(
+                sink,
+                shared,
+                started,
+                &mut beat,
+                backend,
+                first_backend,
+                elapsed,
+            );
         }
 
         let Some(end) = end else {
@@ -322,7 +376,10 @@ fn infer_loop<K: EventSink>(
         let t_ms = end.as_millis() as u64;
         last_t_ms = t_ms;
         match decider.push(&probs, t_ms) {
-            Decision::Show { class_id, confidence } => {
+            Decision::Show {
+                class_id,
+                confidence,
+            } => {
                 stats.actions += 1;
                 let event = ActionEvent {
                     class_id: class_id as u16,
@@ -359,8 +416,14 @@ fn send_health<K: EventSink>(
 ) {
     let frames = shared.frames.load(Ordering::Relaxed);
     let dropped = shared.dropped.load(Ordering::Relaxed);
-    let fps = if elapsed.is_zero() { 0.0 } else { (frames - beat.frames) as f32 / elapsed.as_secs_f32() };
-    let status = if shared.source_down.load(Ordering::Relaxed) || (!elapsed.is_zero() && frames == beat.frames) {
+    let fps = if elapsed.is_zero() {
+        0.0
+    } else {
+        (frames - beat.frames) as f32 / elapsed.as_secs_f32()
+    };
+    let status = if shared.source_down.load(Ordering::Relaxed)
+        || (!elapsed.is_zero() && frames == beat.frames)
+    {
         Status::NoCam
     } else if backend.kind() != first_backend || dropped > beat.dropped {
         Status::Degraded
@@ -369,7 +432,12 @@ fn send_health<K: EventSink>(
     };
     beat.frames = frames;
     beat.dropped = dropped;
-    let health = Health { uptime_s: started.elapsed().as_secs() as u32, fps, backend: backend.kind().as_str(), status };
+    let health = Health {
+        uptime_s: started.elapsed().as_secs() as u32,
+        fps,
+        backend: backend.kind().as_str(),
+        status,
+    };
     let _ = sink.health(&health);
 }
 
@@ -395,7 +463,11 @@ mod tests {
 
     impl Script {
         fn class_at(n: u64) -> u8 {
-            if (n / 40) % 2 == 1 { ((n / 80) % 3 + 1) as u8 } else { 0 }
+            if (n / 40) % 2 == 1 {
+                ((n / 80) % 3 + 1) as u8
+            } else {
+                0
+            }
         }
     }
 
@@ -412,14 +484,25 @@ mod tests {
             }
             if self.lose_at == Some(self.n) {
                 self.lose_at = None;
-                return Err(SourceError::Lost { source_name: "script".into(), reason: "unplugged".into() });
+                return Err(SourceError::Lost {
+                    source_name: "script".into(),
+                    reason: "unplugged".into(),
+                });
             }
             let n = self.n;
             self.n += 1;
             if self.bad_every.is_some_and(|k| n % k == k - 1) {
-                return Ok(FrameRef { format: PixelFormat::Rgb24, width: 8, height: 8, data: &self.frame[..5], timestamp: Duration::ZERO });
+                return Ok(FrameRef {
+                    format: PixelFormat::Rgb24,
+                    width: 8,
+                    height: 8,
+                    data: &self.frame[..5],
+                    timestamp: Duration::ZERO,
+                });
             }
-            self.frame.iter_mut().for_each(|v| *v = Self::class_at(n) * 60);
+            self.frame
+                .iter_mut()
+                .for_each(|v| *v = Self::class_at(n) * 60);
             Ok(FrameRef {
                 format: PixelFormat::Rgb24,
                 width: 8,
@@ -459,7 +542,11 @@ mod tests {
             self.runs.fetch_add(1, Ordering::Relaxed);
             let max = input.iter().copied().fold(0.0, f32::max);
             let class = (max * 255.0 / 60.0).round() as usize;
-            self.out.logits.iter_mut().enumerate().for_each(|(c, l)| *l = if c == class { 8.0 } else { 0.0 });
+            self.out
+                .logits
+                .iter_mut()
+                .enumerate()
+                .for_each(|(c, l)| *l = if c == class { 8.0 } else { 0.0 });
             Ok(&self.out)
         }
         fn outputs(&self) -> &Outputs {
@@ -506,7 +593,12 @@ mod tests {
             window: 8,
             hop: 2,
             frames: 4,
-            decision: DecisionConfig { smoothing_windows: 2, enter_threshold: 0.6, exit_threshold: 0.4, min_hold_ms: 0 },
+            decision: DecisionConfig {
+                smoothing_windows: 2,
+                enter_threshold: 0.6,
+                exit_threshold: 0.4,
+                min_hold_ms: 0,
+            },
             background: Some(0),
             heartbeat: Duration::from_secs(3600),
             realtime,
@@ -515,11 +607,22 @@ mod tests {
     }
 
     fn script(len: u64) -> Script {
-        Script { frame: vec![0; 8 * 8 * 3], n: 0, len, lose_at: None, bad_every: None, reopens: 0 }
+        Script {
+            frame: vec![0; 8 * 8 * 3],
+            n: 0,
+            len,
+            lose_at: None,
+            bad_every: None,
+            reopens: 0,
+        }
     }
 
     fn model(delay_ms: u64) -> ColourModel {
-        ColourModel { out: Outputs::with_sizes(4, 0), delay: Duration::from_millis(delay_ms), runs: AtomicUsize::new(0) }
+        ColourModel {
+            out: Outputs::with_sizes(4, 0),
+            delay: Duration::from_millis(delay_ms),
+            runs: AtomicUsize::new(0),
+        }
     }
 
     fn labels() -> Vec<String> {
@@ -529,30 +632,70 @@ mod tests {
     #[test]
     fn offline_run_classifies_every_window_and_shows_each_element_once() {
         let (mut source, mut backend, mut log) = (script(400), model(0), Log::default());
-        let stats = run(&mut source, &mut Preprocessor::new(&spec()), &mut backend, &mut log, &labels(), &config(false), &AtomicBool::new(false)).unwrap();
+        let stats = run(
+            &mut source,
+            &mut Preprocessor::new(&spec()),
+            &mut backend,
+            &mut log,
+            &labels(),
+            &config(false),
+            &AtomicBool::new(false),
+        )
+        .unwrap();
         assert_eq!(stats.frames, 400);
         assert_eq!(stats.clips, (400 - 8) / 2 + 1);
         assert_eq!(stats.dropped_clips, 0);
         // Elements at frames 40..80 (class 1), 120..160 (class 2), 200..240 (class 3), 280..320 (class 1), 360..400 (class 2).
         let shows: Vec<&String> = log.0.iter().filter(|l| l.starts_with("show")).collect();
         assert_eq!(shows, ["show 1", "show 2", "show 3", "show 1", "show 2"]);
-        assert_eq!(log.0.iter().filter(|l| *l == "clear").count(), 4, "{:?}", log.0);
+        assert_eq!(
+            log.0.iter().filter(|l| *l == "clear").count(),
+            4,
+            "{:?}",
+            log.0
+        );
     }
 
     #[test]
     fn live_run_drops_stale_windows_when_inference_is_slow() {
         let (mut source, mut backend, mut log) = (script(300), model(15), Log::default());
-        let stats = run(&mut source, &mut Preprocessor::new(&spec()), &mut backend, &mut log, &labels(), &config(true), &AtomicBool::new(false)).unwrap();
+        let stats = run(
+            &mut source,
+            &mut Preprocessor::new(&spec()),
+            &mut backend,
+            &mut log,
+            &labels(),
+            &config(true),
+            &AtomicBool::new(false),
+        )
+        .unwrap();
         assert_eq!(stats.frames, 300);
         assert!(stats.dropped_clips > 0, "{stats:?}");
-        assert_eq!(stats.clips + stats.dropped_clips, (300 - 8) / 2 + 1, "every cut window is either classified or dropped: {stats:?}");
+        assert_eq!(
+            stats.clips + stats.dropped_clips,
+            (300 - 8) / 2 + 1,
+            "every cut window is either classified or dropped: {stats:?}"
+        );
     }
 
     #[test]
     fn a_lost_source_is_reopened_and_bad_frames_are_skipped() {
-        let mut source = Script { lose_at: Some(100), bad_every: Some(50), ..script(300) };
+        let mut source = Script {
+            lose_at: Some(100),
+            bad_every: Some(50),
+            ..script(300)
+        };
         let (mut backend, mut log) = (model(0), Log::default());
-        let stats = run(&mut source, &mut Preprocessor::new(&spec()), &mut backend, &mut log, &labels(), &config(false), &AtomicBool::new(false)).unwrap();
+        let stats = run(
+            &mut source,
+            &mut Preprocessor::new(&spec()),
+            &mut backend,
+            &mut log,
+            &labels(),
+            &config(false),
+            &AtomicBool::new(false),
+        )
+        .unwrap();
         assert_eq!(source.reopens, 1);
         assert_eq!(stats.source_losses, 1);
         assert_eq!(stats.bad_frames, 6);
@@ -569,7 +712,16 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(100));
                 stop.store(true, Ordering::SeqCst);
             });
-            run(&mut source, &mut Preprocessor::new(&spec()), &mut backend, &mut log, &labels(), &config(true), &stop).unwrap()
+            run(
+                &mut source,
+                &mut Preprocessor::new(&spec()),
+                &mut backend,
+                &mut log,
+                &labels(),
+                &config(true),
+                &stop,
+            )
+            .unwrap()
         });
         assert!(stats.frames > 0);
     }

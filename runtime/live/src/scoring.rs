@@ -58,7 +58,10 @@ pub fn score(events: &[Detection], segments: &[Segment], tolerance_ms: u64) -> S
     let mut onsets = Vec::new();
     for e in &events {
         let hit = segments.iter().enumerate().position(|(i, s)| {
-            !taken[i] && s.class_id == e.class_id && e.t_ms >= s.start_ms && e.t_ms <= s.end_ms + tolerance_ms
+            !taken[i]
+                && s.class_id == e.class_id
+                && e.t_ms >= s.start_ms
+                && e.t_ms <= s.end_ms + tolerance_ms
         });
         if let Some(i) = hit {
             taken[i] = true;
@@ -93,7 +96,11 @@ mod tests {
     use super::*;
 
     fn seg(start_ms: u64, end_ms: u64, class_id: usize) -> Segment {
-        Segment { start_ms, end_ms, class_id }
+        Segment {
+            start_ms,
+            end_ms,
+            class_id,
+        }
     }
 
     fn det(t_ms: u64, class_id: usize) -> Detection {
@@ -102,7 +109,11 @@ mod tests {
 
     #[test]
     fn perfect_run() {
-        let s = score(&[det(900, 1), det(3100, 2)], &[seg(0, 500, 1), seg(2500, 3000, 2)], 600);
+        let s = score(
+            &[det(900, 1), det(3100, 2)],
+            &[seg(0, 500, 1), seg(2500, 3000, 2)],
+            600,
+        );
         assert_eq!((s.matched, s.precision, s.recall), (2, 1.0, 1.0));
         assert_eq!(s.median_onset_ms, Some(600.0));
         assert_eq!(s.p95_onset_ms, Some(900.0));

@@ -12,7 +12,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WindowError {
     /// A size is zero, or the clip needs more frames than the window holds.
-    #[error("bad window: window {window} frames, hop {hop}, clip {frames} frames (need window >= clip >= 1, hop >= 1)")]
+    #[error(
+        "bad window: window {window} frames, hop {hop}, clip {frames} frames (need window >= clip >= 1, hop >= 1)"
+    )]
     Shape {
         /// Source frames a window spans.
         window: usize,
@@ -40,9 +42,18 @@ pub struct WindowRing {
 impl WindowRing {
     /// A ring for frames of `frame_len` floats, `window` frames long, cutting a
     /// clip of `frames` frames every `hop` frames.
-    pub fn new(frame_len: usize, window: usize, hop: usize, frames: usize) -> Result<Self, WindowError> {
+    pub fn new(
+        frame_len: usize,
+        window: usize,
+        hop: usize,
+        frames: usize,
+    ) -> Result<Self, WindowError> {
         if frames == 0 || hop == 0 || window < frames {
-            return Err(WindowError::Shape { window, hop, frames });
+            return Err(WindowError::Shape {
+                window,
+                hop,
+                frames,
+            });
         }
         Ok(Self {
             frame_len,
@@ -116,7 +127,10 @@ mod tests {
     fn first_clip_waits_for_a_full_window_then_every_hop() {
         let mut ring = WindowRing::new(2, 4, 2, 2).unwrap();
         let due: Vec<bool> = (0..9).map(|i| push(&mut ring, i as f32)).collect();
-        assert_eq!(due, [false, false, false, true, false, true, false, true, false]);
+        assert_eq!(
+            due,
+            [false, false, false, true, false, true, false, true, false]
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use artrt_infer::postprocess::{softmax_into, top_k};
-use artrt_infer::{Backend, BackendKind, FrameRef, PixelFormat, Precision, Preprocessor, open_backend};
+use artrt_infer::{
+    Backend, BackendKind, FrameRef, PixelFormat, Precision, Preprocessor, open_backend,
+};
 use serde::Serialize;
 
 use super::infer::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
@@ -132,7 +134,11 @@ pub struct Targets {
 }
 
 /// Times `f` `iters` times after `warmup` calls; returns (median ms, mean ms, allocations per call).
-fn time<F: FnMut() -> anyhow::Result<()>>(warmup: usize, iters: usize, mut f: F) -> anyhow::Result<(f64, f64, f64)> {
+fn time<F: FnMut() -> anyhow::Result<()>>(
+    warmup: usize,
+    iters: usize,
+    mut f: F,
+) -> anyhow::Result<(f64, f64, f64)> {
     for _ in 0..warmup {
         f()?;
     }
@@ -161,7 +167,10 @@ struct Formats {
 impl Formats {
     fn new(clip: &artrt_infer::ndarray::Array4<u8>) -> anyhow::Result<Formats> {
         let (h, w) = (clip.shape()[1], clip.shape()[2]);
-        let rgb: Vec<Vec<u8>> = clip.outer_iter().map(|f| f.iter().copied().collect()).collect();
+        let rgb: Vec<Vec<u8>> = clip
+            .outer_iter()
+            .map(|f| f.iter().copied().collect())
+            .collect();
         let yuyv = rgb
             .iter()
             .map(|f| {
@@ -188,7 +197,12 @@ impl Formats {
             })
             .collect::<Result<_, _>>()
             .context("cannot encode the benchmark frames as JPEG")?;
-        Ok(Formats { rgb, yuyv, nv12, mjpeg })
+        Ok(Formats {
+            rgb,
+            yuyv,
+            nv12,
+            mjpeg,
+        })
     }
 
     fn frames(&self, format: PixelFormat, w: usize, h: usize) -> Vec<FrameRef<'_>> {
@@ -221,7 +235,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut pre = Preprocessor::new(&bundle.input);
     let mut input = vec![0.0f32; pre.clip_len()];
     let t = bundle.input.frames;
-    let sampled: Vec<usize> = (0..t).map(|i| artrt_infer::segment_centre(window, t, i)).collect();
+    let sampled: Vec<usize> = (0..t)
+        .map(|i| artrt_infer::segment_centre(window, t, i))
+        .collect();
 
     let mut stages = Vec::new();
     let (m, mean, a) = time(3, iters, || {
@@ -285,7 +301,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Ok(())
     })?;
-    stages.push(stage("postprocess (softmax, top 5)", m / reps as f64, mean / reps as f64, a / reps as f64));
+    stages.push(stage(
+        "postprocess (softmax, top 5)",
+        m / reps as f64,
+        mean / reps as f64,
+        a / reps as f64,
+    ));
     let post = m / reps as f64;
 
     let baseline = backends
@@ -301,7 +322,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let fastest = backends
         .iter()
-        .filter(|b| BackendKind::ALL.iter().any(|k| k.as_str() == b.backend && k.is_cpu()))
+        .filter(|b| {
+            BackendKind::ALL
+                .iter()
+                .any(|k| k.as_str() == b.backend && k.is_cpu())
+        })
         .min_by(|a, b| a.inference.median_ms.total_cmp(&b.inference.median_ms));
     let tract = backends
         .iter()
@@ -332,7 +357,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     print_report(&report);
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }
@@ -358,7 +384,10 @@ fn print_report(r: &Report) {
         r.threads
     );
     let ratio = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
-    println!("\n{:<40} {:>10} {:>10} {:>12} {:>8}", "stage (per clip)", "median ms", "mean ms", "x ORT fp32", "allocs");
+    println!(
+        "\n{:<40} {:>10} {:>10} {:>12} {:>8}",
+        "stage (per clip)", "median ms", "mean ms", "x ORT fp32", "allocs"
+    );
     for s in &r.stages {
         println!(
             "{:<40} {:>10.3} {:>10.3} {:>12} {:>8.1}",
@@ -394,7 +423,16 @@ fn print_report(r: &Report) {
     }
     let t = &r.targets;
     println!("\ntargets (fastest CPU backend: {}):", t.fastest_cpu);
-    println!("  (preprocess + postprocess) / inference = {} (target <= 0.05)", ratio(t.pre_post_over_inference));
-    println!("  tract fp32 / ORT CPU fp32 = {} (target <= 3)", ratio(t.tract_over_ort_fp32));
-    println!("  allocations per frame (rgb24, yuyv, nv12) = {} (target 0)", t.max_allocations_per_frame);
+    println!(
+        "  (preprocess + postprocess) / inference = {} (target <= 0.05)",
+        ratio(t.pre_post_over_inference)
+    );
+    println!(
+        "  tract fp32 / ORT CPU fp32 = {} (target <= 3)",
+        ratio(t.tract_over_ort_fp32)
+    );
+    println!(
+        "  allocations per frame (rgb24, yuyv, nv12) = {} (target 0)",
+        t.max_allocations_per_frame
+    );
 }

@@ -154,10 +154,17 @@ fn check_labels(bundle: &Bundle, set: &ClipSet) -> anyhow::Result<()> {
     }
     let mut how = Vec::new();
     if b.len() != s.len() {
-        how.push(format!("the bundle has {} classes, the set {}", b.len(), s.len()));
+        how.push(format!(
+            "the bundle has {} classes, the set {}",
+            b.len(),
+            s.len()
+        ));
     }
     if let Some(i) = b.iter().zip(s).position(|(x, y)| x != y) {
-        how.push(format!("class {i} is \"{}\" in the bundle but \"{}\" in the set", b[i], s[i]));
+        how.push(format!(
+            "class {i} is \"{}\" in the bundle but \"{}\" in the set",
+            b[i], s[i]
+        ));
     }
     let missing: Vec<&String> = s.iter().filter(|l| !b.contains(l)).collect();
     if !missing.is_empty() {
@@ -183,7 +190,8 @@ struct Tally {
 /// Runs `artrt eval`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let bundle = load_bundle(&args.bundle)?;
-    let set = ClipSet::open(&args.set).with_context(|| format!("cannot open clip set {}", args.set.display()))?;
+    let set = ClipSet::open(&args.set)
+        .with_context(|| format!("cannot open clip set {}", args.set.display()))?;
     check_labels(&bundle, &set)?;
     if set.clips().is_empty() {
         bail!("clip set {} has no clips", args.set.display());
@@ -196,7 +204,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut tallies = Vec::new();
     for &p in precisions {
         let chain = open_chain(&bundle, &args.backend, p)?;
-        eprintln!("{p}: {} on {} ({})", chain.backend().model(), chain.kind(), chain.provider());
+        eprintln!(
+            "{p}: {} on {} ({})",
+            chain.backend().model(),
+            chain.kind(),
+            chain.provider()
+        );
         tallies.push(Tally {
             chain,
             predictions: Vec::new(),
@@ -219,11 +232,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let jpegs = (1..=clip.num_frames)
             .map(|k| {
                 let path = set.frame_path(clip, k);
-                std::fs::read(&path).with_context(|| format!("cannot read frame {}", path.display()))
+                std::fs::read(&path)
+                    .with_context(|| format!("cannot read frame {}", path.display()))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         pre.clip_into(&jpeg_frames(&jpegs), &mut input)
-            .with_context(|| format!("cannot preprocess clip {}", set.root().join(&clip.clip_dir).display()))?;
+            .with_context(|| {
+                format!(
+                    "cannot preprocess clip {}",
+                    set.root().join(&clip.clip_dir).display()
+                )
+            })?;
         let prepared = start.elapsed();
         for t in &mut tallies {
             let t0 = Instant::now();
@@ -237,7 +256,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             t.predictions.push(best[0].0);
             t.top5_hits += usize::from(best.iter().any(|b| b.0 == clip.class_id));
             t.inference_ms.push(inference.as_secs_f64() * 1e3);
-            t.clip_ms.push((prepared + t0.elapsed()).as_secs_f64() * 1e3);
+            t.clip_ms
+                .push((prepared + t0.elapsed()).as_secs_f64() * 1e3);
         }
         bar.inc(1);
     }
@@ -245,7 +265,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let truth: Vec<usize> = set.clips().iter().map(|c| c.class_id).collect();
     let labels = bundle.labels().to_vec();
-    let runs: Vec<Run> = tallies.into_iter().map(|t| summarise(t, &truth, &labels)).collect();
+    let runs: Vec<Run> = tallies
+        .into_iter()
+        .map(|t| summarise(t, &truth, &labels))
+        .collect();
     let agreement = (runs.len() == 2).then(|| {
         let same = runs[0]
             .predictions
@@ -267,7 +290,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     print_report(&report);
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &args.plot {
         plot_confusion(&report.runs[0], &report.labels, path)
@@ -300,7 +324,11 @@ fn summarise(t: Tally, truth: &[usize], labels: &[String]) -> Run {
         .collect();
     let present: Vec<f64> = per_class.iter().filter_map(|r| r.accuracy).collect();
     let n = truth.len() as f64;
-    let correct = truth.iter().zip(&t.predictions).filter(|(y, p)| y == p).count();
+    let correct = truth
+        .iter()
+        .zip(&t.predictions)
+        .filter(|(y, p)| y == p)
+        .count();
     Run {
         precision: t.chain.precision().as_str().to_string(),
         backend: t.chain.kind().as_str().to_string(),
@@ -314,7 +342,11 @@ fn summarise(t: Tally, truth: &[usize], labels: &[String]) -> Run {
             .collect(),
         top1: correct as f64 / n,
         top5: t.top5_hits as f64 / n,
-        mean_class_accuracy: if present.is_empty() { 0.0 } else { present.iter().sum::<f64>() / present.len() as f64 },
+        mean_class_accuracy: if present.is_empty() {
+            0.0
+        } else {
+            present.iter().sum::<f64>() / present.len() as f64
+        },
         per_class,
         confusion,
         inference_ms: Percentiles::of(&t.inference_ms),
@@ -345,10 +377,18 @@ fn print_report(r: &Report) {
             run.clip_ms.p99
         );
         let width = r.labels.iter().map(|l| l.len()).max().unwrap_or(5).max(5);
-        println!("{:>5}  {:<width$}  {:>5}  {:>7}  {:>8}", "class", "label", "clips", "correct", "accuracy");
+        println!(
+            "{:>5}  {:<width$}  {:>5}  {:>7}  {:>8}",
+            "class", "label", "clips", "correct", "accuracy"
+        );
         for row in &run.per_class {
-            let acc = row.accuracy.map_or("-".to_string(), |a| format!("{:.1} %", a * 100.0));
-            println!("{:>5}  {:<width$}  {:>5}  {:>7}  {:>8}", row.class, row.label, row.clips, row.correct, acc);
+            let acc = row
+                .accuracy
+                .map_or("-".to_string(), |a| format!("{:.1} %", a * 100.0));
+            println!(
+                "{:>5}  {:<width$}  {:>5}  {:>7}  {:>8}",
+                row.class, row.label, row.clips, row.correct, acc
+            );
         }
     }
     if let Some(a) = r.int8_fp32_agreement {
@@ -376,7 +416,9 @@ fn plot_confusion(run: &Run, labels: &[String], path: &Path) -> anyhow::Result<(
             true
         }
         None => {
-            log::warn!("no DejaVu Sans font found ({FONTS:?}); the confusion matrix is drawn without text");
+            log::warn!(
+                "no DejaVu Sans font found ({FONTS:?}); the confusion matrix is drawn without text"
+            );
             false
         }
     };
@@ -395,10 +437,17 @@ fn plot_confusion(run: &Run, labels: &[String], path: &Path) -> anyhow::Result<(
             let shade = (255.0 * (1.0 - v)) as u8;
             let colour = RGBColor(shade, shade, 255);
             let (px, py) = (x0 + x as i32 * cell as i32, y0 + y as i32 * cell as i32);
-            root.draw(&Rectangle::new([(px, py), (px + cell as i32, py + cell as i32)], colour.filled()))?;
+            root.draw(&Rectangle::new(
+                [(px, py), (px + cell as i32, py + cell as i32)],
+                colour.filled(),
+            ))?;
             if with_text && n > 0 {
                 let ink = if v > 0.5 { &WHITE } else { &BLACK };
-                root.draw(&Text::new(n.to_string(), (px + 8, py + 12), ("sans-serif", 14).into_font().color(ink)))?;
+                root.draw(&Text::new(
+                    n.to_string(),
+                    (px + 8, py + 12),
+                    ("sans-serif", 14).into_font().color(ink),
+                ))?;
             }
         }
     }
@@ -414,9 +463,17 @@ fn plot_confusion(run: &Run, labels: &[String], path: &Path) -> anyhow::Result<(
         for (i, l) in labels.iter().enumerate() {
             let short: String = l.chars().take(30).collect();
             let y = y0 + i as i32 * cell as i32 + 12;
-            root.draw(&Text::new(format!("{i} {short}"), (5, y), ("sans-serif", 12).into_font()))?;
+            root.draw(&Text::new(
+                format!("{i} {short}"),
+                (5, y),
+                ("sans-serif", 12).into_font(),
+            ))?;
             let x = x0 + i as i32 * cell as i32 + 12;
-            root.draw(&Text::new(i.to_string(), (x, y0 - 18), ("sans-serif", 12).into_font()))?;
+            root.draw(&Text::new(
+                i.to_string(),
+                (x, y0 - 18),
+                ("sans-serif", 12).into_font(),
+            ))?;
         }
     }
     root.present()?;

@@ -77,18 +77,26 @@ impl EventSink for Recorder {
 /// Runs `artrt eval-stream`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !(args.seconds.is_finite() && args.seconds > 0.0) {
-        bail!("--seconds {} is not a positive number of seconds", args.seconds);
+        bail!(
+            "--seconds {} is not a positive number of seconds",
+            args.seconds
+        );
     }
-    let profile = Profile::load(&args.board).with_context(|| format!("cannot use board profile {}", args.board))?;
+    let profile = Profile::load(&args.board)
+        .with_context(|| format!("cannot use board profile {}", args.board))?;
     let bundle = load_bundle(&args.bundle)?;
     let stream_labels: Vec<&str> = ELEMENTS.iter().map(|e| e.label).collect();
-    if bundle.labels() != stream_labels.as_slice() {
+    let labels = bundle.labels();
+    let (elements, rest) = labels.split_at(stream_labels.len().min(labels.len()));
+    let background = bundle.background().map(|i| labels[i].as_str());
+    if elements != stream_labels.as_slice() || !rest.iter().all(|l| Some(l.as_str()) == background)
+    {
         bail!(
-            "bundle {} names {} classes {:?}, the synthetic stream performs {} classes {:?}: they must be the same list in the same order",
+            "bundle {} names the classes {:?} (background {:?}); the synthetic stream performs {:?}: \
+             the bundle must name them in the same order, followed by nothing or its background class",
             args.bundle.display(),
-            bundle.labels().len(),
-            bundle.labels(),
-            stream_labels.len(),
+            labels,
+            background,
             stream_labels
         );
     }
@@ -97,7 +105,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut chain = open_chain(&bundle, &order, args.precision, &config)?;
 
     let fps = bundle.input.fps.round().max(1.0) as u32;
-    let options = StreamOptions { seed: args.seed, fps, ..StreamOptions::default() };
+    let options = StreamOptions {
+        seed: args.seed,
+        fps,
+        ..StreamOptions::default()
+    };
     let mut source = SyntheticSource::new(options, Pacing::Fast);
     let truth = source.ground_truth();
     let frames = (args.seconds * f64::from(fps)).ceil() as u64;
@@ -106,7 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         hop: profile.clip.hop,
         frames: bundle.input.frames,
         decision: profile.decision.clone(),
-        background: None,
+        background: bundle.background(),
         heartbeat: Duration::from_secs(3600),
         realtime: false,
         max_frames: Some(frames),
@@ -131,10 +143,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .segments()
         .iter()
         .filter(|s| s.end <= frames)
-        .map(|s| Segment { start_ms: ms(s.start), end_ms: ms(s.end), class_id: s.class_id })
+        .map(|s| Segment {
+            start_ms: ms(s.start),
+            end_ms: ms(s.end),
+            class_id: s.class_id,
+        })
         .collect();
-    let detections: Vec<Detection> =
-        recorder.events.iter().map(|e| Detection { t_ms: u64::from(e.t_ms), class_id: usize::from(e.class_id) }).collect();
+    let detections: Vec<Detection> = recorder
+        .events
+        .iter()
+        .map(|e| Detection {
+            t_ms: u64::from(e.t_ms),
+            class_id: usize::from(e.class_id),
+        })
+        .collect();
     let tolerance = args.tolerance_ms.unwrap_or(ms(profile.clip.window as u64));
     let score = scoring::score(&detections, &segments, tolerance);
 
@@ -165,14 +187,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         score.matched,
         100.0 * score.precision,
         100.0 * score.recall,
-        score.median_onset_ms.map_or("-".into(), |v| format!("{v:.0}")),
+        score
+            .median_onset_ms
+            .map_or("-".into(), |v| format!("{v:.0}")),
         score.p95_onset_ms.map_or("-".into(), |v| format!("{v:.0}")),
         stats.clips,
         chain.kind(),
         wall.as_secs_f64()
     );
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

@@ -9,7 +9,10 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use artrt_infer::postprocess::{softmax_into, top_k};
-use artrt_infer::{BackendChoice, BackendConfig, Bundle, Failover, FrameRef, OrtConfig, PixelFormat, Precision, Preprocessor};
+use artrt_infer::{
+    BackendChoice, BackendConfig, Bundle, Failover, FrameRef, OrtConfig, PixelFormat, Precision,
+    Preprocessor,
+};
 use serde_json::json;
 
 /// The committed default bundle, relative to the repository root.
@@ -67,7 +70,8 @@ pub struct Args {
 
 /// Loads a bundle, naming its directory on failure.
 pub fn load_bundle(dir: &Path) -> anyhow::Result<Arc<Bundle>> {
-    let bundle = Bundle::load(dir).with_context(|| format!("cannot load the model bundle {}", dir.display()))?;
+    let bundle = Bundle::load(dir)
+        .with_context(|| format!("cannot load the model bundle {}", dir.display()))?;
     Ok(Arc::new(bundle))
 }
 
@@ -78,9 +82,9 @@ pub fn read_clip_dir(dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            p.file_name()
-                .map(|n| n.to_string_lossy())
-                .is_some_and(|n| n.starts_with("img_") && (n.ends_with(".jpg") || n.ends_with(".jpeg")))
+            p.file_name().map(|n| n.to_string_lossy()).is_some_and(|n| {
+                n.starts_with("img_") && (n.ends_with(".jpg") || n.ends_with(".jpeg"))
+            })
         })
         .collect();
     names.sort();
@@ -108,9 +112,17 @@ pub fn jpeg_frames(jpegs: &[Vec<u8>]) -> Vec<FrameRef<'_>> {
 }
 
 /// Opens the backend chain, naming the bundle on failure.
-pub fn open_chain(bundle: &Arc<Bundle>, args: &BackendArgs, precision: Precision) -> anyhow::Result<Failover> {
-    Failover::open(bundle.clone(), args.backend, precision, args.config())
-        .with_context(|| format!("no {precision} backend for bundle {}", bundle.dir().display()))
+pub fn open_chain(
+    bundle: &Arc<Bundle>,
+    args: &BackendArgs,
+    precision: Precision,
+) -> anyhow::Result<Failover> {
+    Failover::open(bundle.clone(), args.backend, precision, args.config()).with_context(|| {
+        format!(
+            "no {precision} backend for bundle {}",
+            bundle.dir().display()
+        )
+    })
 }
 
 /// Runs `artrt infer`.

@@ -15,7 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use artrt_infer::{Backend, BackendChoice, BackendConfig, BackendKind, Bundle, Failover, OrtConfig, Precision, Preprocessor, open_backend};
+use artrt_infer::{
+    Backend, BackendChoice, BackendConfig, BackendKind, Bundle, Failover, OrtConfig, Precision,
+    Preprocessor, open_backend,
+};
 use artrt_live::board::{Profile, ScoreboardPort};
 use artrt_live::jsonl::JsonLines;
 use artrt_live::pipeline::{self, PipelineConfig};
@@ -82,7 +85,9 @@ pub struct Args {
 /// Runs `artrt run`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut profile = match &args.board {
-        Some(name) => Profile::load(name).with_context(|| format!("cannot use board profile {name}"))?,
+        Some(name) => {
+            Profile::load(name).with_context(|| format!("cannot use board profile {name}"))?
+        }
         None => Profile::detect().context("cannot pick a board profile for this machine")?,
     };
     apply_overrides(&mut profile, &args)?;
@@ -90,7 +95,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop)).context("cannot install the signal handlers")?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install the signal handlers")?;
     }
     if let Some(seconds) = args.duration {
         if !(seconds.is_finite() && seconds >= 0.0) {
@@ -108,13 +114,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Box::new(std::io::stdout())
     } else {
         let path = Path::new(&args.events);
-        Box::new(BufWriter::new(File::create(path).with_context(|| format!("cannot create event log {}", path.display()))?))
+        Box::new(BufWriter::new(File::create(path).with_context(|| {
+            format!("cannot create event log {}", path.display())
+        })?))
     };
     sinks.push("event log", boxed(JsonLines::new(events, false)));
 
     let emulator = match profile.scoreboard_port() {
         ScoreboardPort::Emulator => {
-            let emu = emulator::spawn_pty(profile.scoreboard.acknowledged).context("cannot start the built-in scoreboard emulator")?;
+            let emu = emulator::spawn_pty(profile.scoreboard.acknowledged)
+                .context("cannot start the built-in scoreboard emulator")?;
             log::info!("built-in scoreboard emulator on {}", emu.path());
             Some(emu)
         }
@@ -125,13 +134,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (ScoreboardPort::Emulator, Some(emu)) => Some(emu.path().to_string()),
         _ => None,
     };
-    let link = match link_port {
-        Some(port) => {
-            let config = LinkConfig { port, ..profile.scoreboard.clone() };
-            Some(Link::spawn(config.clone()).with_context(|| format!("cannot start the scoreboard link on {}", config.port))?)
-        }
-        None => None,
-    };
+    let link =
+        match link_port {
+            Some(port) => {
+                let config = LinkConfig {
+                    port,
+                    ..profile.scoreboard.clone()
+                };
+                Some(Link::spawn(config.clone()).with_context(|| {
+                    format!("cannot start the scoreboard link on {}", config.port)
+                })?)
+            }
+            None => None,
+        };
     let panel_thread = match (&emulator, args.no_panel) {
         (Some(emu), false) => {
             let changes = emu.changes().clone();
@@ -158,7 +173,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(emu) = emulator {
         let shown = emu.history();
         let actions = shown.iter().filter(|s| s.action.is_some()).count();
-        log::info!("the scoreboard showed {actions} actions and {} clears", shown.len() - actions);
+        log::info!(
+            "the scoreboard showed {actions} actions and {} clears",
+            shown.len() - actions
+        );
         emu.stop();
     }
     if let Some(handle) = panel_thread {
@@ -171,28 +189,48 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// or damaged bundle, no backend that passes its self-test) the runtime stays
 /// up: it reports NOMODEL on every heartbeat and tries again every 10 s, so a
 /// repaired bundle is picked up without a restart.
-fn serve(profile: &Profile, args: &Args, sinks: &mut Fanout, stop: &AtomicBool) -> anyhow::Result<()> {
+fn serve(
+    profile: &Profile,
+    args: &Args,
+    sinks: &mut Fanout,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
     let inference = &profile.inference;
     let choice = args.backend.unwrap_or(BackendChoice::Auto);
     let order: Vec<BackendKind> = match choice {
         BackendChoice::Auto => inference.backends.clone(),
         BackendChoice::Only(kind) => vec![kind],
     };
-    let precision = args.precision.unwrap_or(if order.first() == Some(&BackendKind::Trt) { Precision::Int8 } else { Precision::Fp32 });
+    let precision = args
+        .precision
+        .unwrap_or(if order.first() == Some(&BackendKind::Trt) {
+            Precision::Int8
+        } else {
+            Precision::Fp32
+        });
     let config = BackendConfig {
         threads: inference.threads,
-        ort: OrtConfig { lib: args.ort_lib.clone(), profile_lib: inference.ort_library.clone(), tensorrt: inference.tensorrt.clone() },
+        ort: OrtConfig {
+            lib: args.ort_lib.clone(),
+            profile_lib: inference.ort_library.clone(),
+            tensorrt: inference.tensorrt.clone(),
+        },
     };
     let started = Instant::now();
     let heartbeat = Duration::from_millis(profile.scoreboard.heartbeat_interval_ms);
     let mut next_try = Instant::now();
     let (bundle, mut chain) = loop {
         if stop.load(Ordering::SeqCst) {
-            log::info!("stopped after {:.1} s without a usable model", started.elapsed().as_secs_f64());
+            log::info!(
+                "stopped after {:.1} s without a usable model",
+                started.elapsed().as_secs_f64()
+            );
             return Ok(());
         }
         if Instant::now() >= next_try {
-            match load_bundle(&inference.bundle).and_then(|b| open_chain(&b, &order, precision, &config).map(|c| (b, c))) {
+            match load_bundle(&inference.bundle)
+                .and_then(|b| open_chain(&b, &order, precision, &config).map(|c| (b, c)))
+            {
                 Ok(ready) => break ready,
                 Err(e) => log::error!("no usable model, retrying in 10 s: {e:#}"),
             }
@@ -201,7 +239,11 @@ fn serve(profile: &Profile, args: &Args, sinks: &mut Fanout, stop: &AtomicBool) 
         let health = Health {
             uptime_s: started.elapsed().as_secs() as u32,
             fps: 0.0,
-            backend: order.first().copied().unwrap_or(BackendKind::Tract).as_str(),
+            backend: order
+                .first()
+                .copied()
+                .unwrap_or(BackendKind::Tract)
+                .as_str(),
             status: Status::NoModel,
         };
         let _ = sinks.health(&health);
@@ -210,14 +252,24 @@ fn serve(profile: &Profile, args: &Args, sinks: &mut Fanout, stop: &AtomicBool) 
             std::thread::sleep(Duration::from_millis(50));
         }
     };
-    log::info!("serving {} on {} ({}), {}", bundle.model.name, chain.kind(), chain.provider(), chain.precision());
+    log::info!(
+        "serving {} on {} ({}), {}",
+        bundle.model.name,
+        chain.kind(),
+        chain.provider(),
+        chain.precision()
+    );
 
     let options = SourceOptions {
         format: profile.camera.format,
         width: profile.camera.width,
         height: profile.camera.height,
         fps: profile.camera.fps,
-        pacing: if args.fast { Pacing::Fast } else { Pacing::RealTime },
+        pacing: if args.fast {
+            Pacing::Fast
+        } else {
+            Pacing::RealTime
+        },
         ..SourceOptions::default()
     };
     let mut source = source::open(&profile.camera.source, &options)
@@ -230,13 +282,21 @@ fn serve(profile: &Profile, args: &Args, sinks: &mut Fanout, stop: &AtomicBool) 
         hop: profile.clip.hop,
         frames: bundle.input.frames,
         decision: profile.decision.clone(),
-        background: None,
+        background: bundle.background(),
         heartbeat: Duration::from_millis(profile.scoreboard.heartbeat_interval_ms),
         realtime: !args.fast,
         max_frames: None,
     };
     let mut serving = Serving(&mut chain);
-    let stats = pipeline::run(source.as_mut(), &mut preprocessor, &mut serving, sinks, bundle.labels(), &config, stop)?;
+    let stats = pipeline::run(
+        source.as_mut(),
+        &mut preprocessor,
+        &mut serving,
+        sinks,
+        bundle.labels(),
+        &config,
+        stop,
+    )?;
     log::info!(
         "stopped after {:.1} s: {} frames, {} clips ({} dropped, {} failed), {} actions, inference p50 {:.1} ms",
         started.elapsed().as_secs_f64(),
@@ -252,13 +312,27 @@ fn serve(profile: &Profile, args: &Args, sinks: &mut Fanout, stop: &AtomicBool) 
 
 /// Opens the first backend of `order` that loads and passes its golden
 /// self-test, with the rest of `order` behind it for failover.
-pub fn open_chain(bundle: &Arc<Bundle>, order: &[BackendKind], precision: Precision, config: &BackendConfig) -> anyhow::Result<Failover> {
+pub fn open_chain(
+    bundle: &Arc<Bundle>,
+    order: &[BackendKind],
+    precision: Precision,
+    config: &BackendConfig,
+) -> anyhow::Result<Failover> {
     let mut refusals = Vec::new();
     for (i, &kind) in order.iter().enumerate() {
         match open_backend(bundle, kind, precision, config) {
             Ok((backend, test)) => {
-                log::info!("{kind}: golden self-test passed (max |logit diff| {:.2e}, tolerance {:.0e})", test.max_logit_diff, test.atol);
-                return Ok(Failover::with_first(Arc::clone(bundle), backend, &order[i + 1..], config.clone()));
+                log::info!(
+                    "{kind}: golden self-test passed (max |logit diff| {:.2e}, tolerance {:.0e})",
+                    test.max_logit_diff,
+                    test.atol
+                );
+                return Ok(Failover::with_first(
+                    Arc::clone(bundle),
+                    backend,
+                    &order[i + 1..],
+                    config.clone(),
+                ));
             }
             Err(e) => {
                 log::warn!("{kind} refused: {e}");
@@ -266,7 +340,10 @@ pub fn open_chain(bundle: &Arc<Bundle>, order: &[BackendKind], precision: Precis
             }
         }
     }
-    bail!("no backend could serve {precision}: {}", refusals.join("; "))
+    bail!(
+        "no backend could serve {precision}: {}",
+        refusals.join("; ")
+    )
 }
 
 /// The failover chain seen through the inference boundary.
@@ -320,8 +397,15 @@ fn apply_overrides(profile: &mut Profile, args: &Args) -> anyhow::Result<()> {
         profile.clip.hop = hop;
     }
     if let Err(problems) = profile.check() {
-        let list: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.key, p.message)).collect();
-        bail!("the command line makes board profile {} invalid: {}", profile.name, list.join("; "));
+        let list: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.key, p.message))
+            .collect();
+        bail!(
+            "the command line makes board profile {} invalid: {}",
+            profile.name,
+            list.join("; ")
+        );
     }
     Ok(())
 }

@@ -47,15 +47,31 @@ pub struct Args {
 /// Runs `artrt scoreboard-sim`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let deadline = match args.duration {
-        Some(s) if !(s.is_finite() && s >= 0.0) => anyhow::bail!("--duration {s} is not a number of seconds"),
+        Some(s) if !(s.is_finite() && s >= 0.0) => {
+            anyhow::bail!("--duration {s} is not a number of seconds")
+        }
         Some(s) => Some(Instant::now() + Duration::from_secs_f64(s)),
         None => None,
     };
-    let port = serial::open(&args.port, args.baud)
-        .with_context(|| format!("cannot open scoreboard port {} at {} baud", args.port, args.baud))?;
-    info!("scoreboard-sim on {} at {} baud{}", args.port, args.baud, if args.ack { ", acknowledged mode" } else { "" });
+    let port = serial::open(&args.port, args.baud).with_context(|| {
+        format!(
+            "cannot open scoreboard port {} at {} baud",
+            args.port, args.baud
+        )
+    })?;
+    info!(
+        "scoreboard-sim on {} at {} baud{}",
+        args.port,
+        args.baud,
+        if args.ack { ", acknowledged mode" } else { "" }
+    );
     let board = Mutex::new(Board::new(args.ack));
-    let mut view = View { png: args.png.clone(), terminal: !args.no_panel, drawn: false, drops: 0 };
+    let mut view = View {
+        png: args.png.clone(),
+        terminal: !args.no_panel,
+        drawn: false,
+        drops: 0,
+    };
     view.show(&board.lock().unwrap_or_else(|e| e.into_inner()))?;
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
@@ -84,7 +100,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// Serves the board on the port, reopening it with backoff whenever the line
 /// is lost, until `stop` is set.
-fn serve_until_stopped(args: &Args, mut port: TTYPort, board: &Mutex<Board>, stop: &AtomicBool, view: &mut View) {
+fn serve_until_stopped(
+    args: &Args,
+    mut port: TTYPort,
+    board: &Mutex<Board>,
+    stop: &AtomicBool,
+    view: &mut View,
+) {
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
     loop {
         match emulator::serve(&mut port, board, stop, view) {
@@ -105,7 +127,10 @@ fn serve_until_stopped(args: &Args, mut port: TTYPort, board: &Mutex<Board>, sto
                     }
                     Err(e) => {
                         let wait = backoff.failed(now);
-                        debug!("scoreboard port {}: cannot open ({e}); next try in {wait:?}", args.port);
+                        debug!(
+                            "scoreboard port {}: cannot open ({e}); next try in {wait:?}",
+                            args.port
+                        );
                     }
                 }
             }
@@ -150,7 +175,11 @@ impl Observer for View {
             }
             Err(reason) => {
                 self.drops += 1;
-                warn!("dropped sentence ({} so far, {} accepted): {reason}", self.drops, board.stats().accepted);
+                warn!(
+                    "dropped sentence ({} so far, {} accepted): {reason}",
+                    self.drops,
+                    board.stats().accepted
+                );
             }
         }
     }
@@ -174,7 +203,9 @@ fn to_json(sentence: &Sentence) -> Value {
             "type": kind, "seq": h.seq, "uptime_s": h.uptime_s, "fps_x10": h.fps_x10,
             "backend": h.backend.as_str(), "status": h.status.as_str(),
         }),
-        Sentence::Clear { seq } | Sentence::Ack { seq } | Sentence::Nak { seq } => json!({ "type": kind, "seq": seq }),
+        Sentence::Clear { seq } | Sentence::Ack { seq } | Sentence::Nak { seq } => {
+            json!({ "type": kind, "seq": seq })
+        }
         Sentence::Request => json!({ "type": kind }),
     }
 }
@@ -195,7 +226,10 @@ mod tests {
             to_json(&hb),
             json!({"type": "ARTHB", "seq": 18, "uptime_s": 3600, "fps_x10": 300, "backend": "trt", "status": "OK"})
         );
-        assert_eq!(to_json(&Sentence::Ack { seq: 17 }), json!({"type": "ARTAK", "seq": 17}));
+        assert_eq!(
+            to_json(&Sentence::Ack { seq: 17 }),
+            json!({"type": "ARTAK", "seq": 17})
+        );
         assert_eq!(to_json(&Sentence::Request), json!({"type": "ARTRQ"}));
     }
 
@@ -208,14 +242,24 @@ mod tests {
         let path = device_end.name().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let png = dir.path().join("panel.png");
-        let args = Args { port: path, baud: 9600, ack: true, png: Some(png.clone()), duration: Some(1.5), no_panel: true };
+        let args = Args {
+            port: path,
+            baud: 9600,
+            ack: true,
+            png: Some(png.clone()),
+            duration: Some(1.5),
+            no_panel: true,
+        };
         let sim = std::thread::spawn(move || run(args));
         // The board greets with ARTRQ, then acknowledges the event.
         let mut got = Vec::new();
         let mut buf = [0u8; 64];
         let start = Instant::now();
         while !got.ends_with(b"$ARTRQ*9261\r\n") {
-            assert!(start.elapsed() < Duration::from_secs(30), "no ARTRQ: {got:?}");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no ARTRQ: {got:?}"
+            );
             if let Ok(n) = master.read(&mut buf) {
                 got.extend_from_slice(&buf[..n]);
             }
@@ -225,7 +269,10 @@ mod tests {
         master.write_all(&wire).unwrap();
         got.clear();
         while !got.ends_with(b"$ARTAK,17*3471\r\n") {
-            assert!(start.elapsed() < Duration::from_secs(30), "no ARTAK: {got:?}");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no ARTAK: {got:?}"
+            );
             if let Ok(n) = master.read(&mut buf) {
                 got.extend_from_slice(&buf[..n]);
             }
@@ -241,7 +288,14 @@ mod tests {
 
     #[test]
     fn a_missing_port_is_an_error_naming_it() {
-        let args = Args { port: "/nonexistent/tty".into(), baud: 9600, ack: false, png: None, duration: Some(0.1), no_panel: true };
+        let args = Args {
+            port: "/nonexistent/tty".into(),
+            baud: 9600,
+            ack: false,
+            png: None,
+            duration: Some(0.1),
+            no_panel: true,
+        };
         let err = run(args).unwrap_err();
         assert!(format!("{err:#}").contains("/nonexistent/tty"), "{err:#}");
     }

@@ -120,12 +120,22 @@ mod tests {
     fn defaults_follow_the_spec() {
         let c: LinkConfig = toml::from_str("port = \"/dev/ttyUSB0\"").unwrap();
         assert_eq!(c, LinkConfig::new("/dev/ttyUSB0"));
-        assert_eq!((c.baud, c.acknowledged, c.resend_interval_ms, c.max_resends, c.heartbeat_interval_ms), (115_200, false, 250, 5, 1000));
+        assert_eq!(
+            (
+                c.baud,
+                c.acknowledged,
+                c.resend_interval_ms,
+                c.max_resends,
+                c.heartbeat_interval_ms
+            ),
+            (115_200, false, 250, 5, 1000)
+        );
     }
 
     #[test]
     fn unknown_keys_are_refused_by_name() {
-        let err = toml::from_str::<LinkConfig>("port = \"/dev/ttyUSB0\"\nbaudrate = 9600").unwrap_err();
+        let err =
+            toml::from_str::<LinkConfig>("port = \"/dev/ttyUSB0\"\nbaudrate = 9600").unwrap_err();
         assert!(err.to_string().contains("baudrate"), "{err}");
     }
 
@@ -142,7 +152,10 @@ mod tests {
         }
         c.baud = 9600;
         c.resend_interval_ms = 0;
-        assert_eq!(c.validate(), Err(LinkConfigError::ZeroInterval("resend_interval_ms")));
+        assert_eq!(
+            c.validate(),
+            Err(LinkConfigError::ZeroInterval("resend_interval_ms"))
+        );
         assert_eq!(LinkConfig::new("").validate(), Err(LinkConfigError::NoPort));
     }
 }

@@ -123,7 +123,11 @@ impl Board {
                 self.apply(sentence, now)
             }
         };
-        Some(Outcome { received, reply, changed })
+        Some(Outcome {
+            received,
+            reply,
+            changed,
+        })
     }
 
     fn apply(&mut self, sentence: &Sentence, now: Instant) -> (Option<Sentence>, bool) {
@@ -136,9 +140,11 @@ impl Board {
                     return (reply, false);
                 }
                 let action = match sentence {
-                    Sentence::Event(e) => {
-                        Some(ShownAction { class_id: e.class_id, label: e.label.as_str().to_string(), conf: e.conf })
-                    }
+                    Sentence::Event(e) => Some(ShownAction {
+                        class_id: e.class_id,
+                        label: e.label.as_str().to_string(),
+                        conf: e.conf,
+                    }),
                     _ => None,
                 };
                 self.last = Some(sentence.clone());
@@ -146,7 +152,10 @@ impl Board {
                 if self.history.len() == HISTORY_LEN {
                     self.history.pop_front();
                 }
-                self.history.push_back(Shown { seq, action: action.clone() });
+                self.history.push_back(Shown {
+                    seq,
+                    action: action.clone(),
+                });
                 let changed = self.panel.action != action;
                 self.panel.action = action;
                 (reply, changed)
@@ -162,7 +171,8 @@ impl Board {
                     stale: false,
                 });
                 // The panel does not show the uptime: a new uptime alone is no change.
-                let shown = |d: &Option<DeviceState>| d.map(|d| (d.status, d.backend, d.fps_x10, d.stale));
+                let shown =
+                    |d: &Option<DeviceState>| d.map(|d| (d.status, d.backend, d.fps_x10, d.stale));
                 let changed = shown(&self.panel.device) != shown(&device);
                 self.panel.device = device;
                 (None, changed)
@@ -174,7 +184,9 @@ impl Board {
     /// Marks the device line stale when no heartbeat came for
     /// [`HEARTBEAT_STALE`]; true when the panel changed.
     pub fn tick(&mut self, now: Instant) -> bool {
-        let overdue = self.last_heartbeat.is_some_and(|t| now.saturating_duration_since(t) > HEARTBEAT_STALE);
+        let overdue = self
+            .last_heartbeat
+            .is_some_and(|t| now.saturating_duration_since(t) > HEARTBEAT_STALE);
         match self.panel.device.as_mut() {
             Some(d) if overdue && !d.stale => {
                 d.stale = true;
@@ -217,7 +229,9 @@ pub fn serve(
         match received {
             Received::Bytes(n) => {
                 for &b in &buf[..n] {
-                    let Some(outcome) = board.push(b, now) else { continue };
+                    let Some(outcome) = board.push(b, now) else {
+                        continue;
+                    };
                     observer.outcome(&board, &outcome);
                     if outcome.changed {
                         observer.panel_changed(&board);
@@ -238,7 +252,9 @@ pub fn serve(
 }
 
 fn write(port: &mut TTYPort, sentence: &Sentence) -> io::Result<()> {
-    let bytes = sentence.encode().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let bytes = sentence
+        .encode()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     serial::write(port, &bytes, Duration::from_secs(1))
 }
 
@@ -324,7 +340,13 @@ pub fn spawn_on(mut master: TTYPort, path: String, ack: bool) -> Result<Emulator
             })
             .map_err(EmulatorError::Spawn)?
     };
-    Ok(Emulator { path, board, stop, changes, thread: Some(thread) })
+    Ok(Emulator {
+        path,
+        board,
+        stop,
+        changes,
+        thread: Some(thread),
+    })
 }
 
 impl Emulator {
@@ -388,7 +410,13 @@ mod tests {
     }
 
     fn event(seq: u16, label: &str) -> Sentence {
-        Sentence::Event(Event { seq, class_id: 1, label: Label::new(label).unwrap(), conf: 800, t_ms: 5 })
+        Sentence::Event(Event {
+            seq,
+            class_id: 1,
+            label: Label::new(label).unwrap(),
+            conf: 800,
+            t_ms: 5,
+        })
     }
 
     #[test]
@@ -429,8 +457,14 @@ mod tests {
             board.push(b, t0);
         }
         assert_eq!(board.panel().device_line(), "DEGRADED tract 25.0 fps");
-        let Sentence::Heartbeat(first) = hb else { unreachable!() };
-        let later = Sentence::Heartbeat(arts::Heartbeat { seq: 2, uptime_s: 6, ..first });
+        let Sentence::Heartbeat(first) = hb else {
+            unreachable!()
+        };
+        let later = Sentence::Heartbeat(arts::Heartbeat {
+            seq: 2,
+            uptime_s: 6,
+            ..first
+        });
         let outcome = feed(&mut board, &later);
         assert!(!outcome.changed, "only the uptime moved");
         assert_eq!(board.panel().device.unwrap().uptime_s, 6);
@@ -444,8 +478,10 @@ mod tests {
     fn drops_are_counted_and_never_shown() {
         let mut board = Board::new(true);
         let now = Instant::now();
-        let outcomes: Vec<_> =
-            b"$ARTEV,1,2,x,3,4*0000\r\n".iter().filter_map(|&b| board.push(b, now)).collect();
+        let outcomes: Vec<_> = b"$ARTEV,1,2,x,3,4*0000\r\n"
+            .iter()
+            .filter_map(|&b| board.push(b, now))
+            .collect();
         assert_eq!(outcomes.len(), 1);
         assert!(outcomes[0].received.is_err());
         assert_eq!(outcomes[0].reply, None);

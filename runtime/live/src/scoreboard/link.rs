@@ -81,14 +81,24 @@ pub struct LinkStats {
 #[derive(Debug, Clone, PartialEq)]
 enum State {
     Clear,
-    Action { class_id: u16, label: Label, conf: u16, t_ms: u32 },
+    Action {
+        class_id: u16,
+        label: Label,
+        conf: u16,
+        t_ms: u32,
+    },
 }
 
 impl State {
     fn sentence(&self, seq: u16) -> Sentence {
         match self {
             State::Clear => Sentence::Clear { seq },
-            State::Action { class_id, label, conf, t_ms } => Sentence::Event(Event {
+            State::Action {
+                class_id,
+                label,
+                conf,
+                t_ms,
+            } => Sentence::Event(Event {
                 seq,
                 class_id: *class_id,
                 label: label.clone(),
@@ -149,13 +159,20 @@ impl Link {
     pub fn spawn_at(config: LinkConfig, first_seq: u16) -> Result<Link, LinkError> {
         config.validate()?;
         let (tx, rx) = crossbeam_channel::unbounded();
-        let stats = Arc::new(Mutex::new(LinkStats { next_seq: first_seq, ..LinkStats::default() }));
+        let stats = Arc::new(Mutex::new(LinkStats {
+            next_seq: first_seq,
+            ..LinkStats::default()
+        }));
         let worker = Worker::new(config, first_seq, Arc::clone(&stats));
         let thread = std::thread::Builder::new()
             .name("scoreboard-link".into())
             .spawn(move || worker.run(rx))
             .map_err(LinkError::Spawn)?;
-        Ok(Link { tx, stats, thread: Some(thread) })
+        Ok(Link {
+            tx,
+            stats,
+            thread: Some(thread),
+        })
     }
 
     /// What the link has done so far.
@@ -221,8 +238,13 @@ impl EventSink for Link {
     }
 
     fn health(&mut self, health: &Health) -> Result<(), LinkError> {
-        let backend = Backend::from_name(health.backend).ok_or(LinkError::UnknownBackend(health.backend))?;
-        let fps_x10 = if health.fps.is_nan() { 0.0 } else { (health.fps * 10.0).round().clamp(0.0, 65535.0) };
+        let backend =
+            Backend::from_name(health.backend).ok_or(LinkError::UnknownBackend(health.backend))?;
+        let fps_x10 = if health.fps.is_nan() {
+            0.0
+        } else {
+            (health.fps * 10.0).round().clamp(0.0, 65535.0)
+        };
         self.send(Command::Health(Beat {
             uptime_s: health.uptime_s,
             at: Instant::now(),
@@ -291,7 +313,9 @@ impl Worker {
         let mut buf = [0u8; 256];
         loop {
             let now = Instant::now();
-            let wait = self.next_deadline().map_or(TICK, |d| d.saturating_duration_since(now).min(TICK));
+            let wait = self
+                .next_deadline()
+                .map_or(TICK, |d| d.saturating_duration_since(now).min(TICK));
             let mut stop = false;
             if let Some(port) = self.port.as_mut() {
                 match serial::read(port, &mut buf, wait) {
@@ -337,7 +361,10 @@ impl Worker {
             return self.backoff.due();
         }
         let beat = self.beat.map(|_| self.next_beat);
-        [self.awaiting.map(|a| a.next_at), beat].into_iter().flatten().min()
+        [self.awaiting.map(|a| a.next_at), beat]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Handles one command; true when the thread must stop.
@@ -366,7 +393,10 @@ impl Worker {
             None => {}
             Some(Err(reason)) => {
                 lock(&self.stats).dropped += 1;
-                debug!("scoreboard {}: dropped a sentence from the board: {reason}", self.config.port);
+                debug!(
+                    "scoreboard {}: dropped a sentence from the board: {reason}",
+                    self.config.port
+                );
             }
             Some(Ok(Sentence::Ack { seq })) => {
                 if self.awaiting.is_some_and(|a| a.seq == seq) {
@@ -387,7 +417,10 @@ impl Worker {
                 self.service(Instant::now());
             }
             Some(Ok(other)) => {
-                debug!("scoreboard {}: ignoring a device sentence from the board: {other:?}", self.config.port);
+                debug!(
+                    "scoreboard {}: ignoring a device sentence from the board: {other:?}",
+                    self.config.port
+                );
             }
         }
     }
@@ -404,7 +437,11 @@ impl Worker {
             let seq = self.next_seq();
             self.dirty = false;
             self.state_seq = Some(seq);
-            self.awaiting = self.config.acknowledged.then_some(Awaiting { seq, resends: 0, next_at: now + self.config.resend_interval() });
+            self.awaiting = self.config.acknowledged.then_some(Awaiting {
+                seq,
+                resends: 0,
+                next_at: now + self.config.resend_interval(),
+            });
             if self.write(&self.state.sentence(seq)) {
                 lock(&self.stats).sent += 1;
             } else {
@@ -423,7 +460,10 @@ impl Worker {
             } else {
                 self.awaiting = None;
                 lock(&self.stats).gave_up += 1;
-                warn!("scoreboard {}: no ARTAK for seq {} after {} re-sends", self.config.port, a.seq, a.resends);
+                warn!(
+                    "scoreboard {}: no ARTAK for seq {} after {} re-sends",
+                    self.config.port, a.seq, a.resends
+                );
             }
         }
         if let Some(beat) = self.beat
@@ -471,11 +511,16 @@ impl Worker {
 
     /// Writes one sentence; on failure the line is lost and false returned.
     fn write(&mut self, sentence: &Sentence) -> bool {
-        let Some(port) = self.port.as_mut() else { return false };
+        let Some(port) = self.port.as_mut() else {
+            return false;
+        };
         let bytes = match sentence.encode() {
             Ok(bytes) => bytes,
             Err(e) => {
-                warn!("scoreboard {}: cannot encode {sentence:?}: {e}", self.config.port);
+                warn!(
+                    "scoreboard {}: cannot encode {sentence:?}: {e}",
+                    self.config.port
+                );
                 return true;
             }
         };
@@ -491,7 +536,10 @@ impl Worker {
     fn open(&mut self, now: Instant) {
         match serial::open(&self.config.port, self.config.baud) {
             Ok(port) => {
-                info!("scoreboard {}: open at {} baud", self.config.port, self.config.baud);
+                info!(
+                    "scoreboard {}: open at {} baud",
+                    self.config.port, self.config.baud
+                );
                 self.port = Some(port);
                 self.parser = Parser::new();
                 self.backoff.reset();
@@ -505,9 +553,15 @@ impl Worker {
                 let wait = self.backoff.failed(now);
                 lock(&self.stats).failed_opens += 1;
                 if !self.failing {
-                    warn!("scoreboard {}: cannot open ({e}); retrying with backoff", self.config.port);
+                    warn!(
+                        "scoreboard {}: cannot open ({e}); retrying with backoff",
+                        self.config.port
+                    );
                 } else {
-                    debug!("scoreboard {}: cannot open ({e}); next try in {wait:?}", self.config.port);
+                    debug!(
+                        "scoreboard {}: cannot open ({e}); next try in {wait:?}",
+                        self.config.port
+                    );
                 }
                 self.failing = true;
             }
@@ -515,7 +569,10 @@ impl Worker {
     }
 
     fn lose(&mut self, error: &io::Error) {
-        warn!("scoreboard {}: line lost ({error}); reopening", self.config.port);
+        warn!(
+            "scoreboard {}: line lost ({error}); reopening",
+            self.config.port
+        );
         self.port = None;
         self.backoff.failed(Instant::now());
         let mut stats = lock(&self.stats);

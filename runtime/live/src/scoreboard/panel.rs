@@ -20,8 +20,14 @@ pub const PANEL_WIDTH: usize = 164;
 pub const PANEL_HEIGHT: usize = 32;
 
 /// The panel's pixels.
-pub type PanelFrame =
-    Framebuffer<BinaryColor, RawU1, BigEndian, PANEL_WIDTH, PANEL_HEIGHT, { buffer_size::<BinaryColor>(PANEL_WIDTH, PANEL_HEIGHT) }>;
+pub type PanelFrame = Framebuffer<
+    BinaryColor,
+    RawU1,
+    BigEndian,
+    PANEL_WIDTH,
+    PANEL_HEIGHT,
+    { buffer_size::<BinaryColor>(PANEL_WIDTH, PANEL_HEIGHT) },
+>;
 
 /// The action on the panel's action line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +70,13 @@ impl PanelState {
         match self.device {
             None => "NO HEARTBEAT".to_string(),
             Some(d) if d.stale => format!("NO HEARTBEAT (last {})", d.status.as_str()),
-            Some(d) => format!("{} {} {}.{} fps", d.status.as_str(), d.backend.as_str(), d.fps_x10 / 10, d.fps_x10 % 10),
+            Some(d) => format!(
+                "{} {} {}.{} fps",
+                d.status.as_str(),
+                d.backend.as_str(),
+                d.fps_x10 / 10,
+                d.fps_x10 % 10
+            ),
         }
     }
 
@@ -84,12 +96,20 @@ impl Drawable for PanelState {
     fn draw<D: DrawTarget<Color = BinaryColor>>(&self, target: &mut D) -> Result<(), D::Error> {
         let style = MonoTextStyle::new(&FONT_5X8, BinaryColor::On);
         if let Some(action) = &self.action {
-            Text::with_baseline(&action.label, Point::new(2, 1), style, Baseline::Top).draw(target)?;
-            ConfidenceBar { top_left: Point::new(2, 12), size: Size::new(120, 6), conf: action.conf }.draw(target)?;
+            Text::with_baseline(&action.label, Point::new(2, 1), style, Baseline::Top)
+                .draw(target)?;
+            ConfidenceBar {
+                top_left: Point::new(2, 12),
+                size: Size::new(120, 6),
+                conf: action.conf,
+            }
+            .draw(target)?;
             let percent = format!("{}.{}%", action.conf / 10, action.conf % 10);
-            Text::with_baseline(&percent, Point::new(126, 11), style, Baseline::Top).draw(target)?;
+            Text::with_baseline(&percent, Point::new(126, 11), style, Baseline::Top)
+                .draw(target)?;
         }
-        Text::with_baseline(&self.device_line(), Point::new(2, 23), style, Baseline::Top).draw(target)?;
+        Text::with_baseline(&self.device_line(), Point::new(2, 23), style, Baseline::Top)
+            .draw(target)?;
         Ok(())
     }
 }
@@ -111,7 +131,9 @@ impl Drawable for ConfidenceBar {
 
     fn draw<D: DrawTarget<Color = BinaryColor>>(&self, target: &mut D) -> Result<(), D::Error> {
         let frame = Rectangle::new(self.top_left, self.size);
-        frame.into_styled(PrimitiveStyle::with_stroke(BinaryColor::On, 1)).draw(target)?;
+        frame
+            .into_styled(PrimitiveStyle::with_stroke(BinaryColor::On, 1))
+            .draw(target)?;
         let inner_w = self.size.width.saturating_sub(2);
         let inner_h = self.size.height.saturating_sub(2);
         let filled = (inner_w * u32::from(self.conf.min(1000)) + 500) / 1000;
@@ -119,22 +141,28 @@ impl Drawable for ConfidenceBar {
         Rectangle::new(inside, Size::new(filled, inner_h))
             .into_styled(PrimitiveStyle::with_fill(BinaryColor::On))
             .draw(target)?;
-        Rectangle::new(inside + Point::new(filled as i32, 0), Size::new(inner_w - filled, inner_h))
-            .into_styled(PrimitiveStyle::with_fill(BinaryColor::Off))
-            .draw(target)
+        Rectangle::new(
+            inside + Point::new(filled as i32, 0),
+            Size::new(inner_w - filled, inner_h),
+        )
+        .into_styled(PrimitiveStyle::with_fill(BinaryColor::Off))
+        .draw(target)
     }
 }
 
 /// Whether the pixel at (`x`, `y`) is lit; pixels outside are dark.
 fn lit(frame: &PanelFrame, x: usize, y: usize) -> bool {
-    x < PANEL_WIDTH && y < PANEL_HEIGHT && frame.pixel(Point::new(x as i32, y as i32)) == Some(BinaryColor::On)
+    x < PANEL_WIDTH
+        && y < PANEL_HEIGHT
+        && frame.pixel(Point::new(x as i32, y as i32)) == Some(BinaryColor::On)
 }
 
 /// The frame as text for a terminal: one quadrant block character per
 /// 2 x 2 pixels, framed by a border.
 pub fn to_blocks(frame: &PanelFrame) -> String {
-    const QUADRANTS: [char; 16] =
-        [' ', '▘', '▝', '▀', '▖', '▌', '▞', '▛', '▗', '▚', '▐', '▜', '▄', '▙', '▟', '█'];
+    const QUADRANTS: [char; 16] = [
+        ' ', '▘', '▝', '▀', '▖', '▌', '▞', '▛', '▗', '▚', '▐', '▜', '▄', '▙', '▟', '█',
+    ];
     let cols = PANEL_WIDTH.div_ceil(2);
     let mut out = String::new();
     out.push('┌');
@@ -164,7 +192,10 @@ pub const PNG_SCALE: u32 = 4;
 /// The frame as an RGB image, lit pixels amber on black, `PNG_SCALE` times
 /// as large.
 pub fn to_image(frame: &PanelFrame) -> image::RgbImage {
-    let (w, h) = (PANEL_WIDTH as u32 * PNG_SCALE, PANEL_HEIGHT as u32 * PNG_SCALE);
+    let (w, h) = (
+        PANEL_WIDTH as u32 * PNG_SCALE,
+        PANEL_HEIGHT as u32 * PNG_SCALE,
+    );
     image::RgbImage::from_fn(w, h, |x, y| {
         if lit(frame, (x / PNG_SCALE) as usize, (y / PNG_SCALE) as usize) {
             image::Rgb([255, 176, 0])
@@ -191,8 +222,13 @@ pub fn save_png(frame: &PanelFrame, path: &Path) -> Result<(), PanelError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let err = |source| PanelError { path: path.to_path_buf(), source };
-    to_image(frame).save_with_format(&tmp, image::ImageFormat::Png).map_err(err)?;
+    let err = |source| PanelError {
+        path: path.to_path_buf(),
+        source,
+    };
+    to_image(frame)
+        .save_with_format(&tmp, image::ImageFormat::Png)
+        .map_err(err)?;
     std::fs::rename(&tmp, path).map_err(|e| err(image::ImageError::IoError(e)))
 }
 
@@ -203,21 +239,51 @@ mod tests {
 
     fn bar(conf: u16) -> MockDisplay<BinaryColor> {
         let mut display = MockDisplay::new();
-        ConfidenceBar { top_left: Point::new(0, 0), size: Size::new(12, 4), conf }.draw(&mut display).unwrap();
+        ConfidenceBar {
+            top_left: Point::new(0, 0),
+            size: Size::new(12, 4),
+            conf,
+        }
+        .draw(&mut display)
+        .unwrap();
         display
     }
 
     #[test]
     fn confidence_bar_fills_in_proportion() {
-        bar(0).assert_pattern(&["############", "#..........#", "#..........#", "############"]);
-        bar(500).assert_pattern(&["############", "######.....#", "######.....#", "############"]);
-        bar(912).assert_pattern(&["############", "##########.#", "##########.#", "############"]);
-        bar(1000).assert_pattern(&["############", "############", "############", "############"]);
+        bar(0).assert_pattern(&[
+            "############",
+            "#..........#",
+            "#..........#",
+            "############",
+        ]);
+        bar(500).assert_pattern(&[
+            "############",
+            "######.....#",
+            "######.....#",
+            "############",
+        ]);
+        bar(912).assert_pattern(&[
+            "############",
+            "##########.#",
+            "##########.#",
+            "############",
+        ]);
+        bar(1000).assert_pattern(&[
+            "############",
+            "############",
+            "############",
+            "############",
+        ]);
     }
 
     fn event_panel() -> PanelState {
         PanelState {
-            action: Some(ShownAction { class_id: 3, label: "salto backward tucked".into(), conf: 912 }),
+            action: Some(ShownAction {
+                class_id: 3,
+                label: "salto backward tucked".into(),
+                conf: 912,
+            }),
             device: Some(DeviceState {
                 status: arts::Status::Ok,
                 backend: arts::Backend::Trt,
@@ -230,7 +296,9 @@ mod tests {
 
     /// The lit pixels of a frame inside a rectangle.
     fn lit_in(frame: &PanelFrame, x: std::ops::Range<usize>, y: std::ops::Range<usize>) -> usize {
-        y.flat_map(|y| x.clone().map(move |x| (x, y))).filter(|&(x, y)| lit(frame, x, y)).count()
+        y.flat_map(|y| x.clone().map(move |x| (x, y)))
+            .filter(|&(x, y)| lit(frame, x, y))
+            .count()
     }
 
     /// A text drawn alone where the panel draws it.
@@ -241,8 +309,14 @@ mod tests {
         frame
     }
 
-    fn region_equal(a: &PanelFrame, b: &PanelFrame, x: std::ops::Range<usize>, y: std::ops::Range<usize>) -> bool {
-        y.flat_map(|y| x.clone().map(move |x| (x, y))).all(|(x, y)| lit(a, x, y) == lit(b, x, y))
+    fn region_equal(
+        a: &PanelFrame,
+        b: &PanelFrame,
+        x: std::ops::Range<usize>,
+        y: std::ops::Range<usize>,
+    ) -> bool {
+        y.flat_map(|y| x.clone().map(move |x| (x, y)))
+            .all(|(x, y)| lit(a, x, y) == lit(b, x, y))
     }
 
     fn rows_equal(a: &PanelFrame, b: &PanelFrame, rows: std::ops::Range<usize>) -> bool {
@@ -252,11 +326,24 @@ mod tests {
     #[test]
     fn the_panel_shows_label_bar_and_status() {
         let frame = event_panel().render();
-        assert!(rows_equal(&frame, &text_alone("salto backward tucked", Point::new(2, 1)), 0..10));
-        assert!(rows_equal(&frame, &text_alone("OK trt 30.0 fps", Point::new(2, 23)), 22..32));
+        assert!(rows_equal(
+            &frame,
+            &text_alone("salto backward tucked", Point::new(2, 1)),
+            0..10
+        ));
+        assert!(rows_equal(
+            &frame,
+            &text_alone("OK trt 30.0 fps", Point::new(2, 23)),
+            22..32
+        ));
         // The bar's fill: 118 inner pixels at 912 per-mille is 108 lit columns.
         assert_eq!(lit_in(&frame, 3..121, 13..17), 108 * 4);
-        assert!(region_equal(&frame, &text_alone("91.2%", Point::new(126, 11)), 123..PANEL_WIDTH, 10..21));
+        assert!(region_equal(
+            &frame,
+            &text_alone("91.2%", Point::new(126, 11)),
+            123..PANEL_WIDTH,
+            10..21
+        ));
         assert!(lit_in(&frame, 123..PANEL_WIDTH, 10..21) > 0);
     }
 
@@ -276,7 +363,11 @@ mod tests {
         state.device.as_mut().unwrap().stale = true;
         assert_eq!(state.device_line(), "NO HEARTBEAT (last OK)");
         let frame = PanelState::default().render();
-        assert!(rows_equal(&frame, &text_alone("NO HEARTBEAT", Point::new(2, 23)), 0..PANEL_HEIGHT));
+        assert!(rows_equal(
+            &frame,
+            &text_alone("NO HEARTBEAT", Point::new(2, 23)),
+            0..PANEL_HEIGHT
+        ));
     }
 
     #[test]
@@ -285,12 +376,30 @@ mod tests {
         let text = to_blocks(&frame);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), PANEL_HEIGHT / 2 + 2);
-        assert!(lines.iter().all(|l| l.chars().count() == PANEL_WIDTH / 2 + 2));
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.chars().count() == PANEL_WIDTH / 2 + 2)
+        );
         // Full blocks only where all four pixels are lit: the bar's filled rows.
         let full = lines[7].chars().filter(|&c| c == '█').count();
         assert!(full >= 50, "{}", lines[7]);
-        let blank = to_blocks(&PanelState { action: None, device: None }.render());
-        assert!(blank.lines().nth(1).unwrap().trim_matches('│').chars().all(|c| c == ' '));
+        let blank = to_blocks(
+            &PanelState {
+                action: None,
+                device: None,
+            }
+            .render(),
+        );
+        assert!(
+            blank
+                .lines()
+                .nth(1)
+                .unwrap()
+                .trim_matches('│')
+                .chars()
+                .all(|c| c == ' ')
+        );
     }
 
     #[test]
@@ -300,7 +409,13 @@ mod tests {
         let frame = event_panel().render();
         save_png(&frame, &path).unwrap();
         let img = image::open(&path).unwrap().to_rgb8();
-        assert_eq!(img.dimensions(), (PANEL_WIDTH as u32 * PNG_SCALE, PANEL_HEIGHT as u32 * PNG_SCALE));
+        assert_eq!(
+            img.dimensions(),
+            (
+                PANEL_WIDTH as u32 * PNG_SCALE,
+                PANEL_HEIGHT as u32 * PNG_SCALE
+            )
+        );
         for (x, y) in [(2usize, 12usize), (50, 14), (150, 14), (0, 0)] {
             let px = img.get_pixel(x as u32 * PNG_SCALE + 1, y as u32 * PNG_SCALE + 2);
             assert_eq!(px[0] == 255, lit(&frame, x, y), "pixel ({x}, {y})");

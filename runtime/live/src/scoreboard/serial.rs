@@ -35,9 +35,17 @@ pub fn read(port: &mut TTYPort, buf: &mut [u8], wait: Duration) -> Received {
         return Received::Lost(e.into());
     }
     match port.read(buf) {
-        Ok(0) => Received::Lost(io::Error::new(io::ErrorKind::UnexpectedEof, "end of file on the serial line")),
+        Ok(0) => Received::Lost(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "end of file on the serial line",
+        )),
         Ok(n) => Received::Bytes(n),
-        Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
             Received::Nothing
         }
         Err(e) => Received::Lost(e),
@@ -63,7 +71,12 @@ pub struct Backoff {
 impl Backoff {
     /// Waits start at `first` and double up to `max`.
     pub fn new(first: Duration, max: Duration) -> Self {
-        Backoff { first, max, next: first, at: None }
+        Backoff {
+            first,
+            max,
+            next: first,
+            at: None,
+        }
     }
 
     /// Whether an attempt may be made at `now`.
@@ -116,12 +129,21 @@ mod tests {
         let mut port = open(&path, 115_200).unwrap();
         drop(slave);
         let mut buf = [0u8; 16];
-        assert!(matches!(read(&mut port, &mut buf, Duration::from_millis(10)), Received::Nothing));
+        assert!(matches!(
+            read(&mut port, &mut buf, Duration::from_millis(10)),
+            Received::Nothing
+        ));
         let mut master = master;
         master.write_all(b"$").unwrap();
-        assert!(matches!(read(&mut port, &mut buf, Duration::from_secs(5)), Received::Bytes(1)));
+        assert!(matches!(
+            read(&mut port, &mut buf, Duration::from_secs(5)),
+            Received::Bytes(1)
+        ));
         drop(master);
-        assert!(matches!(read(&mut port, &mut buf, Duration::from_secs(5)), Received::Lost(_)));
+        assert!(matches!(
+            read(&mut port, &mut buf, Duration::from_secs(5)),
+            Received::Lost(_)
+        ));
         assert!(write(&mut port, b"x", Duration::from_millis(10)).is_err());
         assert!(open(&path, 115_200).is_err());
     }
