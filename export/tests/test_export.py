@@ -2,6 +2,7 @@
 
 import json
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -127,23 +128,24 @@ def test_report_compares_fp32_and_int8(bundle):
 def test_tampered_bundle_is_rejected(bundle, tmp_path):
     import shutil
 
-    copy = tmp_path / "b"
-    shutil.copytree(bundle, copy)
-    (copy / "report.json").write_text("{}\n")
+    def tampered(name: str, edit) -> Path:
+        copy = tmp_path / name
+        shutil.copytree(bundle, copy)
+        edit(copy)
+        return copy
+
+    def edit_manifest(old: str, new: str):
+        def edit(copy: Path) -> None:
+            (copy / "bundle.toml").write_text((copy / "bundle.toml").read_text().replace(old, new))
+
+        return edit
+
     with pytest.raises(BundleError, match="report.json"):
-        verify_bundle(copy)
-    shutil.rmtree(copy)
-    shutil.copytree(bundle, copy)
-    text = (copy / "bundle.toml").read_text().replace("[provenance]", "[provenance]\nextra = 1")
-    (copy / "bundle.toml").write_text(text)
+        verify_bundle(tampered("report", lambda c: (c / "report.json").write_text("{}\n")))
     with pytest.raises(BundleError, match="unknown \\['extra'\\]"):
-        verify_bundle(copy)
-    shutil.rmtree(copy)
-    shutil.copytree(bundle, copy)
-    text = (copy / "bundle.toml").read_text().replace('background = "move 3"', 'background = "move 9"')
-    (copy / "bundle.toml").write_text(text)
+        verify_bundle(tampered("extra", edit_manifest("[provenance]", "[provenance]\nextra = 1")))
     with pytest.raises(BundleError, match="background 'move 9' is not one of the labels"):
-        verify_bundle(copy)
+        verify_bundle(tampered("background", edit_manifest('background = "move 3"', 'background = "move 9"')))
 
 
 def test_cli_reports_bad_input(tmp_path, capsys):
