@@ -30,6 +30,9 @@ pub struct Provenance {
     /// Free text: venue, camera, date; or the generator's options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// How a generated set's clips frame their action: `centred` or `live`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framing: Option<String>,
 }
 
 /// The contents of `set.toml`.

@@ -62,6 +62,8 @@ pub(crate) struct Routine {
     end_x: f32,
     end_heading: f32,
     end_pose: Pose,
+    /// Class of the next element planned, instead of a random one.
+    next_class: Option<usize>,
 }
 
 impl Routine {
@@ -78,6 +80,33 @@ impl Routine {
             end_x: 0.5 * (scene.free_x.0 + scene.free_x.1),
             end_heading: scene.heading,
             end_pose: motion::idle_pose(),
+            next_class: None,
+        }
+    }
+
+    /// The same routine with its first element of class `class_id`.
+    pub fn with_first_class(mut self, class_id: usize) -> Routine {
+        self.next_class = Some(class_id);
+        self
+    }
+
+    /// First frame and length in frames of element `skip` (counting from 0)
+    /// of a routine that has not been asked for a frame yet.
+    pub fn element(&mut self, skip: usize) -> (u64, u64) {
+        let (mut i, mut elements) = (0, 0);
+        loop {
+            while i >= self.plan.len() {
+                let next = self.plan.back().map_or(0, |a| a.start + a.len);
+                self.plan_cycle(next);
+            }
+            let a = &self.plan[i];
+            if matches!(a.kind, Kind::Element { .. }) {
+                if elements == skip {
+                    return (a.start, a.len);
+                }
+                elements += 1;
+            }
+            i += 1;
         }
     }
 
@@ -91,12 +120,13 @@ impl Routine {
         self.plan.front().expect("planned above")
     }
 
-    /// First frame of a run of `len` frames without an element, inside the
-    /// pause before element `skip` (counting from 0) of a routine that has
-    /// not been asked for a frame yet; the run's place in the pause is drawn
-    /// from the routine's generator. `None` if that pause is shorter.
-    pub fn pause(&mut self, skip: usize, len: u64) -> Option<u64> {
-        let (mut i, mut elements, mut pause_start) = (0, 0, 0);
+    /// First frame of a run of `len` frames inside the pause before element
+    /// `skip` (counting from 0) of a routine that has not been asked for a
+    /// frame yet, allowed to reach up to `spill` frames into the element
+    /// before or after the pause; the run's place is drawn from the
+    /// routine's generator. `None` if the pause (with the spill) is shorter.
+    pub fn pause(&mut self, skip: usize, len: u64, spill: u64) -> Option<u64> {
+        let (mut i, mut elements, mut pause_start) = (0, 0, 0u64);
         loop {
             while i >= self.plan.len() {
                 let next = self.plan.back().map_or(0, |a| a.start + a.len);
@@ -106,8 +136,9 @@ impl Routine {
             let (start, end) = (a.start, a.start + a.len);
             if matches!(a.kind, Kind::Element { .. }) {
                 if elements == skip {
-                    let room = start.checked_sub(pause_start + len)?;
-                    return Some(pause_start + self.rng.random_range(0..=room));
+                    let first = pause_start.saturating_sub(if elements == 0 { 0 } else { spill });
+                    let room = (start + spill).checked_sub(first + len)?;
+                    return Some(first + self.rng.random_range(0..=room));
                 }
                 elements += 1;
                 pause_start = end;
@@ -134,7 +165,8 @@ impl Routine {
     /// spot, standing, arms up (turning to face the element's way).
     fn plan_cycle(&mut self, mut start: u64) {
         let rng = &mut self.rng;
-        let class_id = rng.random_range(0..ELEMENTS.len());
+        let drawn = rng.random_range(0..ELEMENTS.len());
+        let class_id = self.next_class.take().unwrap_or(drawn);
         let el = &ELEMENTS[class_id];
         let style = Style {
             twist_sign: if rng.random_bool(0.5) { 1.0 } else { -1.0 },
@@ -308,7 +340,7 @@ mod tests {
             for skip in 0..3 {
                 let mut r = routine(seed);
                 let first = r
-                    .pause(skip, 16)
+                    .pause(skip, 16, 0)
                     .expect("pauses last at least 0.7 s = 21 frames");
                 let mut elements_before = 0;
                 let mut n = 0;
@@ -334,8 +366,35 @@ mod tests {
     }
 
     #[test]
+    fn a_spilling_excerpt_holds_at_most_spill_frames_of_an_element_at_each_end() {
+        let mut spilled = 0;
+        for seed in 0..40 {
+            let skip = 1 + seed as usize % 2;
+            let mut r = routine(seed);
+            let first = r.pause(skip, 16, 4).expect("pauses last at least 0.7 s");
+            let flags: Vec<bool> = (first..first + 16)
+                .map(|n| matches!(r.action_at(n).kind, Kind::Element { .. }))
+                .collect();
+            let head = flags.iter().take_while(|&&e| e).count();
+            let tail = flags.iter().rev().take_while(|&&e| e).count();
+            let total = flags.iter().filter(|&&e| e).count();
+            assert!(
+                head <= 4 && tail <= 4,
+                "seed {seed}: {head} + {tail} element frames"
+            );
+            assert_eq!(
+                total,
+                head + tail,
+                "seed {seed}: element frames in the middle"
+            );
+            spilled += usize::from(total > 0);
+        }
+        assert!(spilled > 0, "no excerpt reached into an element");
+    }
+
+    #[test]
     fn a_pause_shorter_than_the_excerpt_is_refused() {
         let mut r = routine(1);
-        assert_eq!(r.pause(0, 10 * 30), None);
+        assert_eq!(r.pause(0, 10 * 30, 0), None);
     }
 }

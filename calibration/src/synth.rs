@@ -40,7 +40,62 @@ pub struct SynthOptions {
     pub fps: u32,
     /// Seed; equal seeds and options give byte-identical sets.
     pub seed: u64,
+    /// How a clip frames its action.
+    pub framing: Framing,
 }
+
+/// How a clip frames its action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Framing {
+    /// An element's middle sits within 5 % of its duration of the clip's
+    /// middle; "no element" clips hold no frame of an element.
+    #[default]
+    Centred,
+    /// Clips as a live sliding window meets them, cut from a performer's
+    /// routine wherever the window falls: an element clip holds at least
+    /// [`LIVE_ELEMENT_SHARE`] of its element's frames (or as many as the
+    /// clip has), with the routine's pause around them; a "no element" clip
+    /// may hold up to a quarter of its frames of the landing before it or
+    /// the take-off after it.
+    Live,
+}
+
+impl std::str::FromStr for Framing {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "centred" => Ok(Framing::Centred),
+            "live" => Ok(Framing::Live),
+            other => Err(format!(
+                "unknown framing {other:?} (expected `centred` or `live`)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Framing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Framing::Centred => "centred",
+            Framing::Live => "live",
+        })
+    }
+}
+
+impl Framing {
+    /// Most frames of an element a "no element" clip of `frames` may hold
+    /// at either end.
+    fn background_spill(self, frames: u32) -> u64 {
+        match self {
+            Framing::Centred => 0,
+            Framing::Live => u64::from(frames / 4),
+        }
+    }
+}
+
+/// Smallest share of an element's frames a [`Framing::Live`] element clip holds.
+pub const LIVE_ELEMENT_SHARE: f32 = 0.6;
 
 impl Default for SynthOptions {
     fn default() -> Self {
@@ -51,6 +106,7 @@ impl Default for SynthOptions {
             height: 120,
             fps: 30,
             seed: 0,
+            framing: Framing::Centred,
         }
     }
 }
@@ -139,33 +195,44 @@ pub fn render_clip_as(opts: &SynthOptions, index: usize, class_id: usize) -> Cli
         parts.push(draw(&scene, &mut renderer, n, t, skeleton, &mut img));
         frames.push(img);
     };
-    if let Some(el) = ELEMENTS.get(class_id) {
-        let k: f32 = rng.random_range(0.84..1.56);
-        let centre: f32 = rng.random_range(0.45..0.55);
-        let duration = k * NOMINAL_WINDOW * fps / NOMINAL_FPS;
-        let x0 = -scene.heading * 0.5 * motion::travel(el);
-        for j in 0..opts.frames {
-            let u = centre + (j as f32 + 0.5 - 0.5 * opts.frames as f32) / duration;
-            let placed = motion::element(el, u, &scene.style, &scene.build);
-            let skeleton = place(&placed.skeleton, scene.heading, x0);
-            emit(u64::from(j), j as f32 / fps, &skeleton);
+    match ELEMENTS.get(class_id) {
+        Some(el) if opts.framing == Framing::Centred => {
+            let k: f32 = rng.random_range(0.84..1.56);
+            let centre: f32 = rng.random_range(0.45..0.55);
+            let duration = k * NOMINAL_WINDOW * fps / NOMINAL_FPS;
+            let x0 = -scene.heading * 0.5 * motion::travel(el);
+            for j in 0..opts.frames {
+                let u = centre + (j as f32 + 0.5 - 0.5 * opts.frames as f32) / duration;
+                let placed = motion::element(el, u, &scene.style, &scene.build);
+                let skeleton = place(&placed.skeleton, scene.heading, x0);
+                emit(u64::from(j), j as f32 / fps, &skeleton);
+            }
         }
-    } else {
-        let clip_s = opts.frames as f32 / fps;
-        let pauses = (PAUSE_S.0.max(clip_s + 0.1), PAUSE_S.1.max(clip_s + 2.0));
-        let mut routine = Routine::new(
-            ChaCha8Rng::seed_from_u64(rng.random()),
-            &scene,
-            opts.fps,
-            pauses,
-        );
-        let skip = rng.random_range(0..3);
-        let first = routine
-            .pause(skip, u64::from(opts.frames))
-            .expect("every pause is longer than the clip");
-        for n in first..first + u64::from(opts.frames) {
-            let action = routine.action_at(n).clone();
-            emit(n, n as f32 / fps, &routine.skeleton(&action, n));
+        _ => {
+            let len = u64::from(opts.frames);
+            let clip_s = opts.frames as f32 / fps;
+            let pauses = (PAUSE_S.0.max(clip_s + 0.1), PAUSE_S.1.max(clip_s + 2.0));
+            let mut routine = Routine::new(
+                ChaCha8Rng::seed_from_u64(rng.random()),
+                &scene,
+                opts.fps,
+                pauses,
+            );
+            let first = if class_id < ELEMENTS.len() {
+                routine = routine.with_first_class(class_id);
+                let (start, frames) = routine.element(0);
+                let (lo, hi) = live_window_starts(start, frames, len);
+                rng.random_range(lo..=hi)
+            } else {
+                let skip = rng.random_range(0..3);
+                routine
+                    .pause(skip, len, opts.framing.background_spill(opts.frames))
+                    .expect("every pause is longer than the clip")
+            };
+            for n in first..first + len {
+                let action = routine.action_at(n).clone();
+                emit(n, n as f32 / fps, &routine.skeleton(&action, n));
+            }
         }
     }
     Clip {
@@ -174,6 +241,16 @@ pub fn render_clip_as(opts: &SynthOptions, index: usize, class_id: usize) -> Cli
         parts,
         jpeg_quality: scene.jpeg_quality,
     }
+}
+
+/// Earliest and latest first frame of a `len`-frame window that holds
+/// [`LIVE_ELEMENT_SHARE`] of the frames of an element at `start` lasting
+/// `frames` (or all the window can hold).
+fn live_window_starts(start: u64, frames: u64, len: u64) -> (u64, u64) {
+    let need = ((LIVE_ELEMENT_SHARE * frames as f32).ceil() as u64)
+        .min(frames)
+        .min(len);
+    ((start + need).saturating_sub(len), start + frames - need)
 }
 
 /// Draws frame `n` (time `t` seconds) of `scene` with the performer at
@@ -223,6 +300,7 @@ pub fn generate_set(
                 "synthetic fine-grained gym: {} clips of {} frames",
                 opts.clips, opts.frames
             )),
+            framing: Some(opts.framing.to_string()),
         },
     };
     let writer = ClipSetWriter::create(out, &labels(), meta)?;
@@ -241,4 +319,42 @@ pub fn generate_set(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     writer.finish(&annotations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_windows_hold_the_element_share_at_both_extremes() {
+        for (start, frames, len) in [
+            (30, 13, 16),
+            (30, 25, 16),
+            (40, 16, 16),
+            (20, 40, 8),
+            (5, 14, 64),
+        ] {
+            let (lo, hi) = live_window_starts(start, frames, len);
+            assert!(lo <= hi, "{start} {frames} {len}: empty range");
+            let need = ((LIVE_ELEMENT_SHARE * frames as f32).ceil() as u64).min(len);
+            for a in [lo, hi] {
+                let overlap = (a + len).min(start + frames).saturating_sub(a.max(start));
+                assert!(
+                    overlap >= need,
+                    "{start} {frames} {len}: window at {a} holds {overlap} < {need} element frames"
+                );
+            }
+            let outside = |a: u64| (a + len).min(start + frames).saturating_sub(a.max(start));
+            if lo > 0 {
+                assert!(
+                    outside(lo - 1) < need,
+                    "{start} {frames} {len}: range starts late"
+                );
+            }
+            assert!(
+                outside(hi + 1) < need,
+                "{start} {frames} {len}: range ends early"
+            );
+        }
+    }
 }

@@ -17,6 +17,7 @@ fn meta() -> SetMeta {
             version: "1".into(),
             seed: None,
             description: Some("hall 3, camera B".into()),
+            framing: None,
         },
     }
 }

@@ -3,8 +3,8 @@
 use artrt_calibration::classes::near_twins;
 use artrt_calibration::figure::Part;
 use artrt_calibration::{
-    BACKGROUND_LABEL, BBox, CLASSES, ClipSet, ELEMENTS, SynthOptions, generate_set, render_clip,
-    render_clip_as,
+    BACKGROUND_LABEL, BBox, CLASSES, ClipSet, ELEMENTS, Framing, SynthOptions, generate_set,
+    render_clip, render_clip_as,
 };
 use std::collections::BTreeMap;
 use std::fs;
@@ -79,6 +79,7 @@ fn set_is_valid_and_balanced() {
         height: 72,
         fps: 25,
         seed: 5,
+        framing: Framing::Live,
     };
     let dir = tempfile::tempdir().unwrap();
     let ticks = std::sync::atomic::AtomicUsize::new(0);

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use artrt_calibration::{ELEMENTS, StreamOptions};
-use artrt_infer::{BackendKind, Precision, Preprocessor};
+use artrt_infer::postprocess::softmax_into;
+use artrt_infer::{Backend, BackendKind, InferError, Outputs, Precision, Preprocessor};
 use artrt_live::board::Profile;
 use artrt_live::pipeline::{self, PipelineConfig};
 use artrt_live::scoring::{self, Detection, Segment};
@@ -52,6 +53,43 @@ pub struct Args {
     /// Write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write every window's class probabilities as JSON lines to this file
+    /// (`{"t_ms": .., "probs": [..]}`, t_ms the stream time of the window's
+    /// last frame), for tuning the decision settings offline against the
+    /// report's ground-truth segments.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+}
+
+/// A backend that keeps each window's class probabilities.
+struct Traced<'a> {
+    inner: Serving<'a>,
+    probs: Vec<Vec<f32>>,
+}
+
+impl Backend for Traced<'_> {
+    fn kind(&self) -> BackendKind {
+        self.inner.kind()
+    }
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+    fn precision(&self) -> Precision {
+        self.inner.precision()
+    }
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+    fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
+        let out = self.inner.run(input)?;
+        let mut probs = vec![0.0; out.logits.len()];
+        softmax_into(&out.logits, &mut probs);
+        self.probs.push(probs);
+        Ok(out)
+    }
+    fn outputs(&self) -> &Outputs {
+        self.inner.outputs()
+    }
 }
 
 /// Records the events of a run.
@@ -125,11 +163,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut preprocessor = Preprocessor::new(&bundle.input);
     let mut recorder = Recorder::default();
+    let mut traced = Traced {
+        inner: Serving(&mut chain),
+        probs: Vec::new(),
+    };
     let started = Instant::now();
     let stats = pipeline::run(
         &mut source,
         &mut preprocessor,
-        &mut Serving(&mut chain),
+        &mut traced,
         &mut recorder,
         bundle.labels(),
         &pipeline_config,
@@ -137,6 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     let wall = started.elapsed();
     drop(source);
+    let window_probs = traced.probs;
 
     let ms = |frame: u64| frame * 1000 / u64::from(fps);
     let segments: Vec<Segment> = truth
@@ -178,6 +221,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         "tolerance_ms": tolerance,
         "score": score,
+        "segments": segments
+            .iter()
+            .map(|s| json!({"start_ms": s.start_ms, "end_ms": s.end_ms, "class_id": s.class_id}))
+            .collect::<Vec<_>>(),
+        "events": detections
+            .iter()
+            .map(|d| json!({"t_ms": d.t_ms, "class_id": d.class_id}))
+            .collect::<Vec<_>>(),
         "run": stats,
     });
     println!(
@@ -195,6 +246,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         chain.kind(),
         wall.as_secs_f64()
     );
+    if let Some(path) = &args.trace {
+        let window = profile.clip.window as u64;
+        let hop = profile.clip.hop as u64;
+        let lines: String = window_probs
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                let t_ms = ms(window - 1 + k as u64 * hop);
+                format!("{}\n", json!({"t_ms": t_ms, "probs": p}))
+            })
+            .collect();
+        std::fs::write(path, lines).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;

@@ -1,7 +1,7 @@
 //! `artrt synth`: writes a synthetic fine-grained gym clip set.
 
 use anyhow::{Context, bail};
-use artrt_calibration::{ClipSet, SynthOptions, contact_sheet, generate_set};
+use artrt_calibration::{ClipSet, Framing, SynthOptions, contact_sheet, generate_set};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
@@ -26,6 +26,13 @@ pub struct Args {
     /// Frame rate written to set.toml; elements last as long in seconds at any rate.
     #[arg(long, default_value_t = 30)]
     pub fps: u32,
+    /// `centred`: each element in the middle of its clip (the calibration
+    /// sets). `live`: clips as a live sliding window meets them, elements up
+    /// to 20 % of their duration off-centre and "no element" clips touching
+    /// up to a quarter clip of the neighbouring elements (training sets for
+    /// streams).
+    #[arg(long, default_value = "centred")]
+    pub framing: Framing,
     /// Also write a contact sheet (PNG): a few frames of one clip per class, labelled.
     #[arg(long)]
     pub preview: Option<PathBuf>,
@@ -52,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         height: args.size.1,
         fps: args.fps,
         seed: args.seed,
+        framing: args.framing,
     };
     if let Err(e) = opts.check() {
         bail!("{e}");
