@@ -43,6 +43,6 @@ pub use preview::contact_sheet;
 pub use render::{BBox, PartBoxes};
 pub use stream::{GymStream, Segment, StreamOptions};
 pub use synth::{
-    Clip, Framing, GENERATOR, LIVE_ELEMENT_SHARE, NOMINAL_FPS, NOMINAL_WINDOW, SynthOptions,
-    generate_set, render_clip, render_clip_as,
+    Clip, Framing, GENERATOR, LIVE_BACKGROUND_SHARE, LIVE_ELEMENT_SHARE, NOMINAL_FPS,
+    NOMINAL_WINDOW, SynthOptions, generate_set, render_clip, render_clip_as,
 };

@@ -122,11 +122,13 @@ impl Routine {
 
     /// First frame of a run of `len` frames inside the pause before element
     /// `skip` (counting from 0) of a routine that has not been asked for a
-    /// frame yet, allowed to reach up to `spill` frames into the element
-    /// before or after the pause; the run's place is drawn from the
-    /// routine's generator. `None` if the pause (with the spill) is shorter.
-    pub fn pause(&mut self, skip: usize, len: u64, spill: u64) -> Option<u64> {
-        let (mut i, mut elements, mut pause_start) = (0, 0, 0u64);
+    /// frame yet, allowed to reach into the element before and the element
+    /// after the pause by up to `spill` of that element's frames (rounded
+    /// down); the run's place is drawn from the routine's generator. `None`
+    /// if the pause (with the spill) is shorter.
+    pub fn pause(&mut self, skip: usize, len: u64, spill: f32) -> Option<u64> {
+        let (mut i, mut elements, mut pause_start, mut before) = (0, 0, 0u64, 0u64);
+        let reach = |frames: u64| (spill * frames as f32).floor() as u64;
         loop {
             while i >= self.plan.len() {
                 let next = self.plan.back().map_or(0, |a| a.start + a.len);
@@ -136,12 +138,13 @@ impl Routine {
             let (start, end) = (a.start, a.start + a.len);
             if matches!(a.kind, Kind::Element { .. }) {
                 if elements == skip {
-                    let first = pause_start.saturating_sub(if elements == 0 { 0 } else { spill });
-                    let room = (start + spill).checked_sub(first + len)?;
+                    let first = pause_start - before;
+                    let room = (start + reach(a.len)).checked_sub(first + len)?;
                     return Some(first + self.rng.random_range(0..=room));
                 }
                 elements += 1;
                 pause_start = end;
+                before = reach(a.len);
             }
             i += 1;
         }
@@ -340,7 +343,7 @@ mod tests {
             for skip in 0..3 {
                 let mut r = routine(seed);
                 let first = r
-                    .pause(skip, 16, 0)
+                    .pause(skip, 16, 0.0)
                     .expect("pauses last at least 0.7 s = 21 frames");
                 let mut elements_before = 0;
                 let mut n = 0;
@@ -366,22 +369,30 @@ mod tests {
     }
 
     #[test]
-    fn a_spilling_excerpt_holds_at_most_spill_frames_of_an_element_at_each_end() {
+    fn a_spilling_excerpt_holds_at_most_its_share_of_an_element_at_each_end() {
         let mut spilled = 0;
         for seed in 0..40 {
             let skip = 1 + seed as usize % 2;
             let mut r = routine(seed);
-            let first = r.pause(skip, 16, 4).expect("pauses last at least 0.7 s");
-            let flags: Vec<bool> = (first..first + 16)
-                .map(|n| matches!(r.action_at(n).kind, Kind::Element { .. }))
+            let first = r.pause(skip, 16, 0.35).expect("pauses last at least 0.7 s");
+            // Length of the element each frame belongs to, if any.
+            let lens: Vec<Option<u64>> = (first..first + 16)
+                .map(|n| {
+                    let a = r.action_at(n);
+                    matches!(a.kind, Kind::Element { .. }).then_some(a.len)
+                })
                 .collect();
-            let head = flags.iter().take_while(|&&e| e).count();
-            let tail = flags.iter().rev().take_while(|&&e| e).count();
-            let total = flags.iter().filter(|&&e| e).count();
-            assert!(
-                head <= 4 && tail <= 4,
-                "seed {seed}: {head} + {tail} element frames"
-            );
+            let head = lens.iter().take_while(|e| e.is_some()).count();
+            let tail = lens.iter().rev().take_while(|e| e.is_some()).count();
+            let total = lens.iter().filter(|e| e.is_some()).count();
+            for (frames, end) in [(head, lens[0]), (tail, lens[15])] {
+                if let Some(len) = end {
+                    assert!(
+                        frames as f32 <= 0.35 * len as f32,
+                        "seed {seed}: {frames} frames of a {len}-frame element"
+                    );
+                }
+            }
             assert_eq!(
                 total,
                 head + tail,
@@ -395,6 +406,6 @@ mod tests {
     #[test]
     fn a_pause_shorter_than_the_excerpt_is_refused() {
         let mut r = routine(1);
-        assert_eq!(r.pause(0, 10 * 30, 0), None);
+        assert_eq!(r.pause(0, 10 * 30, 0.0), None);
     }
 }

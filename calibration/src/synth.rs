@@ -55,8 +55,8 @@ pub enum Framing {
     /// routine wherever the window falls: an element clip holds at least
     /// [`LIVE_ELEMENT_SHARE`] of its element's frames (or as many as the
     /// clip has), with the routine's pause around them; a "no element" clip
-    /// may hold up to a quarter of its frames of the landing before it or
-    /// the take-off after it.
+    /// may hold up to [`LIVE_BACKGROUND_SHARE`] of the frames of the element
+    /// before it (its landing) or after it (its take-off).
     Live,
 }
 
@@ -84,18 +84,21 @@ impl std::fmt::Display for Framing {
 }
 
 impl Framing {
-    /// Most frames of an element a "no element" clip of `frames` may hold
-    /// at either end.
-    fn background_spill(self, frames: u32) -> u64 {
+    /// Largest share of the frames of the element before or after it that
+    /// a "no element" clip may hold.
+    fn background_spill(self) -> f32 {
         match self {
-            Framing::Centred => 0,
-            Framing::Live => u64::from(frames / 4),
+            Framing::Centred => 0.0,
+            Framing::Live => LIVE_BACKGROUND_SHARE,
         }
     }
 }
 
 /// Smallest share of an element's frames a [`Framing::Live`] element clip holds.
 pub const LIVE_ELEMENT_SHARE: f32 = 0.6;
+/// Largest share of an element's frames a [`Framing::Live`] "no element"
+/// clip may hold (of the landing before it or the take-off after it).
+pub const LIVE_BACKGROUND_SHARE: f32 = 0.35;
 
 impl Default for SynthOptions {
     fn default() -> Self {
@@ -226,7 +229,7 @@ pub fn render_clip_as(opts: &SynthOptions, index: usize, class_id: usize) -> Cli
             } else {
                 let skip = rng.random_range(0..3);
                 routine
-                    .pause(skip, len, opts.framing.background_spill(opts.frames))
+                    .pause(skip, len, opts.framing.background_spill())
                     .expect("every pause is longer than the clip")
             };
             for n in first..first + len {

@@ -77,7 +77,8 @@ def synth_command(clip_set: ClipSet) -> str | None:
     if prov.get("generator") != "artrt-synth" or "seed" not in prov:
         return None
     clips = prov.get("clips", len(clip_set.clips))
-    return f"artrt synth --out {shlex.quote(str(clip_set.root))} --clips {clips} --seed {prov['seed']}"
+    framing = f" --framing {prov['framing']}" if prov.get("framing", "centred") != "centred" else ""
+    return f"artrt synth --out {shlex.quote(str(clip_set.root))} --clips {clips} --seed {prov['seed']}{framing}"
 
 
 def _model_stem(file: str) -> str:

@@ -92,20 +92,39 @@ def _set_provenance(path: Path) -> dict:
     return {"path": str(path), "set": s.provenance, "command": synth_command(s)}
 
 
+def _training_commands(prov: dict) -> list[str]:
+    """The commands that made a checkpoint: those of the checkpoint it started
+    from, then its sets' `artrt synth` commands, then its training command."""
+    commands = _training_commands(prov["init"]) if prov.get("init") else []
+    for s in (*prov.get("train_sets", [prov.get("train_set")]), prov.get("val_set")):
+        if s and s.get("command") and s["command"] not in commands:
+            commands.append(s["command"])
+    if prov.get("command"):
+        commands.append(prov["command"])
+    return commands
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    labels = ClipSet.open(args.set).labels
-    config = _config(args, labels, args.variant)
+    labels = ClipSet.open(args.set[0]).labels
     torch.manual_seed(args.seed)
-    bank = build_text_bank(labels, config.templates, args.open_clip_weights, args.open_clip_arch)
-    model = build_model(config, bank)
-    train_data = load_set(args.set, config, not args.quiet)
+    init_provenance = None
+    if args.init:
+        model, bank, init = load_checkpoint(args.init)
+        config = model.config
+        init_provenance = init.get("provenance")
+    else:
+        config = _config(args, labels, args.variant)
+        bank = build_text_bank(labels, config.templates, args.open_clip_weights, args.open_clip_arch)
+        model = build_model(config, bank)
+    train_data = ClipTensors.concat([load_set(s, config, not args.quiet) for s in args.set])
     val_data = load_set(args.val, config, not args.quiet) if args.val else None
     history = train(model, train_data, val_data, _options(args))
     provenance = {
         "command": args.command_line,
         "seed": args.seed,
-        "train_set": _set_provenance(args.set),
+        "train_sets": [_set_provenance(s) for s in args.set],
         "val_set": _set_provenance(args.val) if args.val else None,
+        "init": init_provenance,
     }
     save_checkpoint(args.out, model, bank, history, provenance)
     print(f"saved {args.out}")
@@ -147,14 +166,10 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 def cmd_onnx(args: argparse.Namespace) -> int:
     torch.manual_seed(0)
     model, bank, ckpt = load_checkpoint(args.ckpt)
-    prov = ckpt.get("provenance", {})
-    commands = [
-        s["command"]
-        for s in (prov.get("train_set"), prov.get("val_set"), _set_provenance(args.calib), _set_provenance(args.test) if args.test else None)
-        if s and s.get("command")
-    ]
-    if prov.get("command"):
-        commands.append(prov["command"])
+    commands = _training_commands(ckpt.get("provenance", {}))
+    for s in (_set_provenance(args.calib), _set_provenance(args.test) if args.test else None):
+        if s and s.get("command") and s["command"] not in commands:
+            commands.append(s["command"])
     commands.append(args.command_line)
     options = ExportOptions(
         name=args.name,
@@ -195,10 +210,11 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train ART on a clip set")
-    t.add_argument("--set", type=Path, required=True, help="training clip set")
+    t.add_argument("--set", type=Path, required=True, action="append", help="training clip set (repeat to train on several)")
     t.add_argument("--val", type=Path, help="validation clip set (best epoch kept)")
     t.add_argument("--out", type=Path, required=True, help="checkpoint to write")
     t.add_argument("--variant", choices=list(VARIANTS), default="art", help="Table IV setting")
+    t.add_argument("--init", type=Path, help="start from this checkpoint's weights, text bank and model settings (fine-tuning)")
     _model_args(t)
     _train_args(t)
     t.set_defaults(run=cmd_train)

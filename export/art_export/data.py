@@ -31,6 +31,15 @@ class ClipTensors:
             labels[i] = clip.label
         return cls(out, labels, list(clip_set.labels))
 
+    @classmethod
+    def concat(cls, parts: list["ClipTensors"]) -> "ClipTensors":
+        """One set of all clips of `parts` (same labels and geometry), in order."""
+        names = parts[0].label_names
+        for p in parts[1:]:
+            if p.label_names != names:
+                raise ValueError(f"training sets name different classes: {names} vs {p.label_names}")
+        return cls(np.concatenate([p.frames for p in parts]), np.concatenate([p.labels for p in parts]), list(names))
+
     def __len__(self) -> int:
         return len(self.labels)
 

@@ -25,6 +25,8 @@ def test_checkpoint_round_trip(checkpoint, sets):
     assert model.config.labels == ClipSet.open(sets["train"]).labels
     assert len(ckpt["history"]) == 2 and "val_top1" in ckpt["history"][0]
     assert ckpt["provenance"]["seed"] == 3
+    assert [p["path"] for p in ckpt["provenance"]["train_sets"]] == [str(sets["train"]), str(sets["train2"])]
+    assert ckpt["history"][0]["steps"] == 3  # 16 + 8 clips in batches of 8
     assert bank.embeddings.shape[0] == 4
 
 
@@ -182,3 +184,19 @@ def test_eval_command_scores_every_model_file(bundle, sets, capsys):
     for name, acc in result["models"].items():
         assert acc["clips"] == 12
         assert abs(acc["top1"] - report[name]["top1"]) < 1e-2
+
+
+def test_fine_tuning_starts_from_a_checkpoint_and_records_it(checkpoint, sets, tmp_path):
+    from art_export.cli import _training_commands, main
+
+    out = tmp_path / "tuned.pt"
+    args = ["train", "--init", str(checkpoint), "--set", str(sets["train2"]), "--out", str(out), "--epochs", "1", "--batch-size", "8", "--max-steps", "1", "--quiet"]
+    assert main(args) == 0
+    base, _, base_ckpt = load_checkpoint(checkpoint)
+    tuned, _, ckpt = load_checkpoint(out)
+    assert tuned.config == base.config
+    changed = [n for n, p in tuned.state_dict().items() if p.dtype.is_floating_point and not torch.equal(p, base.state_dict()[n])]
+    assert changed, "one optimiser step changed no weight"
+    assert ckpt["provenance"]["init"] == base_ckpt["provenance"]
+    commands = _training_commands(ckpt["provenance"])
+    assert commands == [base_ckpt["provenance"]["command"], ckpt["provenance"]["command"]]

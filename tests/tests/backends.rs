@@ -303,7 +303,10 @@ fn missing_labels_are_refused() {
             let last = list.trim_end().trim_end_matches(',').rfind(',').unwrap();
             let t = format!("{}{}", &t[..start + last], &t[end..]);
             // Without its background line: the dropped label may be the background.
-            let kept: Vec<&str> = t.lines().filter(|l| !l.starts_with("background =")).collect();
+            let kept: Vec<&str> = t
+                .lines()
+                .filter(|l| !l.starts_with("background ="))
+                .collect();
             kept.join("\n")
         })
     });

@@ -290,3 +290,33 @@ fn bad_frames_are_errors() {
     let grey = (128.0 / 255.0 - b.input.mean[0]) / b.input.std[0];
     assert!((out[0] - grey).abs() < 1e-5, "{} vs {grey}", out[0]);
 }
+
+#[test]
+fn validation_without_decoding_refuses_what_preprocessing_refuses() {
+    let b = bundle();
+    let pre = Preprocessor::new(&b.input);
+    let rgb = vec![0u8; 160 * 120 * 3];
+    let yuyv = vec![0u8; 160 * 120 * 2];
+    let nv12 = vec![0u8; 160 * 120 * 3 / 2];
+    for (f, ok) in [
+        (frame(PixelFormat::Rgb24, 160, 120, &rgb), true),
+        (frame(PixelFormat::Rgb24, 160, 121, &rgb), false),
+        (frame(PixelFormat::Rgb24, 0, 120, &[]), false),
+        (frame(PixelFormat::Yuyv, 160, 120, &yuyv), true),
+        (frame(PixelFormat::Yuyv, 159, 120, &yuyv), false),
+        (frame(PixelFormat::Nv12, 160, 120, &nv12), true),
+        (frame(PixelFormat::Nv12, 160, 119, &nv12), false),
+        (frame(PixelFormat::Mjpeg, 0, 0, b"\xff\xd8\xff\xe0"), true),
+        (frame(PixelFormat::Mjpeg, 0, 0, b"GIF89a"), false),
+    ] {
+        let r = pre.validate(&f);
+        assert_eq!(
+            r.is_ok(),
+            ok,
+            "{:?} {}x{}: {r:?}",
+            f.format,
+            f.width,
+            f.height
+        );
+    }
+}

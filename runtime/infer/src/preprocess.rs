@@ -170,6 +170,48 @@ impl Preprocessor {
         self.spec.clip_len()
     }
 
+    /// Checks a frame's geometry and data size (and that an MJPEG frame
+    /// starts like a JPEG) without decoding it: the checks [`Self::frame_into`]
+    /// makes before any work, for frames a caller skips.
+    pub fn validate(&self, frame: &FrameRef<'_>) -> Result<(), PreprocessError> {
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let geometry_err = |reason| PreprocessError::Geometry {
+            format: frame.format,
+            width: frame.width,
+            height: frame.height,
+            reason,
+        };
+        let expected = match frame.format {
+            PixelFormat::Mjpeg => {
+                return if frame.data.starts_with(&[0xFF, 0xD8]) {
+                    Ok(())
+                } else {
+                    Err(PreprocessError::Jpeg("no start-of-image marker".into()))
+                };
+            }
+            _ if w == 0 || h == 0 => return Err(geometry_err("empty frame")),
+            PixelFormat::Rgb24 => w * h * 3,
+            PixelFormat::Yuyv if w % 2 != 0 => {
+                return Err(geometry_err("YUYV needs an even width"));
+            }
+            PixelFormat::Yuyv => w * h * 2,
+            PixelFormat::Nv12 if w % 2 != 0 || h % 2 != 0 => {
+                return Err(geometry_err("NV12 needs an even width and height"));
+            }
+            PixelFormat::Nv12 => w * h * 3 / 2,
+        };
+        if frame.data.len() != expected {
+            return Err(PreprocessError::FrameSize {
+                format: frame.format,
+                width: frame.width,
+                height: frame.height,
+                expected,
+                found: frame.data.len(),
+            });
+        }
+        Ok(())
+    }
+
     /// Writes one frame as a normalised `[3, H, W]` tensor into `out`.
     ///
     /// An MJPEG frame's size is read from its JPEG header; its `width` and
@@ -185,51 +227,20 @@ impl Preprocessor {
                 found: out.len(),
             });
         }
+        self.validate(frame)?;
         let (w, h) = (frame.width as usize, frame.height as usize);
-        let geometry_err = |reason| PreprocessError::Geometry {
-            format: frame.format,
-            width: frame.width,
-            height: frame.height,
-            reason,
-        };
-        if (w == 0 || h == 0) && frame.format != PixelFormat::Mjpeg {
-            return Err(geometry_err("empty frame"));
-        }
-        let size_err = |expected: usize| PreprocessError::FrameSize {
-            format: frame.format,
-            width: frame.width,
-            height: frame.height,
-            expected,
-            found: frame.data.len(),
-        };
         let (w, h) = match frame.format {
             PixelFormat::Rgb24 => {
-                if frame.data.len() != w * h * 3 {
-                    return Err(size_err(w * h * 3));
-                }
                 self.prepare(w, h);
-                let src = frame.data;
-                self.resample(src, out);
+                self.resample(frame.data, out);
                 return Ok(());
             }
             PixelFormat::Yuyv => {
-                if w % 2 != 0 {
-                    return Err(geometry_err("YUYV needs an even width"));
-                }
-                if frame.data.len() != w * h * 2 {
-                    return Err(size_err(w * h * 2));
-                }
                 self.prepare(w, h);
                 color::yuyv_to_rgb(frame.data, w, h, &mut self.rgb);
                 (w, h)
             }
             PixelFormat::Nv12 => {
-                if w % 2 != 0 || h % 2 != 0 {
-                    return Err(geometry_err("NV12 needs an even width and height"));
-                }
-                if frame.data.len() != w * h * 3 / 2 {
-                    return Err(size_err(w * h * 3 / 2));
-                }
                 self.prepare(w, h);
                 color::nv12_to_rgb(frame.data, w, h, &mut self.rgb);
                 (w, h)

@@ -1,7 +1,8 @@
 //! The clip pipeline: frames in, decisions out.
 //!
 //! Two threads. The capture thread pulls frames from the [`FrameSource`],
-//! preprocesses each into the [`WindowRing`] and, every hop, cuts a clip into
+//! preprocesses each frame a clip will sample into the [`WindowRing`] (the
+//! others are never decoded) and, every hop, cuts a clip into
 //! a hand-off slot. The inference thread (the caller's) takes clips from the
 //! slot, classifies them, feeds the [`Decider`] and tells the sinks; it also
 //! sends a heartbeat every [`PipelineConfig::heartbeat`].
@@ -181,7 +182,12 @@ fn capture_loop<S: FrameSource + ?Sized>(
                 taken += 1;
                 shared.frames.fetch_add(1, Ordering::Relaxed);
                 shared.source_down.store(false, Ordering::Relaxed);
-                match preprocessor.frame_into(&frame, ring.next_slot()) {
+                let done = if ring.wants_next() {
+                    preprocessor.frame_into(&frame, ring.next_slot())
+                } else {
+                    preprocessor.validate(&frame)
+                };
+                match done {
                     Ok(()) => frame.timestamp,
                     Err(e) => {
                         log::warn!("{}: frame skipped: {e}", source.describe());

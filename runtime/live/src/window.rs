@@ -4,7 +4,8 @@
 //! `window` slots. Every `hop` frames, once the ring is full, a clip of `T`
 //! frames is gathered from it with the bundle's segment-centre rule (frame
 //! `i` of `T` is window frame `floor((i + 0.5) * window / T)`), oldest first.
-//! Nothing allocates after [`WindowRing::new`].
+//! A frame that no clip will sample need not be preprocessed at all
+//! ([`WindowRing::wants_next`]). Nothing allocates after [`WindowRing::new`].
 
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub struct WindowRing {
     head: usize,
     filled: usize,
     since_clip: usize,
+    /// Frames committed since the last reset.
+    count: usize,
 }
 
 impl WindowRing {
@@ -65,12 +68,30 @@ impl WindowRing {
             head: 0,
             filled: 0,
             since_clip: 0,
+            count: 0,
         })
     }
 
     /// Floats in one clip (`frames * frame_len`).
     pub fn clip_len(&self) -> usize {
         self.frames * self.frame_len
+    }
+
+    /// Whether any clip will sample the next frame; when not, the caller may
+    /// commit it without preprocessing it into [`WindowRing::next_slot`].
+    pub fn wants_next(&self) -> bool {
+        // Clips are cut after max(window, hop) frames, then every hop; the
+        // clip cut after `c` frames samples frames `c - window + offset(i)`.
+        let first = self.window.max(self.hop) - self.window;
+        let f = self.count;
+        (0..self.frames)
+            .map(|i| first + self.offset(i))
+            .any(|k| f >= k && (f - k) % self.hop == 0)
+    }
+
+    /// Window frame that clip frame `i` is taken from.
+    fn offset(&self, i: usize) -> usize {
+        (2 * i + 1) * self.window / (2 * self.frames)
     }
 
     /// The slot the next frame is preprocessed into.
@@ -85,6 +106,7 @@ impl WindowRing {
         self.head = (self.head + 1) % self.window;
         self.filled = (self.filled + 1).min(self.window);
         self.since_clip += 1;
+        self.count += 1;
         if self.filled == self.window && self.since_clip >= self.hop {
             self.since_clip = 0;
             true
@@ -99,8 +121,7 @@ impl WindowRing {
         let n = self.window;
         let oldest = (self.head + n - self.filled) % n;
         for i in 0..self.frames {
-            let k = (2 * i + 1) * self.filled / (2 * self.frames);
-            let slot = (oldest + k) % n;
+            let slot = (oldest + self.offset(i)) % n;
             out[i * self.frame_len..(i + 1) * self.frame_len]
                 .copy_from_slice(&self.slots[slot * self.frame_len..(slot + 1) * self.frame_len]);
         }
@@ -111,6 +132,7 @@ impl WindowRing {
     pub fn reset(&mut self) {
         self.filled = 0;
         self.since_clip = 0;
+        self.count = 0;
     }
 }
 
@@ -144,6 +166,42 @@ mod tests {
         // Window holds frames 4..=19; segment centres are 1, 3, 5, ..., 15.
         assert_eq!(out, [5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 17.0, 19.0]);
         assert_eq!(t, Duration::from_millis(19));
+    }
+
+    #[test]
+    fn clips_sample_exactly_the_frames_the_ring_wants() {
+        for window in 1..=20 {
+            for frames in 1..=window {
+                for hop in 1..=window + 2 {
+                    let mut ring = WindowRing::new(1, window, hop, frames).unwrap();
+                    let mut out = vec![0.0; ring.clip_len()];
+                    let (mut wanted, mut used, mut last_cut) = (Vec::new(), Vec::new(), 0);
+                    for f in 0..6 * window {
+                        let wants = ring.wants_next();
+                        if wants {
+                            wanted.push(f as f32);
+                        }
+                        ring.next_slot()[0] = if wants { f as f32 } else { f32::NAN };
+                        if ring.commit(Duration::ZERO) {
+                            last_cut = f + 1;
+                            ring.cut(&mut out);
+                            assert!(
+                                out.iter().all(|v| !v.is_nan()),
+                                "window {window} hop {hop} T {frames}: a skipped frame was sampled"
+                            );
+                            used.extend_from_slice(&out);
+                        }
+                    }
+                    used.sort_by(f32::total_cmp);
+                    used.dedup();
+                    // Frames from here on may still be sampled by clips to come.
+                    let open = (last_cut + hop).saturating_sub(window) as f32;
+                    wanted.retain(|&f| f < open);
+                    used.retain(|&f| f < open);
+                    assert_eq!(wanted, used, "window {window} hop {hop} T {frames}");
+                }
+            }
+        }
     }
 
     #[test]
