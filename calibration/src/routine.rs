@@ -127,27 +127,17 @@ impl Routine {
     /// down); the run's place is drawn from the routine's generator. `None`
     /// if the pause (with the spill) is shorter.
     pub fn pause(&mut self, skip: usize, len: u64, spill: f32) -> Option<u64> {
-        let (mut i, mut elements, mut pause_start, mut before) = (0, 0, 0u64, 0u64);
         let reach = |frames: u64| (spill * frames as f32).floor() as u64;
-        loop {
-            while i >= self.plan.len() {
-                let next = self.plan.back().map_or(0, |a| a.start + a.len);
-                self.plan_cycle(next);
+        let first = match skip.checked_sub(1) {
+            Some(before) => {
+                let (start, frames) = self.element(before);
+                start + frames - reach(frames)
             }
-            let a = &self.plan[i];
-            let (start, end) = (a.start, a.start + a.len);
-            if matches!(a.kind, Kind::Element { .. }) {
-                if elements == skip {
-                    let first = pause_start - before;
-                    let room = (start + reach(a.len)).checked_sub(first + len)?;
-                    return Some(first + self.rng.random_range(0..=room));
-                }
-                elements += 1;
-                pause_start = end;
-                before = reach(a.len);
-            }
-            i += 1;
-        }
+            None => 0,
+        };
+        let (start, frames) = self.element(skip);
+        let room = (start + reach(frames)).checked_sub(first + len)?;
+        Some(first + self.rng.random_range(0..=room))
     }
 
     fn frames(&self, seconds: f32) -> u64 {

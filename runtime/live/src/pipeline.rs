@@ -631,6 +631,27 @@ mod tests {
         }
     }
 
+    /// Runs the pipeline on `source` into `log` with the test preprocessor,
+    /// labels and [`config`].
+    fn run_on(
+        source: &mut Script,
+        backend: &mut ColourModel,
+        log: &mut Log,
+        realtime: bool,
+        stop: &AtomicBool,
+    ) -> RunStats {
+        run(
+            source,
+            &mut Preprocessor::new(&spec()),
+            backend,
+            log,
+            &labels(),
+            &config(realtime),
+            stop,
+        )
+        .unwrap()
+    }
+
     fn labels() -> Vec<String> {
         (0..4).map(|c| format!("class {c}")).collect()
     }
@@ -638,16 +659,13 @@ mod tests {
     #[test]
     fn offline_run_classifies_every_window_and_shows_each_element_once() {
         let (mut source, mut backend, mut log) = (script(400), model(0), Log::default());
-        let stats = run(
+        let stats = run_on(
             &mut source,
-            &mut Preprocessor::new(&spec()),
             &mut backend,
             &mut log,
-            &labels(),
-            &config(false),
+            false,
             &AtomicBool::new(false),
-        )
-        .unwrap();
+        );
         assert_eq!(stats.frames, 400);
         assert_eq!(stats.clips, (400 - 8) / 2 + 1);
         assert_eq!(stats.dropped_clips, 0);
@@ -665,16 +683,13 @@ mod tests {
     #[test]
     fn live_run_drops_stale_windows_when_inference_is_slow() {
         let (mut source, mut backend, mut log) = (script(300), model(15), Log::default());
-        let stats = run(
+        let stats = run_on(
             &mut source,
-            &mut Preprocessor::new(&spec()),
             &mut backend,
             &mut log,
-            &labels(),
-            &config(true),
+            true,
             &AtomicBool::new(false),
-        )
-        .unwrap();
+        );
         assert_eq!(stats.frames, 300);
         assert!(stats.dropped_clips > 0, "{stats:?}");
         assert_eq!(
@@ -692,16 +707,13 @@ mod tests {
             ..script(300)
         };
         let (mut backend, mut log) = (model(0), Log::default());
-        let stats = run(
+        let stats = run_on(
             &mut source,
-            &mut Preprocessor::new(&spec()),
             &mut backend,
             &mut log,
-            &labels(),
-            &config(false),
+            false,
             &AtomicBool::new(false),
-        )
-        .unwrap();
+        );
         assert_eq!(source.reopens, 1);
         assert_eq!(stats.source_losses, 1);
         assert_eq!(stats.bad_frames, 6);
@@ -718,16 +730,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(100));
                 stop.store(true, Ordering::SeqCst);
             });
-            run(
-                &mut source,
-                &mut Preprocessor::new(&spec()),
-                &mut backend,
-                &mut log,
-                &labels(),
-                &config(true),
-                &stop,
-            )
-            .unwrap()
+            run_on(&mut source, &mut backend, &mut log, true, &stop)
         });
         assert!(stats.frames > 0);
     }
