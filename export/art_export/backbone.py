@@ -6,7 +6,9 @@ Every backbone maps a video [B, T, 3, H, W] to frame tokens [B, T, h*w, D]
 - `tiny`: a small ResNet with the temporal shift module (the paper's CNN
   setting scaled down) on each frame and its difference from the previous
   frame, stride 16. Trains from scratch on a 2-core CPU in minutes, and its
-  non-overlapping stem (kernel = stride) runs well on every backend.
+  non-overlapping stem (kernel = stride) runs well on every backend. Its
+  stride is 4, or 8 for fewer 3x3 convolutions at full resolution (which
+  tract runs through a single-threaded im2col) at some cost in accuracy.
 - `resnet50-tsm`: ResNet-50 with the temporal shift module in every residual
   branch (the paper's CNN setting), its 2048-channel map projected to D.
 """
@@ -39,7 +41,9 @@ class ShiftBlock(nn.Module):
 
 
 class TinyBackbone(nn.Module):
-    """TSM ResNet of three basic blocks after a 4x4 stride-4 stem; stride 16.
+    """TSM ResNet of three basic blocks after a `stem` x `stem` stride-`stem` stem; stride 16.
+
+    With stem 4 the blocks run at strides 4, 8 and 16; with stem 8 at 8, 16 and 16.
 
     Each frame enters with its difference from the previous frame (zero for
     the first): a motion cue that singles out the performer. The global
@@ -49,16 +53,21 @@ class TinyBackbone(nn.Module):
 
     stride = 16
 
-    def __init__(self, frames: int, height: int, width: int, dim: int, channels: int = 32):
+    stems = (4, 8)
+
+    def __init__(self, frames: int, height: int, width: int, dim: int, channels: int = 32, stem: int = 4):
         super().__init__()
         if height % self.stride or width % self.stride:
             raise ValueError(f"input {width}x{height} is not a multiple of the backbone stride {self.stride}")
+        if stem not in self.stems:
+            raise ValueError(f"tiny backbone stem {stem} must be one of {self.stems}")
         self.grid = (height // self.stride, width // self.stride)
         self.frames = frames
         c = channels
-        self.stem = nn.Sequential(nn.Conv2d(6, c, 4, stride=4, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+        self.stem = nn.Sequential(nn.Conv2d(6, c, stem, stride=stem, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+        last = self.stride // (2 * stem)
         self.blocks = nn.Sequential(
-            ShiftBlock(c, c, 1, frames), ShiftBlock(c, 2 * c, 2, frames), ShiftBlock(2 * c, 4 * c, 2, frames)
+            ShiftBlock(c, c, 1, frames), ShiftBlock(c, 2 * c, 2, frames), ShiftBlock(2 * c, 4 * c, last, frames)
         )
         self.proj = nn.Conv2d(4 * c, dim, 1)
         self.temporal = nn.Sequential(nn.Linear(2 * frames * dim, dim), nn.GELU())
@@ -145,10 +154,11 @@ class ResNet50TSM(nn.Module):
         return x, self.global_proj(x.mean(dim=(1, 2)))
 
 
-def build_backbone(name: str, frames: int, height: int, width: int, dim: int, channels: int) -> nn.Module:
-    """The backbone called `name` (`tiny` or `resnet50-tsm`); `channels` is the tiny one's base width."""
+def build_backbone(name: str, frames: int, height: int, width: int, dim: int, channels: int, stem: int) -> nn.Module:
+    """The backbone called `name` (`tiny` or `resnet50-tsm`); `channels` and `stem` are the tiny one's
+    base width and stem stride."""
     if name == "tiny":
-        return TinyBackbone(frames, height, width, dim, channels)
+        return TinyBackbone(frames, height, width, dim, channels, stem)
     if name == "resnet50-tsm":
         return ResNet50TSM(frames, height, width, dim)
     raise ValueError(f"unknown backbone {name!r} (expected `tiny` or `resnet50-tsm`)")

@@ -27,11 +27,13 @@ from .text_bank import TextBank
 
 SCHEMA = 1
 FP32 = "model.fp32.onnx"
+FP32_FRAMES = "model.fp32-frames.onnx"
 INT8 = "model.int8.onnx"
 INT8_CONV = "model.int8-conv.onnx"
 #: (file, precision, quantization, backends that run it)
 MODEL_FILES = (
-    (FP32, "fp32", "none", ["trt", "cuda", "ort-cpu", "tract"]),
+    (FP32, "fp32", "none", ["trt", "cuda", "ort-cpu"]),
+    (FP32_FRAMES, "fp32", "none", ["tract"]),
     (INT8, "int8", "qdq-full", ["trt", "cuda", "ort-cpu"]),
     (INT8_CONV, "int8", "qdq-conv", ["tract"]),
 )
@@ -109,7 +111,7 @@ def _evaluate_files(out_dir: Path, inputs: np.ndarray, labels: np.ndarray, num_c
 
 
 def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptions, log=print) -> dict:
-    """Exports FP32 and both INT8 models, golden data, report and manifest to `out_dir`.
+    """Exports both FP32 and both INT8 models, golden data, report and manifest to `out_dir`.
 
     Returns the report. Raises BundleError if PyTorch and onnxruntime disagree.
     """
@@ -121,13 +123,17 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
 
     log(f"export {FP32}")
     onnx_export.export_fp32(model, out_dir / FP32)
+    log(f"split convolutions per frame: {FP32_FRAMES}")
+    onnx_export.split_frame_convs(out_dir / FP32, out_dir / FP32_FRAMES)
 
     calib_set = ClipSet.open(options.calib)
     if calib_set.labels != cfg.labels:
         raise BundleError(f"{calib_set.root / 'labels.txt'}: labels differ from the model's")
     calib = ClipTensors.load(calib_set, pre, options.progress)
     calib_inputs = pre.normalize(calib.frames)
-    for file, _, quant, _ in MODEL_FILES[1:]:
+    for file, _, quant, _ in MODEL_FILES:
+        if quant == "none":
+            continue
         log(f"quantise {file} ({quant}, {len(calib)} calibration clips)")
         onnx_export.quantize_int8(out_dir / FP32, out_dir / file, calib_inputs, conv_only=quant == "qdq-conv")
 
@@ -158,6 +164,9 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
     log(f"PyTorch vs onnxruntime FP32 max |logits diff| = {parity:.2e}")
     if parity > PARITY_TOLERANCE:
         raise BundleError(f"{out_dir / FP32}: onnxruntime differs from PyTorch by {parity:.2e} > {PARITY_TOLERANCE}")
+    per_frame = float(np.abs(np.load(out_dir / f"golden/{_model_stem(FP32_FRAMES)}.logits.npy") - torch_logits).max())
+    if per_frame > PARITY_TOLERANCE:
+        raise BundleError(f"{out_dir / FP32_FRAMES}: differs from PyTorch by {per_frame:.2e} > {PARITY_TOLERANCE}")
 
     log("accuracy on the calibration set")
     report = {

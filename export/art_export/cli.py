@@ -26,6 +26,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backbone", choices=["tiny", "resnet50-tsm"], default="tiny")
     g.add_argument("--dim", type=int, default=96, help="token width D")
     g.add_argument("--channels", type=int, default=32, help="base width of the tiny backbone")
+    g.add_argument("--stem", type=int, choices=[4, 8], default=4, help="stem stride of the tiny backbone (8: faster, less accurate)")
     g.add_argument("--heads", type=int, default=4)
     g.add_argument("--top-k", type=int, default=4, help="text semantics chosen per video (eq. 1)")
     g.add_argument("--se-layers", type=int, default=1, help="spatial enhancement layers")
@@ -46,8 +47,13 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=1e-3)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
-    g.add_argument("--max-minutes", type=float, help="stop training after this many minutes (the best epoch so far is kept)")
+    g.add_argument("--max-minutes", type=float, help="stop training after this many minutes (the best epoch so far is kept); the learning rate anneals over whichever of steps and minutes runs out first")
     g.add_argument("--no-augment", action="store_true")
+    g.add_argument(
+        "--bf16",
+        action="store_true",
+        help="bfloat16 autocast in training (weights stay float32): faster on CPUs with AMX or AVX512-BF16",
+    )
     g.add_argument(
         "--threads",
         type=int,
@@ -65,6 +71,7 @@ def _config(args: argparse.Namespace, labels: list[str], variant: str) -> ArtCon
         backbone=args.backbone,
         dim=args.dim,
         channels=args.channels,
+        stem=args.stem,
         heads=args.heads,
         top_k=min(args.top_k, len(labels)),
         se_layers=args.se_layers,
@@ -83,6 +90,7 @@ def _options(args: argparse.Namespace) -> TrainOptions:
         max_steps=args.max_steps,
         max_minutes=args.max_minutes,
         augment=not args.no_augment,
+        bf16=args.bf16,
         progress=not args.quiet,
     )
 

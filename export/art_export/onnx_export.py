@@ -7,6 +7,11 @@
   symmetric int8 weights, and no Q/DQ on graph outputs.
 - INT8 `qdq-conv`: only convolutions quantised. tract computes quantised
   Softmax and MatMul wrongly; this variant is the one it runs.
+- FP32 `frames`: the FP32 graph with every convolution wider than 1x1 split
+  into one convolution per frame (same weights). tract runs batch-1
+  convolutions without materialising their im2col matrix (lazy im2col);
+  this variant is the FP32 file it runs. onnxruntime is faster on the
+  batched graph.
 """
 
 from __future__ import annotations
@@ -48,6 +53,40 @@ def export_fp32(model: Art, path: Path) -> None:
         )
     compact_names(path)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+
+def split_frame_convs(src: Path, dst: Path) -> int:
+    """Writes `src` with each convolution whose kernel is wider than 1x1 and whose
+    input holds several images replaced by Split -> one Conv per image -> Concat.
+    Returns how many convolutions were split."""
+    m = onnx.shape_inference.infer_shapes(onnx.load(str(src)), data_prop=True)
+    g = m.graph
+    batch = {v.name: v.type.tensor_type.shape.dim[0].dim_value for v in (*g.value_info, *g.input) if v.type.tensor_type.shape.dim}
+    kernels = {i.name: list(i.dims) for i in g.initializer}
+    nodes, split = [], 0
+    for node in g.node:
+        n = batch.get(node.input[0], 0) if node.op_type == "Conv" else 0
+        kernel = kernels.get(node.input[1], []) if node.op_type == "Conv" else []
+        if n <= 1 or len(kernel) != 4 or kernel[2] * kernel[3] == 1:
+            nodes.append(node)
+            continue
+        sizes = f"{node.name}_frames"
+        g.initializer.append(onnx.numpy_helper.from_array(np.ones(n, dtype=np.int64), sizes))
+        parts = [f"{node.output[0]}_in{i}" for i in range(n)]
+        nodes.append(onnx.helper.make_node("Split", [node.input[0], sizes], parts, name=f"{node.name}_split", axis=0))
+        for i, part in enumerate(parts):
+            conv = onnx.helper.make_node("Conv", [part, *node.input[1:]], [f"{node.output[0]}_out{i}"], name=f"{node.name}_{i}")
+            conv.attribute.extend(node.attribute)
+            nodes.append(conv)
+        nodes.append(onnx.helper.make_node("Concat", [f"{node.output[0]}_out{i}" for i in range(n)], [node.output[0]], name=f"{node.name}_concat", axis=0))
+        split += 1
+    del g.node[:]
+    g.node.extend(nodes)
+    del g.value_info[:]
+    onnx.save(m, str(dst))
+    compact_names(dst)
+    onnx.checker.check_model(onnx.load(str(dst)), full_check=True)
+    return split
 
 
 def compact_names(path: Path) -> None:

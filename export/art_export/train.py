@@ -32,6 +32,7 @@ class TrainOptions:
     max_steps: int | None = None
     max_minutes: float | None = None
     augment: bool = True
+    bf16: bool = False
     progress: bool = True
     loss_weights: LossWeights = field(default_factory=LossWeights)
 
@@ -41,6 +42,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def lr_factor(step: int, warmup: int, total_steps: int, elapsed_s: float, budget_s: float | None) -> float:
+    """Learning-rate multiplier: linear warm-up, then a cosine to 0 over whichever
+    runs out first, the steps or the time budget."""
+    if step < warmup:
+        return (step + 1) / warmup
+    done = (step - warmup) / max(1, total_steps - warmup)
+    if budget_s is not None:
+        done = max(done, elapsed_s / budget_s)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
 
 @torch.no_grad()
@@ -93,19 +105,20 @@ def train(
         total_steps = min(total_steps, options.max_steps)
     warmup = min(options.warmup_steps, max(1, total_steps // 10))
 
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    budget = None if options.max_minutes is None else 60 * options.max_minutes
+    start = time.monotonic()
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: lr_factor(step, warmup, total_steps, time.monotonic() - start, budget)
+    )
     history: list[dict] = []
     best = (-1.0, None)
     step = 0
-    start = time.monotonic()
-    out_of_time = False
+
+    def out_of_time() -> bool:
+        return budget is not None and time.monotonic() - start > budget
+
     for epoch in range(options.epochs):
-        if step >= total_steps or out_of_time:
+        if step >= total_steps or out_of_time():
             break
         model.train()
         t0 = time.monotonic()
@@ -116,15 +129,15 @@ def train(
         for b in bar:
             if step >= total_steps:
                 break
-            if options.max_minutes is not None and time.monotonic() - start > 60 * options.max_minutes:
-                out_of_time = True
+            if out_of_time():
                 break
             idx = order[b * options.batch_size : (b + 1) * options.batch_size]
             x, y = train_data.batch(idx, pre)
             if options.augment:
                 x = augment(x, gen)
-            out = model(x)
-            loss, parts = total_loss(model, out, y, options.loss_weights)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
+                out = model(x)
+                loss, parts = total_loss(model, out, y, options.loss_weights)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -133,7 +146,7 @@ def train(
             step += 1
             if model.config.use_rssa:
                 model.update_bank()
-                model.update_prototypes(out["video_embedding"].detach(), y)
+                model.update_prototypes(out["video_embedding"].detach().float(), y)
             batches += 1
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v

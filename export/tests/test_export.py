@@ -31,7 +31,7 @@ def test_checkpoint_round_trip(checkpoint, sets):
 
 
 def test_onnx_models_pass_the_checker_with_static_interface(bundle):
-    for name in ("model.fp32.onnx", "model.int8.onnx", "model.int8-conv.onnx"):
+    for name in ("model.fp32.onnx", "model.fp32-frames.onnx", "model.int8.onnx", "model.int8-conv.onnx"):
         m = onnx.load(str(bundle / name))
         onnx.checker.check_model(m, full_check=True)
         assert m.opset_import[0].version == 17
@@ -51,6 +51,20 @@ def test_pytorch_onnxruntime_parity(bundle, checkpoint):
         out = model(torch.from_numpy(x))
     assert np.abs(logits - out["logits"].numpy()).max() <= 1e-4
     assert np.abs(attn - out["region_attn"].numpy()).max() <= 1e-4
+
+
+def test_frames_file_runs_each_wide_convolution_per_frame_and_agrees(bundle):
+    batched = onnx.load(str(bundle / "model.fp32.onnx"))
+    frames = onnx.shape_inference.infer_shapes(onnx.load(str(bundle / "model.fp32-frames.onnx")), data_prop=True)
+    kernels = {i.name: list(i.dims) for i in frames.graph.initializer}
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in frames.graph.value_info}
+    wide = [n for n in frames.graph.node if n.op_type == "Conv" and kernels[n.input[1]][2:] != [1, 1]]
+    assert wide and all(shapes[n.input[0]][0] == 1 for n in wide)
+    wide_batched = [n for n in batched.graph.node if n.op_type == "Conv" and n.input[1] in kernels and kernels[n.input[1]][2:] != [1, 1]]
+    assert len(wide) == 4 * len(wide_batched), "one convolution per frame (T = 4)"
+    x = np.load(bundle / "golden/input.npy")
+    for a, b in zip(run_onnx(bundle / "model.fp32.onnx", x), run_onnx(bundle / "model.fp32-frames.onnx", x)):
+        assert np.abs(a - b).max() <= 1e-5
 
 
 def test_int8_is_tensorrt_style_qdq(bundle):
@@ -93,7 +107,7 @@ def test_bundle_manifest_schema_and_hashes(bundle, sets):
     assert m["model"]["background"] == "move 3"
     assert m["input"]["frames"] == 4 and m["input"]["window"] == 16
     assert m["text"]["bank_shape"] == [4, 384]
-    assert [e["path"] for e in m["models"]] == ["model.fp32.onnx", "model.int8.onnx", "model.int8-conv.onnx"]
+    assert [e["path"] for e in m["models"]] == ["model.fp32.onnx", "model.fp32-frames.onnx", "model.int8.onnx", "model.int8-conv.onnx"]
     assert "tract" in m["models"][2]["backends"] and "tract" not in m["models"][1]["backends"]
     for f, digest in m["sha256"].items():
         assert sha256(bundle / f) == digest
@@ -119,7 +133,7 @@ def test_golden_data_reproduces(bundle):
 def test_report_compares_fp32_and_int8(bundle):
     r = json.loads((bundle / "report.json").read_text())
     models = r["calibration"]["models"]
-    assert set(models) == {"model.fp32.onnx", "model.int8.onnx", "model.int8-conv.onnx"}
+    assert set(models) == {"model.fp32.onnx", "model.fp32-frames.onnx", "model.int8.onnx", "model.int8-conv.onnx"}
     for acc in models.values():
         assert {"top1", "top5", "mean_class", "agreement_with_fp32"} <= set(acc)
     assert models["model.fp32.onnx"]["agreement_with_fp32"] == 100.0
@@ -179,11 +193,37 @@ def test_eval_command_scores_every_model_file(bundle, sets, capsys):
 
     assert main(["eval", "--bundle", str(bundle), "--set", str(sets["test"]), "--quiet"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result["models"]) == {"model.fp32.onnx", "model.int8.onnx", "model.int8-conv.onnx"}
+    assert set(result["models"]) == {"model.fp32.onnx", "model.fp32-frames.onnx", "model.int8.onnx", "model.int8-conv.onnx"}
     report = json.loads((bundle / "report.json").read_text())["test"]["models"]
     for name, acc in result["models"].items():
         assert acc["clips"] == 12
         assert abs(acc["top1"] - report[name]["top1"]) < 1e-2
+
+
+def test_learning_rate_anneals_over_steps_or_time_whichever_ends_first():
+    from art_export.train import lr_factor
+
+    assert lr_factor(0, 10, 110, 0.0, None) == pytest.approx(0.1)
+    assert lr_factor(10, 10, 110, 0.0, None) == pytest.approx(1.0)
+    assert lr_factor(60, 10, 110, 0.0, None) == pytest.approx(0.5)
+    assert lr_factor(110, 10, 110, 0.0, None) == pytest.approx(0.0)
+    # Half the time budget spent after a tenth of the steps: half-way down the cosine.
+    assert lr_factor(20, 10, 110, 30.0, 60.0) == pytest.approx(0.5)
+    assert lr_factor(20, 10, 110, 90.0, 60.0) == pytest.approx(0.0)
+    # Steps ahead of the clock: the steps decide.
+    assert lr_factor(60, 10, 110, 1.0, 60.0) == pytest.approx(0.5)
+
+
+def test_bf16_training_keeps_float32_weights(sets, tmp_path):
+    from art_export.cli import main
+    from conftest import MODEL_ARGS
+
+    out = tmp_path / "bf16.pt"
+    args = ["train", "--set", str(sets["train"]), "--out", str(out), "--epochs", "1", "--batch-size", "8", "--max-steps", "2", "--bf16", "--quiet", *MODEL_ARGS]
+    assert main(args) == 0
+    model, _, ckpt = load_checkpoint(out)
+    assert all(p.dtype == torch.float32 for p in model.state_dict().values() if p.dtype.is_floating_point)
+    assert "--bf16" in ckpt["provenance"]["command"]
 
 
 def test_fine_tuning_starts_from_a_checkpoint_and_records_it(checkpoint, sets, tmp_path):

@@ -26,6 +26,17 @@ def test_tiny_backbone_shapes():
     assert tokens.shape == (2, 3, 6, 16) and g.shape == (2, 16)
 
 
+def test_tiny_backbone_wide_stem_keeps_the_token_grid():
+    narrow = TinyBackbone(frames=2, height=32, width=48, dim=16, channels=8, stem=4)
+    wide = TinyBackbone(frames=2, height=32, width=48, dim=16, channels=8, stem=8)
+    assert wide.stem[0].stride == (8, 8) and narrow.stem[0].stride == (4, 4)
+    tokens, _ = wide(torch.randn(1, 2, 3, 32, 48))
+    assert wide.grid == narrow.grid == (2, 3)
+    assert tokens.shape == (1, 2, 6, 16)
+    with pytest.raises(ValueError, match="stem 2 must be one of"):
+        TinyBackbone(frames=2, height=32, width=48, dim=16, channels=8, stem=2)
+
+
 def test_tiny_backbone_global_feature_depends_on_frame_order():
     torch.manual_seed(0)
     bb = TinyBackbone(frames=3, height=32, width=32, dim=16, channels=8).eval()

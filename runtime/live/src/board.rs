@@ -467,6 +467,7 @@ impl Profile {
         for (key, value) in [
             ("decision.enter_threshold", d.enter_threshold),
             ("decision.exit_threshold", d.exit_threshold),
+            ("decision.margin", d.margin),
         ] {
             bad(
                 key,

@@ -1,35 +1,48 @@
 //! Turning per-window class probabilities into stable action events.
 //!
 //! Each window's probabilities are averaged over the last
-//! [`DecisionConfig::smoothing_windows`] windows. An element starts when the
-//! smoothed top class reaches `enter_threshold` and has held that position for
-//! `min_hold_ms`; it ends when the shown class falls below `exit_threshold`
-//! (hysteresis), or when another class takes over by the same entry rule. So a
-//! performed element gives one event, not a stream of repeats.
+//! [`DecisionConfig::smoothing_windows`] windows. From the smoothed
+//! probabilities comes the window's *activity*: the probability that some
+//! element is under way (1 minus the background class's probability, or the
+//! top class's probability for a model without a background class).
+//!
+//! An *episode* opens when the activity reaches `enter_threshold` and closes
+//! when it falls below `exit_threshold` (hysteresis). While it is open, every
+//! window adds its smoothed element probabilities to the episode's evidence.
+//! Once the episode is `min_hold_ms` old, the class with the most evidence is
+//! sent as soon as it leads the runner-up by `margin` of all the evidence; an
+//! episode sends at most one event, and its close clears the action line. So a
+//! performed element gives one event, named from every window that saw it,
+//! including the first windows of a take-off that look alike for many
+//! elements.
 
 use serde::Deserialize;
 
-/// How window scores become events: smoothing, hysteresis and hold time.
+/// How window scores become events: smoothing, episode hysteresis, hold time and margin.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionConfig {
     /// Number of most recent windows averaged before deciding.
     pub smoothing_windows: usize,
-    /// Smoothed probability the top class must reach to start an event.
+    /// Smoothed activity that opens an episode.
     pub enter_threshold: f32,
-    /// Smoothed probability below which a shown event ends.
+    /// Smoothed activity below which an episode closes.
     pub exit_threshold: f32,
-    /// Milliseconds the top class must hold above `enter_threshold` before the event is sent.
+    /// Milliseconds an episode must be open before its event may be sent.
     pub min_hold_ms: u32,
+    /// Lead of the top class over the runner-up, as a share of the episode's
+    /// evidence, needed to send the event.
+    pub margin: f32,
 }
 
 impl Default for DecisionConfig {
     fn default() -> Self {
         Self {
-            smoothing_windows: 3,
-            enter_threshold: 0.6,
-            exit_threshold: 0.4,
-            min_hold_ms: 150,
+            smoothing_windows: 4,
+            enter_threshold: 0.7,
+            exit_threshold: 0.3,
+            min_hold_ms: 200,
+            margin: 0.1,
         }
     }
 }
@@ -67,6 +80,7 @@ impl DecisionConfig {
         for (name, value) in [
             ("enter_threshold", self.enter_threshold),
             ("exit_threshold", self.exit_threshold),
+            ("margin", self.margin),
         ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(DecisionConfigError::ThresholdRange { name, value });
@@ -91,11 +105,18 @@ pub enum Decision {
     Show {
         /// The class.
         class_id: usize,
-        /// Its smoothed probability.
+        /// Its share of the episode's evidence so far.
         confidence: f32,
     },
     /// The shown element is over: clear the action line.
     Clear,
+}
+
+/// An open episode.
+#[derive(Debug, Clone, Copy)]
+struct Episode {
+    opened_ms: u64,
+    sent: bool,
 }
 
 /// The decision state machine. Allocates only in [`Decider::new`].
@@ -108,7 +129,8 @@ pub struct Decider {
     filled: usize,
     next: usize,
     smoothed: Vec<f32>,
-    candidate: Option<(usize, u64)>,
+    evidence: Vec<f32>,
+    episode: Option<Episode>,
     shown: Option<usize>,
 }
 
@@ -130,7 +152,8 @@ impl Decider {
             filled: 0,
             next: 0,
             smoothed: vec![0.0; classes],
-            candidate: None,
+            evidence: vec![0.0; classes],
+            episode: None,
             shown: None,
         })
     }
@@ -150,7 +173,7 @@ impl Decider {
     pub fn reset(&mut self) -> Decision {
         self.filled = 0;
         self.next = 0;
-        self.candidate = None;
+        self.episode = None;
         self.smoothed.iter_mut().for_each(|p| *p = 0.0);
         if self.shown.take().is_some() {
             Decision::Clear
@@ -161,6 +184,50 @@ impl Decider {
 
     /// Feeds one window's probabilities (length = classes), ending at `t_ms`.
     pub fn push(&mut self, probs: &[f32], t_ms: u64) -> Decision {
+        self.smooth(probs);
+        let activity = self.activity();
+        let episode = match self.episode {
+            None if activity >= self.config.enter_threshold => {
+                self.evidence.iter_mut().for_each(|e| *e = 0.0);
+                self.episode.insert(Episode {
+                    opened_ms: t_ms,
+                    sent: false,
+                })
+            }
+            None => return Decision::Hold,
+            Some(_) if activity < self.config.exit_threshold => {
+                self.episode = None;
+                return match self.shown.take() {
+                    Some(_) => Decision::Clear,
+                    None => Decision::Hold,
+                };
+            }
+            Some(ref mut episode) => episode,
+        };
+        for (c, (e, p)) in self.evidence.iter_mut().zip(&self.smoothed).enumerate() {
+            if Some(c) != self.background {
+                *e += p;
+            }
+        }
+        if episode.sent
+            || t_ms.saturating_sub(episode.opened_ms) < u64::from(self.config.min_hold_ms)
+        {
+            return Decision::Hold;
+        }
+        let (leader, runner_up, total) = ranked(&self.evidence);
+        if total <= 0.0 || self.evidence[leader] - runner_up < self.config.margin * total {
+            return Decision::Hold;
+        }
+        episode.sent = true;
+        self.shown = Some(leader);
+        Decision::Show {
+            class_id: leader,
+            confidence: self.evidence[leader] / total,
+        }
+    }
+
+    /// Appends `probs` to the history and averages the last windows into `smoothed`.
+    fn smooth(&mut self, probs: &[f32]) {
         let n = self.classes;
         let k = self.config.smoothing_windows;
         let m = probs.len().min(n);
@@ -175,52 +242,39 @@ impl Decider {
                 .sum::<f32>()
                 / self.filled as f32;
         }
-
-        let (top, top_p) =
-            self.smoothed
-                .iter()
-                .copied()
-                .enumerate()
-                .fold(
-                    (0, f32::MIN),
-                    |best, (c, p)| if p > best.1 { (c, p) } else { best },
-                );
-        let top_is_element = Some(top) != self.background;
-
-        if top_is_element && top_p >= self.config.enter_threshold && self.shown != Some(top) {
-            let since = match self.candidate {
-                Some((c, since)) if c == top => since,
-                _ => {
-                    self.candidate = Some((top, t_ms));
-                    t_ms
-                }
-            };
-            if t_ms.saturating_sub(since) >= u64::from(self.config.min_hold_ms) {
-                self.candidate = None;
-                self.shown = Some(top);
-                return Decision::Show {
-                    class_id: top,
-                    confidence: top_p,
-                };
-            }
-        } else {
-            self.candidate = None;
-        }
-
-        if let Some(shown) = self.shown {
-            if self.smoothed[shown] < self.config.exit_threshold {
-                self.shown = None;
-                return Decision::Clear;
-            }
-        }
-        Decision::Hold
     }
+
+    /// The smoothed probability that an element is under way.
+    fn activity(&self) -> f32 {
+        match self.background {
+            Some(bg) => 1.0 - self.smoothed[bg],
+            None => self.smoothed.iter().copied().fold(0.0, f32::max),
+        }
+    }
+}
+
+/// Index of the largest value, the second largest value, and the sum.
+fn ranked(values: &[f32]) -> (usize, f32, f32) {
+    let mut leader = 0;
+    let (mut first, mut second, mut total) = (f32::MIN, 0.0f32, 0.0);
+    for (i, &v) in values.iter().enumerate() {
+        total += v;
+        if v > first {
+            second = first.max(0.0);
+            first = v;
+            leader = i;
+        } else if v > second {
+            second = v;
+        }
+    }
+    (leader, second, total)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Probability `p` on class `c`, the rest spread evenly over the other classes.
     fn one_hot(classes: usize, c: usize, p: f32) -> Vec<f32> {
         let rest = (1.0 - p) / (classes - 1) as f32;
         (0..classes)
@@ -228,20 +282,22 @@ mod tests {
             .collect()
     }
 
-    fn config(k: usize, hold: u32) -> DecisionConfig {
+    fn config(k: usize, hold: u32, margin: f32) -> DecisionConfig {
         DecisionConfig {
             smoothing_windows: k,
             enter_threshold: 0.6,
             exit_threshold: 0.4,
             min_hold_ms: hold,
+            margin,
         }
     }
 
-    fn run(d: &mut Decider, seq: &[(usize, f32)], step_ms: u64) -> Vec<(u64, Decision)> {
+    /// Feeds (class, probability) windows 100 ms apart; the decisions that changed something.
+    fn run(d: &mut Decider, seq: &[(usize, f32)]) -> Vec<(u64, Decision)> {
         seq.iter()
             .enumerate()
             .map(|(i, &(c, p))| {
-                let t = i as u64 * step_ms;
+                let t = i as u64 * 100;
                 (t, d.push(&one_hot(4, c, p), t))
             })
             .filter(|(_, d)| *d != Decision::Hold)
@@ -250,11 +306,11 @@ mod tests {
 
     #[test]
     fn one_element_gives_one_show_and_one_clear() {
-        let mut d = Decider::new(config(2, 100), 4, None).unwrap();
-        let mut seq = vec![(0, 0.3); 4];
+        let mut d = Decider::new(config(2, 100, 0.1), 4, Some(0)).unwrap();
+        let mut seq = vec![(0, 0.9); 4];
         seq.extend(vec![(2, 0.95); 10]);
-        seq.extend(vec![(0, 0.3); 6]);
-        let out = run(&mut d, &seq, 100);
+        seq.extend(vec![(0, 0.9); 6]);
+        let out = run(&mut d, &seq);
         assert_eq!(out.len(), 2, "{out:?}");
         assert!(matches!(out[0].1, Decision::Show { class_id: 2, .. }));
         assert_eq!(out[1].1, Decision::Clear);
@@ -262,79 +318,117 @@ mod tests {
 
     #[test]
     fn hold_time_delays_the_event_and_a_blip_gives_none() {
-        let mut d = Decider::new(config(1, 300), 4, None).unwrap();
+        let mut d = Decider::new(config(1, 300, 0.1), 4, Some(0)).unwrap();
         let out = run(
             &mut d,
             &[
                 (1, 0.9),
                 (1, 0.9),
-                (0, 0.3),
+                (0, 0.9),
                 (1, 0.9),
                 (1, 0.9),
                 (1, 0.9),
                 (1, 0.9),
             ],
-            100,
         );
         assert_eq!(out.len(), 1, "{out:?}");
-        assert_eq!(out[0].0, 600, "shown after 300 ms of hold from t=300");
+        assert_eq!(
+            out[0].0, 600,
+            "sent 300 ms after the episode opened at t=300"
+        );
     }
 
     #[test]
-    fn hysteresis_keeps_the_event_between_thresholds() {
-        let mut d = Decider::new(config(1, 0), 4, None).unwrap();
+    fn the_class_with_the_most_evidence_is_named_not_the_first() {
+        let mut d = Decider::new(config(1, 400, 0.1), 4, Some(0)).unwrap();
+        let mut seq = vec![(1, 0.9); 2];
+        seq.extend(vec![(2, 0.9); 6]);
+        let out = run(&mut d, &seq);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].0, 400);
+        assert!(
+            matches!(out[0].1, Decision::Show { class_id: 2, .. }),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn no_event_until_one_class_leads_by_the_margin() {
+        let seq = [(1, 0.9), (2, 0.9), (2, 0.9), (1, 0.9), (2, 0.9), (2, 0.9)];
+        // At t=200 class 2 leads class 1 by 30 % of the evidence, later by less.
+        let mut d = Decider::new(config(1, 100, 0.25), 4, Some(0)).unwrap();
+        let out = run(&mut d, &seq);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            matches!(out[0], (200, Decision::Show { class_id: 2, .. })),
+            "{out:?}"
+        );
+        let mut d = Decider::new(config(1, 100, 0.35), 4, Some(0)).unwrap();
+        assert_eq!(run(&mut d, &seq), vec![]);
+    }
+
+    #[test]
+    fn hysteresis_keeps_the_episode_open_between_thresholds() {
+        let mut d = Decider::new(config(1, 0, 0.1), 4, Some(0)).unwrap();
+        // Activity 0.97, 0.5, 0.45, 0.9 stays above the exit threshold: one episode, one event.
         let out = run(
             &mut d,
-            &[(3, 0.9), (3, 0.5), (3, 0.45), (3, 0.7), (3, 0.35)],
-            100,
+            &[(3, 0.9), (0, 0.5), (0, 0.55), (1, 0.7), (0, 0.65)],
         );
         assert_eq!(out.len(), 2, "{out:?}");
+        assert!(matches!(out[0].1, Decision::Show { class_id: 3, .. }));
         assert_eq!(out[1], (400, Decision::Clear));
     }
 
     #[test]
     fn background_class_is_never_shown() {
-        let mut d = Decider::new(config(1, 0), 4, Some(0)).unwrap();
-        let out = run(&mut d, &[(0, 0.99), (0, 0.99), (1, 0.9)], 100);
+        let mut d = Decider::new(config(1, 0, 0.1), 4, Some(0)).unwrap();
+        let out = run(&mut d, &[(0, 0.99), (0, 0.99), (1, 0.9)]);
         assert_eq!(out.len(), 1);
         assert!(matches!(out[0].1, Decision::Show { class_id: 1, .. }));
     }
 
     #[test]
-    fn a_new_class_supersedes_the_shown_one() {
-        let mut d = Decider::new(config(1, 0), 4, None).unwrap();
-        let out = run(&mut d, &[(1, 0.9), (2, 0.9)], 100);
-        assert!(matches!(out[0].1, Decision::Show { class_id: 1, .. }));
-        assert!(matches!(out[1].1, Decision::Show { class_id: 2, .. }));
+    fn without_a_background_class_the_top_probability_is_the_activity() {
+        let mut d = Decider::new(config(1, 0, 0.1), 4, None).unwrap();
+        let out = run(&mut d, &[(1, 0.3), (1, 0.9), (1, 0.9), (2, 0.35), (2, 0.9)]);
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert!(matches!(out[0], (100, Decision::Show { class_id: 1, .. })));
+        assert_eq!(out[1], (300, Decision::Clear));
+        assert!(matches!(out[2], (400, Decision::Show { class_id: 2, .. })));
     }
 
     #[test]
     fn bad_configs_are_refused() {
         assert_eq!(
-            Decider::new(config(0, 0), 4, None).unwrap_err(),
+            Decider::new(config(0, 0, 0.1), 4, None).unwrap_err(),
             DecisionConfigError::NoSmoothing
         );
         let c = DecisionConfig {
             exit_threshold: 0.8,
-            ..config(1, 0)
+            ..config(1, 0, 0.1)
         };
         assert!(matches!(
             Decider::new(c, 4, None).unwrap_err(),
             DecisionConfigError::Hysteresis { .. }
         ));
-        let c = DecisionConfig {
-            enter_threshold: 1.5,
-            ..config(1, 0)
-        };
-        assert!(matches!(
-            Decider::new(c, 4, None).unwrap_err(),
-            DecisionConfigError::ThresholdRange { .. }
-        ));
+        for c in [
+            DecisionConfig {
+                enter_threshold: 1.5,
+                ..config(1, 0, 0.1)
+            },
+            config(1, 0, -0.1),
+        ] {
+            assert!(matches!(
+                Decider::new(c, 4, None).unwrap_err(),
+                DecisionConfigError::ThresholdRange { .. }
+            ));
+        }
     }
 
     #[test]
     fn reset_clears_a_shown_event() {
-        let mut d = Decider::new(config(1, 0), 4, None).unwrap();
+        let mut d = Decider::new(config(1, 0, 0.1), 4, None).unwrap();
         d.push(&one_hot(4, 1, 0.9), 0);
         assert_eq!(d.reset(), Decision::Clear);
         assert_eq!(d.reset(), Decision::Hold);

@@ -604,6 +604,7 @@ mod tests {
                 enter_threshold: 0.6,
                 exit_threshold: 0.4,
                 min_hold_ms: 0,
+                margin: 0.1,
             },
             background: Some(0),
             heartbeat: Duration::from_secs(3600),

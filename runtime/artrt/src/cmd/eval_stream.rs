@@ -218,6 +218,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "enter_threshold": profile.decision.enter_threshold,
             "exit_threshold": profile.decision.exit_threshold,
             "min_hold_ms": profile.decision.min_hold_ms,
+            "margin": profile.decision.margin,
         },
         "tolerance_ms": tolerance,
         "score": score,
