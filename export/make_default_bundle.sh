@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Recreates the committed default bundle runtime/bundles/art-tiny-gym from
-# nothing: four synthetic gym sets with distinct seeds (train, validation,
-# calibration, and a held-out test set never used for training or
+# nothing: five synthetic gym sets with distinct seeds (clips centred on an
+# element and clips cut as a camera's sliding window meets them for training,
+# validation, calibration, and a held-out test set never used for training or
 # calibration), training, export and quantisation. Run from anywhere; the
 # sets go to out/gym/ (ignored by git). About 30 minutes on 2 CPU cores.
 set -euo pipefail
@@ -9,19 +10,20 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 venv=$(bash export/setup.sh)
 
-synth() { # name clips seed
+synth() { # name clips seed [synth options]
     if [ ! -f "out/gym/$1/annotations.txt" ]; then
         rm -rf "out/gym/$1"
-        cargo run --release -q -p artrt -- synth --out "out/gym/$1" --clips "$2" --seed "$3"
+        cargo run --release -q -p artrt -- synth --out "out/gym/$1" --clips "$2" --seed "$3" "${@:4}"
     fi
 }
 synth train 7800 11
+synth train_live 4000 15 --framing live
 synth val 390 12
 synth calib 260 13
 synth test 1300 14
 
-"$venv/bin/art-export" train --set out/gym/train --val out/gym/val --out out/gym/art-tiny-gym.pt \
-    --seed 0 --epochs 12 --lr 2e-3 --threads 2 --max-minutes 27 --no-augment --bf16 --quiet
+"$venv/bin/art-export" train --set out/gym/train --set out/gym/train_live --val out/gym/val \
+    --out out/gym/art-tiny-gym.pt --seed 0 --epochs 12 --lr 2e-3 --threads 2 --max-minutes 27 --no-augment --quiet
 rm -rf runtime/bundles/art-tiny-gym
 "$venv/bin/art-export" onnx --ckpt out/gym/art-tiny-gym.pt --calib out/gym/calib --test out/gym/test \
     --out runtime/bundles/art-tiny-gym --name art-tiny-gym --background "no element" --quiet

@@ -159,33 +159,48 @@ fn agreement(a: &[usize], b: &[usize]) -> f64 {
     a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
 }
 
-/// tract agrees with ONNX Runtime CPU on the top-1 class of at least 99 %
-/// of 200 generated clips, on FP32 and on the INT8 file it is assigned.
+/// On 200 generated clips, tract agrees with ONNX Runtime CPU on the top-1
+/// class of at least 99 % at FP32. At INT8 the two runtimes round
+/// requantisation differently, so tract's INT8 must agree with ONNX Runtime's
+/// INT8 at least as often as ONNX Runtime's INT8 agrees with its own FP32 (a
+/// wrong quantised kernel agrees with neither).
 #[test]
 fn tract_agrees_with_ort_cpu_on_generated_clips() {
     let b = bundle();
     let inputs = generated_inputs(&b, 200);
     let config = config();
+    let ort_top1 = |kind: BackendKind, precision: Precision| {
+        let entry = b.model_for(kind, precision).expect("a model file");
+        let mut ort = OrtBackend::open(&b, entry, BackendKind::OrtCpu, 2, &config.ort)
+            .expect("ONNX Runtime loads");
+        top1(&mut ort, &inputs)
+    };
+    let ort_fp32 = ort_top1(BackendKind::OrtCpu, Precision::Fp32);
     for precision in [Precision::Fp32, Precision::Int8] {
         let entry = b
             .model_for(BackendKind::Tract, precision)
             .expect("a model for tract");
         let mut tract =
             open_unchecked(&b, BackendKind::Tract, precision, &config).expect("tract loads");
-        let mut ort = OrtBackend::open(&b, entry, BackendKind::OrtCpu, 2, &config.ort)
-            .expect("ONNX Runtime loads");
-        let (t, o) = (top1(tract.as_mut(), &inputs), top1(&mut ort, &inputs));
+        let t = top1(tract.as_mut(), &inputs);
+        let o = ort_top1(BackendKind::Tract, precision);
         let a = agreement(&t, &o);
+        let floor = match precision {
+            Precision::Fp32 => 0.99,
+            Precision::Int8 => agreement(&o, &ort_fp32),
+        };
         eprintln!(
-            "{} on tract vs ONNX Runtime CPU: top-1 agreement {:.1} %",
+            "{} on tract vs ONNX Runtime CPU: top-1 agreement {:.1} % (at least {:.1} %)",
             entry.path,
-            a * 100.0
+            a * 100.0,
+            floor * 100.0
         );
         assert!(
-            a >= 0.99,
-            "{}: tract and ONNX Runtime agree on {:.1} % of clips",
+            a >= floor,
+            "{}: tract and ONNX Runtime agree on {:.1} % of clips, below {:.1} %",
             entry.path,
-            a * 100.0
+            a * 100.0,
+            floor * 100.0
         );
     }
 }

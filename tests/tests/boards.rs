@@ -275,7 +275,11 @@ fn out_of_range_values_are_all_named_with_their_lines() {
     Profile::parse(&text, "site.toml").unwrap();
     let text = with_line(&x86_text(), "baud =", "baud = 9600");
     Profile::parse(&text, "site.toml").unwrap();
-    let text = with_line(&x86_text(), "exit_threshold =", "exit_threshold = 0.6");
+    let text = with_line(
+        &with_line(&x86_text(), "enter_threshold =", "enter_threshold = 0.5"),
+        "exit_threshold =",
+        "exit_threshold = 0.6",
+    );
     assert_eq!(
         problems(&text)[0].key.as_deref(),
         Some("decision.exit_threshold"),

@@ -35,18 +35,6 @@ pub struct DecisionConfig {
     pub margin: f32,
 }
 
-impl Default for DecisionConfig {
-    fn default() -> Self {
-        Self {
-            smoothing_windows: 4,
-            enter_threshold: 0.7,
-            exit_threshold: 0.3,
-            min_hold_ms: 200,
-            margin: 0.1,
-        }
-    }
-}
-
 /// Why a decision configuration cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecisionConfigError {
