@@ -100,13 +100,6 @@ pub enum Decision {
     Clear,
 }
 
-/// An open episode.
-#[derive(Debug, Clone, Copy)]
-struct Episode {
-    opened_ms: u64,
-    sent: bool,
-}
-
 /// The decision state machine. Allocates only in [`Decider::new`].
 #[derive(Debug, Clone)]
 pub struct Decider {
@@ -118,7 +111,9 @@ pub struct Decider {
     next: usize,
     smoothed: Vec<f32>,
     evidence: Vec<f32>,
-    episode: Option<Episode>,
+    /// When the open episode opened; `None` between episodes.
+    opened_ms: Option<u64>,
+    /// The class the open episode sent, if it has.
     shown: Option<usize>,
 }
 
@@ -141,7 +136,7 @@ impl Decider {
             next: 0,
             smoothed: vec![0.0; classes],
             evidence: vec![0.0; classes],
-            episode: None,
+            opened_ms: None,
             shown: None,
         })
     }
@@ -161,7 +156,7 @@ impl Decider {
     pub fn reset(&mut self) -> Decision {
         self.filled = 0;
         self.next = 0;
-        self.episode = None;
+        self.opened_ms = None;
         self.smoothed.iter_mut().for_each(|p| *p = 0.0);
         if self.shown.take().is_some() {
             Decision::Clear
@@ -174,31 +169,28 @@ impl Decider {
     pub fn push(&mut self, probs: &[f32], t_ms: u64) -> Decision {
         self.smooth(probs);
         let activity = self.activity();
-        let episode = match self.episode {
+        let opened_ms = match self.opened_ms {
             None if activity >= self.config.enter_threshold => {
                 self.evidence.iter_mut().for_each(|e| *e = 0.0);
-                self.episode.insert(Episode {
-                    opened_ms: t_ms,
-                    sent: false,
-                })
+                *self.opened_ms.insert(t_ms)
             }
             None => return Decision::Hold,
             Some(_) if activity < self.config.exit_threshold => {
-                self.episode = None;
+                self.opened_ms = None;
                 return match self.shown.take() {
                     Some(_) => Decision::Clear,
                     None => Decision::Hold,
                 };
             }
-            Some(ref mut episode) => episode,
+            Some(opened_ms) => opened_ms,
         };
         for (c, (e, p)) in self.evidence.iter_mut().zip(&self.smoothed).enumerate() {
             if Some(c) != self.background {
                 *e += p;
             }
         }
-        if episode.sent
-            || t_ms.saturating_sub(episode.opened_ms) < u64::from(self.config.min_hold_ms)
+        if self.shown.is_some()
+            || t_ms.saturating_sub(opened_ms) < u64::from(self.config.min_hold_ms)
         {
             return Decision::Hold;
         }
@@ -206,7 +198,6 @@ impl Decider {
         if total <= 0.0 || self.evidence[leader] - runner_up < self.config.margin * total {
             return Decision::Hold;
         }
-        episode.sent = true;
         self.shown = Some(leader);
         Decision::Show {
             class_id: leader,
