@@ -65,8 +65,9 @@ def split_frame_convs(src: Path, dst: Path) -> int:
     kernels = {i.name: list(i.dims) for i in g.initializer}
     nodes, split = [], 0
     for node in g.node:
-        n = batch.get(node.input[0], 0) if node.op_type == "Conv" else 0
-        kernel = kernels.get(node.input[1], []) if node.op_type == "Conv" else []
+        is_conv = node.op_type == "Conv"
+        n = batch.get(node.input[0], 0) if is_conv else 0
+        kernel = kernels.get(node.input[1], []) if is_conv else []
         if n <= 1 or len(kernel) != 4 or kernel[2] * kernel[3] == 1:
             nodes.append(node)
             continue
