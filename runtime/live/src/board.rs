@@ -458,36 +458,13 @@ impl Profile {
             format!("must be in 1..=window ({}), found {}", w.window, w.hop),
         );
 
-        let d = &self.decision;
-        bad(
-            "decision.smoothing_windows",
-            d.smoothing_windows >= 1,
-            "must be at least 1".into(),
-        );
-        for (key, value) in [
-            ("decision.enter_threshold", d.enter_threshold),
-            ("decision.exit_threshold", d.exit_threshold),
-            ("decision.margin", d.margin),
-        ] {
+        for problem in self.decision.problems() {
             bad(
-                key,
-                (0.0..=1.0).contains(&value),
-                format!("must be in 0..=1, found {value}"),
+                &format!("decision.{}", problem.key()),
+                false,
+                problem.requirement(),
             );
         }
-        bad(
-            "decision.exit_threshold",
-            d.exit_threshold < d.enter_threshold,
-            format!(
-                "must be below enter_threshold ({}), found {}",
-                d.enter_threshold, d.exit_threshold
-            ),
-        );
-        bad(
-            "decision.min_hold_ms",
-            d.min_hold_ms <= 60_000,
-            format!("must be in 0..=60000, found {}", d.min_hold_ms),
-        );
 
         if found.is_empty() { Ok(()) } else { Err(found) }
     }

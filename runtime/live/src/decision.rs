@@ -35,35 +35,70 @@ pub struct DecisionConfig {
     pub margin: f32,
 }
 
+/// Longest `min_hold_ms` accepted: a minute.
+pub const MAX_HOLD_MS: u32 = 60_000;
+
 /// Why a decision configuration cannot be used.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum DecisionConfigError {
     /// `smoothing_windows` is 0.
-    #[error("smoothing_windows must be at least 1")]
     NoSmoothing,
-    /// A threshold is outside 0..=1.
-    #[error("{name} = {value} is outside 0..=1")]
+    /// A threshold or the margin is outside 0..=1.
     ThresholdRange {
         /// The key.
         name: &'static str,
         /// Its value.
         value: f32,
     },
-    /// `exit_threshold` is above `enter_threshold`, which would flap.
-    #[error("exit_threshold ({exit}) must not exceed enter_threshold ({enter})")]
+    /// `exit_threshold` is not below `enter_threshold`: no hysteresis.
     Hysteresis {
         /// The entry threshold.
         enter: f32,
         /// The exit threshold.
         exit: f32,
     },
+    /// `min_hold_ms` is above [`MAX_HOLD_MS`].
+    HoldTooLong(u32),
 }
 
+impl DecisionConfigError {
+    /// The key of [`DecisionConfig`] that is wrong.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::NoSmoothing => "smoothing_windows",
+            Self::ThresholdRange { name, .. } => name,
+            Self::Hysteresis { .. } => "exit_threshold",
+            Self::HoldTooLong(_) => "min_hold_ms",
+        }
+    }
+
+    /// What the key's value must be, and what it is.
+    pub fn requirement(&self) -> String {
+        match self {
+            Self::NoSmoothing => "must be at least 1".into(),
+            Self::ThresholdRange { value, .. } => format!("must be in 0..=1, found {value}"),
+            Self::Hysteresis { enter, exit } => {
+                format!("must be below enter_threshold ({enter}), found {exit}")
+            }
+            Self::HoldTooLong(ms) => format!("must be in 0..={MAX_HOLD_MS}, found {ms}"),
+        }
+    }
+}
+
+impl std::fmt::Display for DecisionConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.key(), self.requirement())
+    }
+}
+
+impl std::error::Error for DecisionConfigError {}
+
 impl DecisionConfig {
-    /// Checks ranges and the hysteresis order.
-    pub fn validate(&self) -> Result<(), DecisionConfigError> {
+    /// Every range or order the configuration breaks, in key order.
+    pub fn problems(&self) -> Vec<DecisionConfigError> {
+        let mut found = Vec::new();
         if self.smoothing_windows == 0 {
-            return Err(DecisionConfigError::NoSmoothing);
+            found.push(DecisionConfigError::NoSmoothing);
         }
         for (name, value) in [
             ("enter_threshold", self.enter_threshold),
@@ -71,16 +106,24 @@ impl DecisionConfig {
             ("margin", self.margin),
         ] {
             if !(0.0..=1.0).contains(&value) {
-                return Err(DecisionConfigError::ThresholdRange { name, value });
+                found.push(DecisionConfigError::ThresholdRange { name, value });
             }
         }
-        if self.exit_threshold > self.enter_threshold {
-            return Err(DecisionConfigError::Hysteresis {
+        if !(self.exit_threshold < self.enter_threshold) {
+            found.push(DecisionConfigError::Hysteresis {
                 enter: self.enter_threshold,
                 exit: self.exit_threshold,
             });
         }
-        Ok(())
+        if self.min_hold_ms > MAX_HOLD_MS {
+            found.push(DecisionConfigError::HoldTooLong(self.min_hold_ms));
+        }
+        found
+    }
+
+    /// Checks ranges and the hysteresis order; the first problem is the error.
+    pub fn validate(&self) -> Result<(), DecisionConfigError> {
+        self.problems().into_iter().next().map_or(Ok(()), Err)
     }
 }
 
@@ -383,14 +426,20 @@ mod tests {
             Decider::new(config(0, 0, 0.1), 4, None).unwrap_err(),
             DecisionConfigError::NoSmoothing
         );
-        let c = DecisionConfig {
-            exit_threshold: 0.8,
-            ..config(1, 0, 0.1)
-        };
-        assert!(matches!(
-            Decider::new(c, 4, None).unwrap_err(),
-            DecisionConfigError::Hysteresis { .. }
-        ));
+        for exit_threshold in [0.8, 0.6] {
+            let c = DecisionConfig {
+                exit_threshold,
+                ..config(1, 0, 0.1)
+            };
+            assert!(matches!(
+                Decider::new(c, 4, None).unwrap_err(),
+                DecisionConfigError::Hysteresis { .. }
+            ));
+        }
+        assert_eq!(
+            Decider::new(config(1, MAX_HOLD_MS + 1, 0.1), 4, None).unwrap_err(),
+            DecisionConfigError::HoldTooLong(MAX_HOLD_MS + 1)
+        );
         for c in [
             DecisionConfig {
                 enter_threshold: 1.5,
@@ -403,6 +452,28 @@ mod tests {
                 DecisionConfigError::ThresholdRange { .. }
             ));
         }
+    }
+
+    #[test]
+    fn every_problem_is_named_by_its_key() {
+        let c = DecisionConfig {
+            smoothing_windows: 0,
+            enter_threshold: 0.3,
+            exit_threshold: 0.5,
+            min_hold_ms: MAX_HOLD_MS,
+            margin: 2.0,
+        };
+        let keys: Vec<&str> = c.problems().iter().map(|p| p.key()).collect();
+        assert_eq!(keys, ["smoothing_windows", "margin", "exit_threshold"]);
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "smoothing_windows must be at least 1"
+        );
+        assert_eq!(
+            c.problems()[2].to_string(),
+            "exit_threshold must be below enter_threshold (0.3), found 0.5"
+        );
+        assert!(config(1, MAX_HOLD_MS, 1.0).problems().is_empty());
     }
 
     #[test]

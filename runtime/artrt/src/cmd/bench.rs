@@ -77,7 +77,9 @@ pub struct Stage {
     pub median_ms: f64,
     /// Mean milliseconds per clip.
     pub mean_ms: f64,
-    /// `median_ms` over ONNX Runtime CPU FP32 inference.
+    /// Against ONNX Runtime CPU FP32 inference: for a frame stage, `median_ms`
+    /// over the baseline's median; for a backend, the median over the timed
+    /// rounds of its time over the baseline's time in the same round.
     pub ratio_to_baseline: Option<f64>,
     /// Heap allocations per clip in steady state (Rust side).
     pub allocations: f64,
@@ -136,7 +138,8 @@ pub struct Targets {
     /// The same with a whole clip preprocessed from scratch (T frames), as
     /// `eval` does for each clip of a set.
     pub clip_pre_post_over_inference: Option<f64>,
-    /// tract FP32 / ONNX Runtime CPU FP32 at the same threads; target <= 3.
+    /// tract FP32 / ONNX Runtime CPU FP32 at the same threads (median of the
+    /// per-round ratios); target <= 3.
     pub tract_over_ort_fp32: Option<f64>,
     /// Largest steady-state allocations per frame over RGB, YUYV and NV12; target 0.
     pub max_allocations_per_frame: f64,
@@ -158,11 +161,70 @@ fn time<F: FnMut() -> anyhow::Result<()>>(
         f()?;
         ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    let allocs = (allocations() - before) as f64 / iters as f64;
-    ms.sort_by(f64::total_cmp);
-    let median = ms[ms.len() / 2];
-    let mean = ms.iter().sum::<f64>() / ms.len() as f64;
-    Ok((median, mean, allocs))
+    Ok(summarise(&ms, allocations() - before))
+}
+
+/// (median ms, mean ms, allocations per call) of timed calls and their total allocations.
+fn summarise(ms: &[f64], allocations: u64) -> (f64, f64, f64) {
+    let n = ms.len().max(1) as f64;
+    (
+        median(ms),
+        ms.iter().sum::<f64>() / n,
+        allocations as f64 / n,
+    )
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Median over rounds of `a[r] / b[r]`: a ratio of two backends timed in the
+/// same rounds, which a change of machine load during the run affects little.
+fn median_ratio(a: &[f64], b: &[f64]) -> f64 {
+    let ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+    median(&ratios)
+}
+
+/// Inference times of several backends, one run of each per round.
+struct Rounds {
+    /// Milliseconds per backend, one per round.
+    ms: Vec<Vec<f64>>,
+    /// Heap allocations per backend over all rounds.
+    allocations: Vec<u64>,
+}
+
+/// Runs every backend on `input` `warmup` times, then `iters` rounds of one
+/// timed run per backend in turn, so that every backend meets the same load.
+fn time_interleaved(
+    backends: &mut [Box<dyn Backend>],
+    input: &[f32],
+    warmup: usize,
+    iters: usize,
+) -> anyhow::Result<Rounds> {
+    let fail = |kind: BackendKind| format!("{kind} failed during the benchmark");
+    for b in backends.iter_mut() {
+        let kind = b.kind();
+        for _ in 0..warmup {
+            b.run(input).with_context(|| fail(kind))?;
+        }
+    }
+    let mut rounds = Rounds {
+        ms: vec![Vec::with_capacity(iters); backends.len()],
+        allocations: vec![0; backends.len()],
+    };
+    for _ in 0..iters {
+        for (i, b) in backends.iter_mut().enumerate() {
+            let kind = b.kind();
+            let before = allocations();
+            let t = Instant::now();
+            b.run(input).with_context(|| fail(kind))?;
+            rounds.ms[i].push(t.elapsed().as_secs_f64() * 1e3);
+            rounds.allocations[i] += allocations() - before;
+        }
+    }
+    Ok(rounds)
 }
 
 /// The frames of a window in every pixel format the preprocessor reads.
@@ -309,20 +371,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    let rounds = time_interleaved(&mut opened, &input, 3, iters)?;
+    let baseline_at = opened
+        .iter()
+        .position(|b| b.kind() == BackendKind::OrtCpu && b.precision() == Precision::Fp32);
     let mut logits = Vec::new();
-    for b in &mut opened {
-        let (m, mean, a) = time(3, iters, || {
-            b.run(&input)?;
-            Ok(())
-        })
-        .with_context(|| format!("{} failed during the benchmark", b.kind()))?;
+    for (i, b) in opened.iter().enumerate() {
+        let (m, mean, a) = summarise(&rounds.ms[i], rounds.allocations[i]);
+        let mut inference = stage("inference", m, mean, a);
+        inference.ratio_to_baseline =
+            baseline_at.map(|j| median_ratio(&rounds.ms[i], &rounds.ms[j]));
         logits = b.outputs().logits.clone();
         backends.push(BackendTiming {
             backend: b.kind().as_str().to_string(),
             provider: b.provider().to_string(),
             precision: b.precision().as_str().to_string(),
             model: b.model().to_string(),
-            inference: stage("inference", m, mean, a),
+            inference,
             clips_per_s: 0.0,
         });
     }
@@ -353,7 +418,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         s.ratio_to_baseline = baseline.map(|b| s.median_ms / b);
     }
     for b in &mut backends {
-        b.inference.ratio_to_baseline = baseline.map(|x| b.inference.median_ms / x);
         b.clips_per_s = 1e3 / (rgb_pre + b.inference.median_ms + post);
     }
     let fastest = backends
@@ -367,12 +431,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let tract = backends
         .iter()
         .find(|b| b.backend == "tract" && b.precision == "fp32")
-        .map(|b| b.inference.median_ms);
+        .and_then(|b| b.inference.ratio_to_baseline);
     let targets = Targets {
         fastest_cpu: fastest.map_or("none".into(), |b| format!("{} {}", b.backend, b.precision)),
         pre_post_over_inference: fastest.map(|b| (live_pre + post) / b.inference.median_ms),
         clip_pre_post_over_inference: fastest.map(|b| (rgb_pre + post) / b.inference.median_ms),
-        tract_over_ort_fp32: tract.zip(baseline).map(|(t, o)| t / o),
+        tract_over_ort_fp32: tract,
         max_allocations_per_frame: allocations_per_frame
             .iter()
             .filter(|(n, _)| n != "mjpeg")
