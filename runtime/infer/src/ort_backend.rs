@@ -218,7 +218,8 @@ pub struct OrtBackend {
 }
 
 impl OrtBackend {
-    /// Loads `entry` of `bundle` with the provider of `kind` and `threads` CPU threads.
+    /// Loads `entry` of `bundle` with the provider of `kind` and `threads` CPU
+    /// threads, which sleep between runs rather than spin.
     pub fn open(
         bundle: &Bundle,
         entry: &ModelEntry,
@@ -237,6 +238,8 @@ impl OrtBackend {
             .with_intra_threads(threads.max(1))
             .map_err(|e| ort_err(e.to_string()))?
             .with_inter_threads(1)
+            .map_err(|e| ort_err(e.to_string()))?
+            .with_intra_op_spinning(false)
             .map_err(|e| ort_err(e.to_string()))?
             .with_execution_providers(eps)
             .map_err(|e| ort_err(format!("cannot register {provider}: {e}")))?
