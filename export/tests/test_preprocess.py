@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from art_export.data import normalize
 from art_export.preprocess import Preprocess, resized_size, sample_indices
 
 
@@ -52,3 +53,14 @@ def test_clip_tensor_samples_then_preprocesses():
     pre = Preprocess(frames=4, resize_to=8, width=8, height=8, mean=(0, 0, 0), std=(1, 1, 1))
     x = pre.clip_tensor(frames)
     np.testing.assert_allclose(x[:, 0, 0, 0], np.array([20, 60, 100, 140]) / 255, rtol=1e-6)
+
+
+def test_training_batches_normalize_exactly_as_the_reference():
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, size=(3, 2, 16, 24, 3), dtype=np.uint8)
+    frames[0, 0, 0, :4] = [[0, 0, 0], [255, 255, 255], [1, 128, 254], [17, 99, 200]]
+    pre = Preprocess(frames=2, resize_to=16, width=16, height=16, mean=(0.1, 0.5, 0.9), std=(0.2, 0.3, 0.7))
+    ref = pre.normalize(frames)
+    out = normalize(frames, pre)
+    assert out.shape == ref.shape == (3, 2, 3, 16, 24) and out.is_contiguous()
+    np.testing.assert_array_equal(out.numpy(), ref)
