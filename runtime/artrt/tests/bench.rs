@@ -1,0 +1,64 @@
+//! `artrt bench` end to end on the committed bundle: the report's ratios and
+//! steady-state allocation counts (never its wall-clock times).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+#[test]
+fn the_report_has_per_round_ratios_and_no_allocations_per_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_artrt"))
+        .current_dir(repo())
+        .args(["bench", "--threads", "1", "--iters", "5", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let backends = report["backends"].as_array().unwrap();
+    let find = |backend: &str, precision: &str| {
+        backends
+            .iter()
+            .find(|b| b["backend"] == backend && b["precision"] == precision)
+            .unwrap_or_else(|| panic!("no {backend} {precision} in {backends:?}"))
+    };
+    let ratio = |b: &Value| b["inference"]["ratio_to_baseline"].as_f64().unwrap();
+    assert_eq!(ratio(find("ort-cpu", "fp32")), 1.0);
+    for b in backends {
+        let r = ratio(b);
+        assert!(r.is_finite() && r > 0.0, "{b}");
+    }
+    let tract = ratio(find("tract", "fp32"));
+    assert_eq!(
+        report["targets"]["tract_over_ort_fp32"].as_f64(),
+        Some(tract)
+    );
+    find("tract", "int8");
+    find("ort-cpu", "int8");
+
+    let per_frame: Vec<(String, f64)> =
+        serde_json::from_value(report["allocations_per_frame"].clone()).unwrap();
+    for format in ["rgb24", "yuyv", "nv12"] {
+        let (_, a) = per_frame.iter().find(|(n, _)| n == format).unwrap();
+        assert_eq!(*a, 0.0, "{format}: {a} allocations per frame");
+    }
+    assert_eq!(report["targets"]["max_allocations_per_frame"], 0.0);
+    let pre_post = report["targets"]["pre_post_over_inference"]
+        .as_f64()
+        .unwrap();
+    assert!(pre_post > 0.0, "{pre_post}");
+}
