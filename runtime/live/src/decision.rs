@@ -109,7 +109,7 @@ impl DecisionConfig {
                 found.push(DecisionConfigError::ThresholdRange { name, value });
             }
         }
-        if !(self.exit_threshold < self.enter_threshold) {
+        if self.exit_threshold >= self.enter_threshold {
             found.push(DecisionConfigError::Hysteresis {
                 enter: self.enter_threshold,
                 exit: self.exit_threshold,
