@@ -26,4 +26,5 @@ synth test 1300 14
     --out out/gym/art-tiny-gym.pt --seed 0 --epochs 12 --lr 2e-3 --threads 2 --max-minutes 27 --no-augment --bf16 --quiet
 rm -rf runtime/bundles/art-tiny-gym
 "$venv/bin/art-export" onnx --ckpt out/gym/art-tiny-gym.pt --calib out/gym/calib --test out/gym/test \
-    --out runtime/bundles/art-tiny-gym --name art-tiny-gym --background "no element" --quiet
+    --out runtime/bundles/art-tiny-gym --name art-tiny-gym --background "no element" \
+    --calib-percentile 99.99 --quiet

@@ -61,6 +61,8 @@ class ExportOptions:
     commands: tuple[str, ...] = ()
     #: Label of the class that is no action (the runtime never reports it).
     background: str | None = None
+    #: Percentile of activation magnitudes that sets the INT8 ranges (100: MinMax).
+    calib_percentile: float = onnx_export.CALIB_PERCENTILE
     progress: bool = True
 
 
@@ -135,7 +137,9 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
         if quant == "none":
             continue
         log(f"quantise {file} ({quant}, {len(calib)} calibration clips)")
-        onnx_export.quantize_int8(out_dir / FP32, out_dir / file, calib_inputs, conv_only=quant == "qdq-conv")
+        onnx_export.quantize_int8(
+            out_dir / FP32, out_dir / file, calib_inputs, conv_only=quant == "qdq-conv", percentile=options.calib_percentile
+        )
 
     # Golden data: raw frames, the exact preprocessed inputs, every model's outputs.
     golden_idx = _pick_golden(calib.labels, options.golden_clips)

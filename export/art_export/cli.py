@@ -15,7 +15,7 @@ from .clipset import ClipSet, ClipSetError
 from .data import ClipTensors
 from .metrics import accuracy, agreement
 from .model import VARIANTS, ArtConfig
-from .onnx_export import run_onnx
+from .onnx_export import CALIB_PERCENTILE, run_onnx
 from .preprocess import Preprocess
 from .text_bank import DEFAULT_TEMPLATES, build_text_bank
 from .train import TrainOptions, build_model, evaluate, load_checkpoint, load_set, save_checkpoint, train
@@ -172,6 +172,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 
 def cmd_onnx(args: argparse.Namespace) -> int:
+    if not 0 < args.calib_percentile <= 100:
+        raise ValueError(f"--calib-percentile {args.calib_percentile} must be in (0, 100]")
     torch.manual_seed(0)
     model, bank, ckpt = load_checkpoint(args.ckpt)
     commands = _training_commands(ckpt.get("provenance", {}))
@@ -187,6 +189,7 @@ def cmd_onnx(args: argparse.Namespace) -> int:
         commands=tuple(commands),
         progress=not args.quiet,
         background=args.background,
+        calib_percentile=args.calib_percentile,
     )
     report = write_bundle(model, bank, args.out, options)
     print(json.dumps({k: report[k] for k in report if k in ("calibration", "test", "sizes", "parity_fp32_max_abs_logits")}, indent=2))
@@ -243,6 +246,13 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--test", type=Path, help="held-out clip set also reported")
     o.add_argument("--out", type=Path, required=True, help="bundle directory")
     o.add_argument("--name", default="art-tiny-gym")
+    o.add_argument(
+        "--calib-percentile",
+        type=float,
+        default=CALIB_PERCENTILE,
+        metavar="P",
+        help=f"INT8 activation ranges from the P-th percentile of their magnitudes on the calibration set; 100 takes the full range (MinMax) (default {CALIB_PERCENTILE})",
+    )
     o.add_argument("--golden-clips", type=int, default=2)
     o.add_argument("--background", metavar="LABEL", help="class that is no action: the runtime never reports it as an event")
     o.add_argument("--quiet", action="store_true")

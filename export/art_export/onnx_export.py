@@ -147,8 +147,21 @@ def _output_producers(model_path: Path) -> list[str]:
     return [n.name for n in m.graph.node if outs.intersection(n.output)]
 
 
-def quantize_int8(fp32_path: Path, out_path: Path, calib_inputs: np.ndarray, conv_only: bool) -> None:
-    """Static INT8 QDQ quantisation of `fp32_path`, calibrated on `calib_inputs` [N, T, 3, H, W]."""
+#: Default percentile of each activation's magnitudes that sets its INT8 range.
+CALIB_PERCENTILE = 99.99
+
+
+def quantize_int8(
+    fp32_path: Path, out_path: Path, calib_inputs: np.ndarray, conv_only: bool, percentile: float = CALIB_PERCENTILE
+) -> None:
+    """Static INT8 QDQ quantisation of `fp32_path`, calibrated on `calib_inputs` [N, T, 3, H, W].
+
+    Each activation's symmetric range is the `percentile` of its magnitudes over
+    the calibration clips, so that a few outliers do not coarsen every other
+    value's step; 100 takes the full range (MinMax)."""
+    if not 0 < percentile <= 100:
+        raise ValueError(f"calibration percentile {percentile} must be in (0, 100]")
+    method = CalibrationMethod.MinMax if percentile == 100 else CalibrationMethod.Percentile
     with tempfile.TemporaryDirectory() as tmp:
         prep = Path(tmp) / "prep.onnx"
         quant_pre_process(str(fp32_path), str(prep), skip_symbolic_shape=True)
@@ -160,13 +173,14 @@ def quantize_int8(fp32_path: Path, out_path: Path, calib_inputs: np.ndarray, con
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
-            calibrate_method=CalibrationMethod.MinMax,
+            calibrate_method=method,
             op_types_to_quantize=["Conv"] if conv_only else None,
             nodes_to_exclude=_output_producers(prep),
             extra_options={
                 "ActivationSymmetric": True,
                 "WeightSymmetric": True,
                 "QDQKeepRemovableActivations": False,
+                "CalibPercentile": percentile,
             },
         )
     compact_names(out_path)

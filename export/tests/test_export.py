@@ -169,6 +169,26 @@ def test_cli_reports_bad_input(tmp_path, capsys):
 
     assert main(["onnx", "--ckpt", str(tmp_path / "none.pt"), "--calib", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
     assert "none.pt" in capsys.readouterr().err
+    assert main(["onnx", "--ckpt", "x.pt", "--calib", str(tmp_path), "--out", str(tmp_path / "o"), "--calib-percentile", "0"]) == 1
+    assert "--calib-percentile 0.0 must be in (0, 100]" in capsys.readouterr().err
+
+
+def test_percentile_calibration_narrows_activation_ranges(bundle, tmp_path):
+    from art_export.onnx_export import quantize_int8
+
+    x = np.load(bundle / "golden/input.npy").astype(np.float32)
+
+    def activation_scales(percentile):
+        out = tmp_path / f"p{percentile}.onnx"
+        quantize_int8(bundle / "model.fp32.onnx", out, x, conv_only=True, percentile=percentile)
+        m = onnx.load(str(out))
+        inits = {i.name: onnx.numpy_helper.to_array(i) for i in m.graph.initializer}
+        return {n.input[0]: float(inits[n.input[1]]) for n in m.graph.node if n.op_type == "QuantizeLinear" and inits[n.input[1]].ndim == 0}
+
+    full, clipped = activation_scales(100), activation_scales(99.9)
+    assert full and full.keys() == clipped.keys()
+    assert all(clipped[k] <= full[k] * (1 + 1e-6) for k in full), "a percentile never widens a range"
+    assert sum(clipped[k] < full[k] * 0.999 for k in full) >= len(full) // 2
 
 
 def test_ablation_runs_every_setting_with_the_same_budget(sets, tmp_path):
