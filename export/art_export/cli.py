@@ -18,7 +18,16 @@ from .model import VARIANTS, ArtConfig
 from .onnx_export import CALIB_PERCENTILE, run_onnx
 from .preprocess import Preprocess
 from .text_bank import DEFAULT_TEMPLATES, build_text_bank
-from .train import TrainOptions, build_model, evaluate, load_checkpoint, load_set, save_checkpoint, train
+from .train import (
+    TrainOptions,
+    build_model,
+    evaluate,
+    load_checkpoint,
+    load_set,
+    resolve_device,
+    save_checkpoint,
+    train,
+)
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -60,6 +69,11 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         default=1,
         help="PyTorch CPU threads (1 is fastest on a busy machine: with 2, each step waits for the slower thread)",
     )
+    g.add_argument(
+        "--device",
+        default="cpu",
+        help="where to train: cpu, or cuda[:N] with a CUDA build of PyTorch (the checkpoint is the same either way)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -91,6 +105,7 @@ def _options(args: argparse.Namespace) -> TrainOptions:
         max_minutes=args.max_minutes,
         augment=not args.no_augment,
         bf16=args.bf16,
+        device=args.device,
         progress=not args.quiet,
     )
 
@@ -273,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = shlex.join(["art-export", *argv])
     torch.set_num_threads(getattr(args, "threads", 1))
     try:
+        if hasattr(args, "device"):
+            resolve_device(args.device)
         return args.run(args)
     except (ClipSetError, BundleError, ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"art-export {args.command}: error: {err}", file=sys.stderr)

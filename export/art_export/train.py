@@ -33,6 +33,7 @@ class TrainOptions:
     max_minutes: float | None = None
     augment: bool = True
     bf16: bool = False
+    device: str = "cpu"
     progress: bool = True
     loss_weights: LossWeights = field(default_factory=LossWeights)
 
@@ -60,11 +61,12 @@ def predict(model: Art, data: ClipTensors, batch_size: int = 32) -> np.ndarray:
     """Final-prediction logits [N, C] of `model` on every clip of `data`."""
     model.eval()
     pre = model.config.preprocess
+    device = next(model.parameters()).device
     out = []
     for start in range(0, len(data), batch_size):
         idx = np.arange(start, min(start + batch_size, len(data)))
         x, _ = data.batch(idx, pre)
-        out.append(model(x)["logits"].numpy())
+        out.append(model(x.to(device))["logits"].float().cpu().numpy())
     return np.concatenate(out)
 
 
@@ -85,10 +87,13 @@ def train(
     options: TrainOptions,
     log=print,
 ) -> list[dict]:
-    """Trains `model` in place; keeps the weights of the best validation epoch.
+    """Trains `model` in place on `options.device`; keeps the weights of the best
+    validation epoch and returns the model to the CPU.
 
     Returns the per-epoch history (losses, validation accuracy, seconds).
     """
+    device = resolve_device(options.device)
+    model.to(device)
     seed_everything(options.seed)
     gen = torch.Generator().manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)
@@ -133,9 +138,10 @@ def train(
                 break
             idx = order[b * options.batch_size : (b + 1) * options.batch_size]
             x, y = train_data.batch(idx, pre)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if options.augment:
                 x = augment(x, gen)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16):
                 out = model(x)
                 loss, parts = total_loss(model, out, y, options.loss_weights)
             opt.zero_grad(set_to_none=True)
@@ -162,8 +168,27 @@ def train(
         log(" ".join(f"{k}={v}" for k, v in record.items()))
     if best[1] is not None:
         model.load_state_dict(best[1])
+    model.to("cpu")
     model.eval()
     return history
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device called `name` (`cpu`, `cuda`, `cuda:N`), refused with the
+    reason when this machine does not have it."""
+    expected = f"--device {name!r}: expected cpu or cuda[:N]"
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(expected) from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name!r}: this PyTorch sees no CUDA GPU (torch {torch.__version__})")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name!r}: only {torch.cuda.device_count()} CUDA GPU(s) here")
+    elif device.type != "cpu":
+        raise ValueError(expected)
+    return device
 
 
 def save_checkpoint(path: Path, model: Art, bank: TextBank, history: list[dict], provenance: dict) -> None:

@@ -260,3 +260,29 @@ def test_fine_tuning_starts_from_a_checkpoint_and_records_it(checkpoint, sets, t
     assert ckpt["provenance"]["init"] == base_ckpt["provenance"]
     commands = _training_commands(ckpt["provenance"])
     assert commands == [base_ckpt["provenance"]["command"], ckpt["provenance"]["command"]]
+
+
+def test_training_device_is_checked_before_any_work(tmp_path, capsys):
+    from art_export.cli import main
+
+    missing = str(tmp_path / "missing")
+    assert main(["train", "--set", missing, "--out", str(tmp_path / "a.pt"), "--device", "tpu"]) == 1
+    assert "--device 'tpu': expected cpu or cuda[:N]" in capsys.readouterr().err
+    assert main(["train", "--set", missing, "--out", str(tmp_path / "a.pt"), "--device", "mps"]) == 1
+    assert "--device 'mps': expected cpu or cuda[:N]" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["train", "--set", missing, "--out", str(tmp_path / "a.pt"), "--device", "cuda"]) == 1
+        assert "--device 'cuda': this PyTorch sees no CUDA GPU" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_cuda_writes_a_cpu_checkpoint(sets, tmp_path):
+    from art_export.cli import main
+    from conftest import MODEL_ARGS
+
+    out = tmp_path / "cuda.pt"
+    args = ["train", "--set", str(sets["train"]), "--val", str(sets["test"]), "--out", str(out), "--epochs", "1", "--batch-size", "8", "--max-steps", "2", "--device", "cuda", "--quiet", *MODEL_ARGS]
+    assert main(args) == 0
+    model, _, ckpt = load_checkpoint(out)
+    assert all(p.device.type == "cpu" for p in model.state_dict().values())
+    assert ckpt["history"][-1]["steps"] == 2

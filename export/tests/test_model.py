@@ -151,3 +151,19 @@ def test_export_model_bakes_in_the_class_semantics():
     logits, attn = wrapper(x)
     torch.testing.assert_close(logits, model(x)["logits"])
     assert attn.shape == (1, 4, 2, 6)
+
+
+def test_attention_matches_pytorch_reference():
+    from art_export.layers import MultiHeadAttention
+
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 4)
+    q, ctx = torch.randn(3, 5, 16), torch.randn(3, 7, 16)
+    split = lambda x: x.reshape(3, -1, 4, 4).transpose(1, 2)  # noqa: E731
+    ref = F.scaled_dot_product_attention(split(mha.q(q)), split(mha.k(ctx)), split(mha.v(ctx)))
+    ref = mha.out(ref.transpose(1, 2).flatten(2))
+    y, weights = mha(q, ctx)
+    assert torch.allclose(mha.attend(q, ctx), ref, atol=1e-5)
+    assert torch.allclose(y, ref, atol=1e-5)
+    assert weights.shape == (3, 5, 7)
+    assert torch.allclose(weights.sum(-1), torch.ones(3, 5))
