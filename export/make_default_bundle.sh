@@ -16,8 +16,8 @@ synth() { # name clips seed [synth options]
         cargo run --release -q -p artrt -- synth --out "out/gym/$1" --clips "$2" --seed "$3" "${@:4}"
     fi
 }
-synth train 7800 11
-synth train_live 4000 15 --framing live
+synth train 20800 11
+synth train_live 8000 15 --framing live
 synth val 390 12
 synth calib 260 13
 synth test 1300 14
