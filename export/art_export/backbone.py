@@ -54,17 +54,22 @@ class TinyBackbone(nn.Module):
     stride = 16
 
     stems = (4, 8)
+    stem_kinds = ("patch", "conv")
 
-    def __init__(self, frames: int, height: int, width: int, dim: int, channels: int = 32, stem: int = 4):
+    def __init__(
+        self, frames: int, height: int, width: int, dim: int, channels: int = 32, stem: int = 4, stem_kind: str = "patch"
+    ):
         super().__init__()
         if height % self.stride or width % self.stride:
             raise ValueError(f"input {width}x{height} is not a multiple of the backbone stride {self.stride}")
         if stem not in self.stems:
             raise ValueError(f"tiny backbone stem {stem} must be one of {self.stems}")
+        if stem_kind not in self.stem_kinds:
+            raise ValueError(f"tiny backbone stem kind {stem_kind!r} must be one of {self.stem_kinds}")
         self.grid = (height // self.stride, width // self.stride)
         self.frames = frames
         c = channels
-        self.stem = nn.Sequential(nn.Conv2d(6, c, stem, stride=stem, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+        self.stem = _stem(6, c, stem, stem_kind)
         last = self.stride // (2 * stem)
         self.blocks = nn.Sequential(
             ShiftBlock(c, c, 1, frames), ShiftBlock(c, 2 * c, 2, frames), ShiftBlock(2 * c, 4 * c, last, frames)
@@ -80,6 +85,23 @@ class TinyBackbone(nn.Module):
         pooled = torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1).reshape(b, -1)
         tokens = x.transpose(1, 2).reshape(b, t, x.shape[2], x.shape[1])
         return tokens, self.temporal(pooled)
+
+
+def _stem(cin: int, cout: int, stride: int, kind: str) -> nn.Sequential:
+    """`patch`: one `stride` x `stride` convolution with stride `stride` (kernel =
+    stride). `conv`: log2(`stride`) overlapping 3x3 stride-2 convolutions, the
+    first ones at half the width: every output sees its neighbourhood at full
+    resolution, so a detail a few pixels wide reads the same wherever it falls
+    on the stride grid."""
+    if kind == "patch":
+        return nn.Sequential(nn.Conv2d(cin, cout, stride, stride=stride, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+    layers: list[nn.Module] = []
+    steps = stride.bit_length() - 1
+    for i in range(steps):
+        width = cout if i == steps - 1 else cout // 2
+        layers += [nn.Conv2d(cin, width, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+        cin = width
+    return nn.Sequential(*layers)
 
 
 def temporal_shift(x: torch.Tensor, frames: int, fold_div: int = 8) -> torch.Tensor:
@@ -154,11 +176,13 @@ class ResNet50TSM(nn.Module):
         return x, self.global_proj(x.mean(dim=(1, 2)))
 
 
-def build_backbone(name: str, frames: int, height: int, width: int, dim: int, channels: int, stem: int) -> nn.Module:
-    """The backbone called `name` (`tiny` or `resnet50-tsm`); `channels` and `stem` are the tiny one's
-    base width and stem stride."""
+def build_backbone(
+    name: str, frames: int, height: int, width: int, dim: int, channels: int, stem: int, stem_kind: str = "patch"
+) -> nn.Module:
+    """The backbone called `name` (`tiny` or `resnet50-tsm`); `channels`, `stem` and `stem_kind` are
+    the tiny one's base width, stem stride and stem form."""
     if name == "tiny":
-        return TinyBackbone(frames, height, width, dim, channels, stem)
+        return TinyBackbone(frames, height, width, dim, channels, stem, stem_kind)
     if name == "resnet50-tsm":
         return ResNet50TSM(frames, height, width, dim)
     raise ValueError(f"unknown backbone {name!r} (expected `tiny` or `resnet50-tsm`)")

@@ -36,6 +36,12 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dim", type=int, default=96, help="token width D")
     g.add_argument("--channels", type=int, default=32, help="base width of the tiny backbone")
     g.add_argument("--stem", type=int, choices=[4, 8], default=4, help="stem stride of the tiny backbone (8: faster, less accurate)")
+    g.add_argument(
+        "--stem-kind",
+        choices=["patch", "conv"],
+        default="patch",
+        help="tiny backbone stem: one stride x stride patch convolution, or overlapping 3x3 stride-2 convolutions",
+    )
     g.add_argument("--heads", type=int, default=4)
     g.add_argument("--top-k", type=int, default=4, help="text semantics chosen per video (eq. 1)")
     g.add_argument("--se-layers", type=int, default=1, help="spatial enhancement layers")
@@ -86,6 +92,7 @@ def _config(args: argparse.Namespace, labels: list[str], variant: str) -> ArtCon
         dim=args.dim,
         channels=args.channels,
         stem=args.stem,
+        stem_kind=args.stem_kind,
         heads=args.heads,
         top_k=min(args.top_k, len(labels)),
         se_layers=args.se_layers,

@@ -45,6 +45,7 @@ class ArtConfig:
     dim: int = 96
     channels: int = 32
     stem: int = 4
+    stem_kind: str = "patch"
     heads: int = 4
     top_k: int = 4
     se_layers: int = 1
@@ -97,7 +98,7 @@ class Art(nn.Module):
             raise ValueError(f"top_k {c.top_k} must be within 1..{c.num_classes}")
         self.config = c
         p = c.preprocess
-        self.backbone = build_backbone(c.backbone, p.frames, p.height, p.width, c.dim, c.channels, c.stem)
+        self.backbone = build_backbone(c.backbone, p.frames, p.height, p.width, c.dim, c.channels, c.stem, c.stem_kind)
         self.grid = self.backbone.grid
         d, e = c.dim, bank.shape[-1]
         bank = F.normalize(bank.float(), dim=-1)

@@ -37,6 +37,19 @@ def test_tiny_backbone_wide_stem_keeps_the_token_grid():
         TinyBackbone(frames=2, height=32, width=48, dim=16, channels=8, stem=2)
 
 
+@pytest.mark.parametrize("stem", [4, 8])
+def test_tiny_backbone_conv_stem_is_overlapping_stride_2_convolutions(stem):
+    bb = TinyBackbone(frames=2, height=32, width=48, dim=16, channels=8, stem=stem, stem_kind="conv")
+    convs = [m for m in bb.stem if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == stem.bit_length() - 1
+    assert all(c.kernel_size == (3, 3) and c.stride == (2, 2) for c in convs)
+    assert convs[-1].out_channels == 8
+    tokens, _ = bb(torch.randn(1, 2, 3, 32, 48))
+    assert bb.grid == (2, 3) and tokens.shape == (1, 2, 6, 16)
+    with pytest.raises(ValueError, match="stem kind 'pixel' must be one of"):
+        TinyBackbone(frames=2, height=32, width=48, dim=16, channels=8, stem_kind="pixel")
+
+
 def test_tiny_backbone_global_feature_depends_on_frame_order():
     torch.manual_seed(0)
     bb = TinyBackbone(frames=3, height=32, width=32, dim=16, channels=8).eval()
