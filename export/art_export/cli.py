@@ -24,6 +24,7 @@ from .train import (
     evaluate,
     load_checkpoint,
     load_set,
+    load_sets,
     resolve_device,
     save_checkpoint,
     train,
@@ -146,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = _config(args, labels, args.variant)
         bank = build_text_bank(labels, config.templates, args.open_clip_weights, args.open_clip_arch)
         model = build_model(config, bank)
-    train_data = ClipTensors.concat([load_set(s, config, not args.quiet) for s in args.set])
+    train_data = load_sets(args.set, config, not args.quiet)
     val_data = load_set(args.val, config, not args.quiet) if args.val else None
     history = train(model, train_data, val_data, _options(args))
     provenance = {

@@ -21,24 +21,27 @@ class ClipTensors:
     label_names: list[str]
 
     @classmethod
-    def load(cls, clip_set: ClipSet, pre: Preprocess, progress: bool = True) -> "ClipTensors":
-        """Decodes only the sampled frames of every clip and applies the geometry."""
-        out = np.empty((len(clip_set.clips), pre.frames, pre.height, pre.width, 3), dtype=np.uint8)
-        labels = np.empty(len(clip_set.clips), dtype=np.int64)
-        clips = tqdm(clip_set.clips, desc=f"decode {clip_set.root.name}", unit="clip", disable=not progress)
-        for i, clip in enumerate(clips):
-            out[i] = pre.geometry(clip.load_frames(pre.sample_indices(clip.num_frames)))
-            labels[i] = clip.label
-        return cls(out, labels, list(clip_set.labels))
+    def load(cls, clip_sets: ClipSet | list[ClipSet], pre: Preprocess, progress: bool = True) -> "ClipTensors":
+        """Decodes only the sampled frames of every clip and applies the geometry.
 
-    @classmethod
-    def concat(cls, parts: list["ClipTensors"]) -> "ClipTensors":
-        """One set of all clips of `parts` (same labels and geometry), in order."""
-        names = parts[0].label_names
-        for p in parts[1:]:
-            if p.label_names != names:
-                raise ValueError(f"training sets name different classes: {names} vs {p.label_names}")
-        return cls(np.concatenate([p.frames for p in parts]), np.concatenate([p.labels for p in parts]), list(names))
+        Several sets (same labels) become one, in order, filled into a single
+        array: no copy of the frames is ever held twice."""
+        sets = [clip_sets] if isinstance(clip_sets, ClipSet) else list(clip_sets)
+        names = sets[0].labels
+        for s in sets[1:]:
+            if s.labels != names:
+                raise ValueError(f"{s.root / 'labels.txt'}: names other classes than {sets[0].root / 'labels.txt'}")
+        total = sum(len(s.clips) for s in sets)
+        out = np.empty((total, pre.frames, pre.height, pre.width, 3), dtype=np.uint8)
+        labels = np.empty(total, dtype=np.int64)
+        i = 0
+        for clip_set in sets:
+            clips = tqdm(clip_set.clips, desc=f"decode {clip_set.root.name}", unit="clip", disable=not progress)
+            for clip in clips:
+                out[i] = pre.geometry(clip.load_frames(pre.sample_indices(clip.num_frames)))
+                labels[i] = clip.label
+                i += 1
+        return cls(out, labels, list(names))
 
     def __len__(self) -> int:
         return len(self.labels)

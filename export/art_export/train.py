@@ -223,12 +223,19 @@ def load_checkpoint(path: Path) -> tuple[Art, TextBank, dict]:
     return model, bank, ckpt
 
 
+def load_sets(paths: list[str | Path], config: ArtConfig, progress: bool = True) -> ClipTensors:
+    """Opens clip sets, checks their labels against the model's, and preprocesses
+    them into one set, in order."""
+    sets = [ClipSet.open(p) for p in paths]
+    for clip_set in sets:
+        if clip_set.labels != config.labels:
+            raise ValueError(
+                f"{clip_set.root / 'labels.txt'}: labels differ from the model's "
+                f"({len(clip_set.labels)} vs {len(config.labels)} classes)"
+            )
+    return ClipTensors.load(sets, config.preprocess, progress)
+
+
 def load_set(path: str | Path, config: ArtConfig, progress: bool = True) -> ClipTensors:
-    """Opens a clip set, checks its labels against the model's, and preprocesses it."""
-    clip_set = ClipSet.open(path)
-    if clip_set.labels != config.labels:
-        raise ValueError(
-            f"{clip_set.root / 'labels.txt'}: labels differ from the model's "
-            f"({len(clip_set.labels)} vs {len(config.labels)} classes)"
-        )
-    return ClipTensors.load(clip_set, config.preprocess, progress)
+    """`load_sets` of one set."""
+    return load_sets([path], config, progress)

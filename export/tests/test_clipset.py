@@ -1,6 +1,9 @@
+import numpy as np
 import pytest
 
 from art_export.clipset import ClipSet, ClipSetError
+from art_export.data import ClipTensors
+from art_export.preprocess import Preprocess
 from clipgen import write_clip_set
 
 
@@ -49,3 +52,21 @@ def test_undecodable_frame(tmp_path):
     s.clips[0].frame_path(1).write_bytes(b"not a jpeg")
     with pytest.raises(ClipSetError, match="img_00002.jpg: cannot decode"):
         s.clips[0].load_frames()
+
+
+def test_several_sets_load_as_one_in_order(tmp_path):
+    a = ClipSet.open(write_clip_set(tmp_path / "a", classes=3, clips_per_class=2, frames=4, seed=1))
+    b = ClipSet.open(write_clip_set(tmp_path / "b", classes=3, clips_per_class=1, frames=4, seed=2))
+    pre = Preprocess(frames=2, resize_to=32, width=32, height=32)
+    both = ClipTensors.load([a, b], pre, progress=False)
+    alone = [ClipTensors.load(s, pre, progress=False) for s in (a, b)]
+    assert len(both) == 9 and both.label_names == a.labels
+    assert np.array_equal(both.frames, np.concatenate([t.frames for t in alone]))
+    assert both.labels.tolist() == [0, 0, 1, 1, 2, 2, 0, 1, 2]
+
+
+def test_sets_naming_other_classes_are_not_loaded_together(tmp_path):
+    a = ClipSet.open(write_clip_set(tmp_path / "a", classes=3, clips_per_class=1, frames=4))
+    b = ClipSet.open(write_clip_set(tmp_path / "b", classes=2, clips_per_class=1, frames=4))
+    with pytest.raises(ValueError, match=r"b/labels.txt: names other classes than .*a/labels.txt"):
+        ClipTensors.load([a, b], Preprocess(frames=2, resize_to=32, width=32, height=32), progress=False)
