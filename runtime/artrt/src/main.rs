@@ -26,6 +26,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Measure event precision, recall and latency on the synthetic stream.
     EvalStream(cmd::eval_stream::Args),
+    /// Choose decision settings for a bundle on the synthetic stream.
+    TuneDecision(cmd::tune_decision::Args),
     /// Reference scoreboard emulator for ARTS/1.
     ScoreboardSim(cmd::scoreboard_sim::Args),
 }
@@ -39,6 +41,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(a) => cmd::bench::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::EvalStream(a) => cmd::eval_stream::run(a),
+        Command::TuneDecision(a) => cmd::tune_decision::run(a),
         Command::ScoreboardSim(a) => cmd::scoreboard_sim::run(a),
     }
 }

@@ -16,10 +16,10 @@
 //! including the first windows of a take-off that look alike for many
 //! elements.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// How window scores become events: smoothing, episode hysteresis, hold time and margin.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionConfig {
     /// Number of most recent windows averaged before deciding.

@@ -8,4 +8,5 @@ pub mod scoreboard;
 pub mod scoring;
 pub mod sink;
 pub mod source;
+pub mod tuning;
 pub mod window;

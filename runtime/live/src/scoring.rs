@@ -50,6 +50,48 @@ pub struct StreamScore {
 
 /// Scores `events` against `segments` (both in any order).
 pub fn score(events: &[Detection], segments: &[Segment], tolerance_ms: u64) -> StreamScore {
+    pooled(&[(events, segments, tolerance_ms)])
+}
+
+/// Scores several runs as one: counts are summed and the onset percentiles
+/// are taken over every run's matches. Each run is `(events, segments,
+/// tolerance_ms)`.
+pub fn pooled(runs: &[(&[Detection], &[Segment], u64)]) -> StreamScore {
+    let (mut events, mut segments) = (0, 0);
+    let mut onsets = Vec::new();
+    for &(e, s, tolerance_ms) in runs {
+        events += e.len();
+        segments += s.len();
+        onsets.extend(onsets_of(e, s, tolerance_ms));
+    }
+    let matched = onsets.len();
+    onsets.sort_by(f64::total_cmp);
+    let ratio = |n: usize, d: usize| if d == 0 { 1.0 } else { n as f64 / d as f64 };
+    StreamScore {
+        events,
+        segments,
+        matched,
+        precision: ratio(matched, events),
+        recall: ratio(matched, segments),
+        median_onset_ms: percentile(&onsets, 0.5),
+        p95_onset_ms: percentile(&onsets, 0.95),
+    }
+}
+
+impl StreamScore {
+    /// Harmonic mean of precision and recall (0 when both are 0).
+    pub fn f1(&self) -> f64 {
+        let sum = self.precision + self.recall;
+        if sum == 0.0 {
+            0.0
+        } else {
+            2.0 * self.precision * self.recall / sum
+        }
+    }
+}
+
+/// Onset latencies of the events that match a segment.
+fn onsets_of(events: &[Detection], segments: &[Segment], tolerance_ms: u64) -> Vec<f64> {
     let mut events: Vec<Detection> = events.to_vec();
     events.sort_by_key(|e| e.t_ms);
     let mut segments: Vec<Segment> = segments.to_vec();
@@ -68,18 +110,7 @@ pub fn score(events: &[Detection], segments: &[Segment], tolerance_ms: u64) -> S
             onsets.push((e.t_ms - segments[i].start_ms) as f64);
         }
     }
-    let matched = onsets.len();
-    onsets.sort_by(f64::total_cmp);
-    let ratio = |n: usize, d: usize| if d == 0 { 1.0 } else { n as f64 / d as f64 };
-    StreamScore {
-        events: events.len(),
-        segments: segments.len(),
-        matched,
-        precision: ratio(matched, events.len()),
-        recall: ratio(matched, segments.len()),
-        median_onset_ms: percentile(&onsets, 0.5),
-        p95_onset_ms: percentile(&onsets, 0.95),
-    }
+    onsets
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -134,6 +165,21 @@ mod tests {
         let s = score(&[det(100, 1)], &[seg(200, 700, 1)], 600);
         assert_eq!(s.matched, 0);
         assert_eq!(s.median_onset_ms, None);
+    }
+
+    #[test]
+    fn pooled_runs_sum_counts_and_share_onsets() {
+        let a = ([det(900, 1)], [seg(0, 500, 1)]);
+        let b = (
+            [det(300, 2), det(700, 3)],
+            [seg(0, 500, 2), seg(100, 600, 1)],
+        );
+        let runs: [(&[Detection], &[Segment], u64); 2] = [(&a.0, &a.1, 600), (&b.0, &b.1, 600)];
+        let s = pooled(&runs);
+        assert_eq!((s.events, s.segments, s.matched), (3, 3, 2));
+        assert_eq!(s.median_onset_ms, Some(300.0));
+        assert_eq!(s.p95_onset_ms, Some(900.0));
+        assert!((s.f1() - 2.0 / 3.0).abs() < 1e-12);
     }
 
     #[test]

@@ -7,20 +7,23 @@
 //! Times are stream times.
 
 use std::convert::Infallible;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use artrt_calibration::{ELEMENTS, StreamOptions};
 use artrt_infer::postprocess::softmax_into;
-use artrt_infer::{Backend, BackendKind, InferError, Outputs, Precision, Preprocessor};
+use artrt_infer::{
+    Backend, BackendKind, Bundle, Failover, InferError, Outputs, Precision, Preprocessor,
+};
 use artrt_live::board::Profile;
-use artrt_live::pipeline::{self, PipelineConfig};
+use artrt_live::pipeline::{self, PipelineConfig, RunStats};
 use artrt_live::scoring::{self, Detection, Segment};
 use artrt_live::sink::{ActionEvent, EventSink, Health};
 use artrt_live::source::Pacing;
 use artrt_live::source::synthetic::SyntheticSource;
+use artrt_live::tuning::{Recording, Window};
 use serde_json::json;
 
 use super::infer::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
@@ -112,17 +115,23 @@ impl EventSink for Recorder {
     }
 }
 
-/// Runs `artrt eval-stream`.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    if !(args.seconds.is_finite() && args.seconds > 0.0) {
-        bail!(
-            "--seconds {} is not a positive number of seconds",
-            args.seconds
-        );
-    }
-    let profile = Profile::load(&args.board)
-        .with_context(|| format!("cannot use board profile {}", args.board))?;
-    let bundle = load_bundle(&args.bundle)?;
+/// One seeded synthetic stream run through a bundle with a profile's clip
+/// and decision settings: what the model said about every window, what
+/// the decider sent, and what was performed.
+pub struct StreamRun {
+    /// Every window and the elements performed.
+    pub recording: Recording,
+    /// The events the pipeline sent.
+    pub detections: Vec<Detection>,
+    /// The pipeline's counters.
+    pub stats: RunStats,
+    /// Wall-clock time of the run.
+    pub wall: Duration,
+}
+
+/// Refuses a bundle whose classes are not the synthetic stream's elements in
+/// order (optionally followed by its background class).
+pub fn check_stream_labels(bundle: &Bundle, path: &Path) -> anyhow::Result<()> {
     let stream_labels: Vec<&str> = ELEMENTS.iter().map(|e| e.label).collect();
     let labels = bundle.labels();
     let (elements, rest) = labels.split_at(stream_labels.len().min(labels.len()));
@@ -132,25 +141,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!(
             "bundle {} names the classes {:?} (background {:?}); the synthetic stream performs {:?}: \
              the bundle must name them in the same order, followed by nothing or its background class",
-            args.bundle.display(),
+            path.display(),
             labels,
             background,
             stream_labels
         );
     }
-    let config = args.backend.config();
-    let order: Vec<BackendKind> = args.backend.backend.candidates();
-    let mut chain = open_chain(&bundle, &order, args.precision, &config)?;
+    Ok(())
+}
 
+/// Runs `seconds` of the synthetic stream with `seed` through `chain`, every
+/// window classified; `tolerance_ms` defaults to the window's duration.
+pub fn record(
+    bundle: &Bundle,
+    profile: &Profile,
+    chain: &mut Failover,
+    seed: u64,
+    seconds: f64,
+    tolerance_ms: Option<u64>,
+) -> anyhow::Result<StreamRun> {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        bail!("--seconds {seconds} is not a positive number of seconds");
+    }
     let fps = bundle.input.fps.round().max(1.0) as u32;
     let options = StreamOptions {
-        seed: args.seed,
+        seed,
         fps,
         ..StreamOptions::default()
     };
     let mut source = SyntheticSource::new(options, Pacing::Fast);
     let truth = source.ground_truth();
-    let frames = (args.seconds * f64::from(fps)).ceil() as u64;
+    let frames = (seconds * f64::from(fps)).ceil() as u64;
     let pipeline_config = PipelineConfig {
         window: profile.clip.window,
         hop: profile.clip.hop,
@@ -164,7 +185,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut preprocessor = Preprocessor::new(&bundle.input);
     let mut recorder = Recorder::default();
     let mut traced = Traced {
-        inner: Serving(&mut chain),
+        inner: Serving(chain),
         probs: Vec::new(),
     };
     let started = Instant::now();
@@ -179,10 +200,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     let wall = started.elapsed();
     drop(source);
-    let window_probs = traced.probs;
 
-    let ms = |frame: u64| frame * 1000 / u64::from(fps);
-    let segments: Vec<Segment> = truth
+    let ms = |frame: u64| truth.time_of(frame).as_millis() as u64;
+    let (window, hop) = (profile.clip.window as u64, profile.clip.hop as u64);
+    let windows = traced
+        .probs
+        .into_iter()
+        .enumerate()
+        .map(|(k, probs)| Window {
+            t_ms: ms(window - 1 + k as u64 * hop),
+            probs,
+        })
+        .collect();
+    let segments = truth
         .segments()
         .iter()
         .filter(|s| s.end <= frames)
@@ -192,7 +222,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             class_id: s.class_id,
         })
         .collect();
-    let detections: Vec<Detection> = recorder
+    let detections = recorder
         .events
         .iter()
         .map(|e| Detection {
@@ -200,8 +230,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             class_id: usize::from(e.class_id),
         })
         .collect();
-    let tolerance = args.tolerance_ms.unwrap_or(ms(profile.clip.window as u64));
-    let score = scoring::score(&detections, &segments, tolerance);
+    Ok(StreamRun {
+        recording: Recording {
+            windows,
+            segments,
+            tolerance_ms: tolerance_ms.unwrap_or(ms(window)),
+        },
+        detections,
+        stats,
+        wall,
+    })
+}
+
+/// Runs `artrt eval-stream`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let profile = Profile::load(&args.board)
+        .with_context(|| format!("cannot use board profile {}", args.board))?;
+    let bundle = load_bundle(&args.bundle)?;
+    check_stream_labels(&bundle, &args.bundle)?;
+    let config = args.backend.config();
+    let order: Vec<BackendKind> = args.backend.backend.candidates();
+    let mut chain = open_chain(&bundle, &order, args.precision, &config)?;
+    let run = record(
+        &bundle,
+        &profile,
+        &mut chain,
+        args.seed,
+        args.seconds,
+        args.tolerance_ms,
+    )?;
+    let rec = &run.recording;
+    let fps = f64::from(bundle.input.fps.round().max(1.0));
+    let score = scoring::score(&run.detections, &rec.segments, rec.tolerance_ms);
 
     let report = json!({
         "bundle": args.bundle.display().to_string(),
@@ -209,28 +269,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "provider": chain.provider(),
         "precision": chain.precision().as_str(),
         "seed": args.seed,
-        "stream_seconds": frames as f64 / f64::from(fps),
-        "wall_seconds": wall.as_secs_f64(),
+        "stream_seconds": (args.seconds * fps).ceil() / fps,
+        "wall_seconds": run.wall.as_secs_f64(),
         "window": profile.clip.window,
         "hop": profile.clip.hop,
-        "decision": {
-            "smoothing_windows": profile.decision.smoothing_windows,
-            "enter_threshold": profile.decision.enter_threshold,
-            "exit_threshold": profile.decision.exit_threshold,
-            "min_hold_ms": profile.decision.min_hold_ms,
-            "margin": profile.decision.margin,
-        },
-        "tolerance_ms": tolerance,
+        "decision": profile.decision,
+        "tolerance_ms": rec.tolerance_ms,
         "score": score,
-        "segments": segments
+        "segments": rec.segments
             .iter()
             .map(|s| json!({"start_ms": s.start_ms, "end_ms": s.end_ms, "class_id": s.class_id}))
             .collect::<Vec<_>>(),
-        "events": detections
+        "events": run.detections
             .iter()
             .map(|d| json!({"t_ms": d.t_ms, "class_id": d.class_id}))
             .collect::<Vec<_>>(),
-        "run": stats,
+        "run": run.stats,
     });
     println!(
         "{} elements, {} events, {} matched: precision {:.1} %, recall {:.1} %, onset latency median {} ms, p95 {} ms ({} clips on {} in {:.1} s)",
@@ -243,20 +297,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .median_onset_ms
             .map_or("-".into(), |v| format!("{v:.0}")),
         score.p95_onset_ms.map_or("-".into(), |v| format!("{v:.0}")),
-        stats.clips,
+        run.stats.clips,
         chain.kind(),
-        wall.as_secs_f64()
+        run.wall.as_secs_f64()
     );
     if let Some(path) = &args.trace {
-        let window = profile.clip.window as u64;
-        let hop = profile.clip.hop as u64;
-        let lines: String = window_probs
+        let lines: String = rec
+            .windows
             .iter()
-            .enumerate()
-            .map(|(k, p)| {
-                let t_ms = ms(window - 1 + k as u64 * hop);
-                format!("{}\n", json!({"t_ms": t_ms, "probs": p}))
-            })
+            .map(|w| format!("{}\n", json!({"t_ms": w.t_ms, "probs": w.probs})))
             .collect();
         std::fs::write(path, lines).with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -7,3 +7,4 @@ pub mod infer;
 pub mod run;
 pub mod scoreboard_sim;
 pub mod synth;
+pub mod tune_decision;

@@ -1,0 +1,181 @@
+//! `artrt tune-decision`: chooses the decision settings for a bundle from
+//! seeded synthetic streams.
+//!
+//! The model runs once per stream; every configuration of the grid is then
+//! replayed through the real decider on the recorded window probabilities
+//! and scored against the ground truth. The best configuration on the tuning
+//! seeds is printed as a `[decision]` table for a board profile, with its
+//! score on held-out seeds beside that of the profile's current settings.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use artrt_infer::{BackendKind, Precision};
+use artrt_live::board::Profile;
+use artrt_live::decision::DecisionConfig;
+use artrt_live::scoring::StreamScore;
+use artrt_live::tuning::{self, Candidate, Grid, Recording};
+use serde_json::json;
+
+use super::eval_stream::{check_stream_labels, record};
+use super::infer::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
+use super::run::open_chain;
+
+/// Arguments of `artrt tune-decision`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model bundle directory.
+    #[arg(long, default_value = DEFAULT_BUNDLE)]
+    bundle: PathBuf,
+    /// Seeds of the streams the settings are chosen on.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    seeds: Vec<u64>,
+    /// Seeds of held-out streams the chosen settings are checked on (`--check-seeds` alone: none).
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_value = "4,5")]
+    check_seeds: Vec<u64>,
+    /// Seconds of each stream.
+    #[arg(long, default_value_t = 120.0)]
+    seconds: f64,
+    /// Board profile whose clip settings are used and whose decision settings are compared.
+    #[arg(long, default_value = "x86-64-cpu")]
+    board: String,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Model precision.
+    #[arg(long, default_value = "fp32")]
+    precision: Precision,
+    /// Largest median onset latency accepted, ms of stream time.
+    #[arg(long, default_value_t = 1000.0)]
+    max_onset_ms: f64,
+    /// Configurations listed.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Runs `artrt tune-decision`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.seeds.is_empty() {
+        bail!("--seeds names no stream to tune on");
+    }
+    let profile = Profile::load(&args.board)
+        .with_context(|| format!("cannot use board profile {}", args.board))?;
+    let bundle = load_bundle(&args.bundle)?;
+    check_stream_labels(&bundle, &args.bundle)?;
+    let order: Vec<BackendKind> = args.backend.backend.candidates();
+    let mut chain = open_chain(&bundle, &order, args.precision, &args.backend.config())?;
+    let (classes, background) = (bundle.labels().len(), bundle.background());
+
+    let mut record_seeds = |seeds: &[u64]| -> anyhow::Result<Vec<Recording>> {
+        seeds
+            .iter()
+            .map(|&seed| {
+                let run = record(&bundle, &profile, &mut chain, seed, args.seconds, None)?;
+                let replayed =
+                    tuning::replay(&profile.decision, classes, background, &run.recording.windows)?;
+                if replayed != run.detections {
+                    bail!(
+                        "seed {seed}: replaying the recorded windows gave {} events where the pipeline sent {}; \
+                         the recording does not reproduce the run",
+                        replayed.len(),
+                        run.detections.len()
+                    );
+                }
+                log::info!(
+                    "seed {seed}: {} windows, {} elements",
+                    run.recording.windows.len(),
+                    run.recording.segments.len()
+                );
+                Ok(run.recording)
+            })
+            .collect()
+    };
+    let tune = record_seeds(&args.seeds)?;
+    let check = record_seeds(&args.check_seeds)?;
+
+    let grid = Grid::default();
+    let ranked = tuning::search(&grid, classes, background, &tune, args.max_onset_ms);
+    let Some(best) = ranked.first() else {
+        bail!(
+            "no configuration of the grid has a median onset latency of at most {} ms on seeds {:?}",
+            args.max_onset_ms,
+            args.seeds
+        );
+    };
+    let current = tuning::evaluate(&profile.decision, classes, background, &tune)?;
+
+    println!(
+        "{} configurations tried on seeds {:?} ({} on {}, {}); best first:",
+        grid.configs().len(),
+        args.seeds,
+        bundle.model.name,
+        chain.kind(),
+        chain.precision()
+    );
+    println!("smooth enter  exit hold_ms margin | precision recall    F1 onset_ms");
+    for c in ranked.iter().take(args.top) {
+        println!("{}", row(&c.config, &c.score));
+    }
+    println!(
+        "current profile {}:\n{}",
+        args.board,
+        row(&current.config, &current.score)
+    );
+    if !check.is_empty() {
+        let best_check = tuning::evaluate(&best.config, classes, background, &check)?;
+        let current_check = tuning::evaluate(&profile.decision, classes, background, &check)?;
+        println!("held-out seeds {:?}:", args.check_seeds);
+        println!("  best:    {}", row(&best_check.config, &best_check.score));
+        println!(
+            "  current: {}",
+            row(&current_check.config, &current_check.score)
+        );
+    }
+    println!("\n[decision]\n{}", toml::to_string(&best.config)?);
+
+    if let Some(path) = &args.json {
+        let check_of = |c: &DecisionConfig| -> anyhow::Result<Option<Candidate>> {
+            if check.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(tuning::evaluate(c, classes, background, &check)?))
+        };
+        let report = json!({
+            "bundle": args.bundle.display().to_string(),
+            "backend": chain.kind().as_str(),
+            "precision": chain.precision().as_str(),
+            "board": args.board,
+            "seconds": args.seconds,
+            "seeds": args.seeds,
+            "check_seeds": args.check_seeds,
+            "max_onset_ms": args.max_onset_ms,
+            "configurations": grid.configs().len(),
+            "best": best,
+            "best_check": check_of(&best.config)?,
+            "current": current,
+            "current_check": check_of(&profile.decision)?,
+            "top": ranked.iter().take(args.top).collect::<Vec<_>>(),
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// One line of the table: the settings and their score.
+fn row(c: &DecisionConfig, s: &StreamScore) -> String {
+    format!(
+        "{:>6} {:>5.2} {:>5.2} {:>7} {:>6.2} | {:>8.1}% {:>5.1}% {:>5.3} {:>8}",
+        c.smoothing_windows,
+        c.enter_threshold,
+        c.exit_threshold,
+        c.min_hold_ms,
+        c.margin,
+        100.0 * s.precision,
+        100.0 * s.recall,
+        s.f1(),
+        s.median_onset_ms.map_or("-".into(), |v| format!("{v:.0}")),
+    )
+}
