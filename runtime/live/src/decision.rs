@@ -25,14 +25,23 @@ pub struct DecisionConfig {
     /// Number of most recent windows averaged before deciding.
     pub smoothing_windows: usize,
     /// Smoothed activity that opens an episode.
+    #[serde(serialize_with = "shortest")]
     pub enter_threshold: f32,
     /// Smoothed activity below which an episode closes.
+    #[serde(serialize_with = "shortest")]
     pub exit_threshold: f32,
     /// Milliseconds an episode must be open before its event may be sent.
     pub min_hold_ms: u32,
     /// Lead of the top class over the runner-up, as a share of the episode's
     /// evidence, needed to send the event.
+    #[serde(serialize_with = "shortest")]
     pub margin: f32,
+}
+
+/// Writes an `f32` as the `f64` of its shortest decimal form, so that 0.9
+/// reads 0.9 in JSON and TOML rather than 0.8999999761581421.
+fn shortest<S: serde::Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(v.to_string().parse().unwrap_or(f64::from(*v)))
 }
 
 /// Longest `min_hold_ms` accepted: a minute.
@@ -474,6 +483,14 @@ mod tests {
             "exit_threshold must be below enter_threshold (0.3), found 0.5"
         );
         assert!(config(1, MAX_HOLD_MS, 1.0).problems().is_empty());
+    }
+
+    #[test]
+    fn thresholds_serialise_in_their_shortest_form() {
+        let v = serde_json::to_value(config(3, 400, 0.1)).unwrap();
+        assert_eq!(v["enter_threshold"], serde_json::json!(0.6));
+        assert_eq!(v["margin"], serde_json::json!(0.1));
+        assert_eq!(v["min_hold_ms"], serde_json::json!(400));
     }
 
     #[test]
