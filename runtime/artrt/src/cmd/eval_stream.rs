@@ -8,6 +8,7 @@
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -29,26 +30,68 @@ use serde_json::json;
 use super::infer::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
 use super::run::{Serving, open_chain};
 
+/// What a synthetic-stream command runs: the bundle, the stream's length,
+/// the board profile and the backend.
+#[derive(clap::Args)]
+pub struct StreamSetup {
+    /// Model bundle directory.
+    #[arg(long, default_value = DEFAULT_BUNDLE)]
+    pub bundle: PathBuf,
+    /// Seconds of each stream.
+    #[arg(long, default_value_t = 120.0)]
+    pub seconds: f64,
+    /// Board profile whose clip and decision settings are used.
+    #[arg(long, default_value = "x86-64-cpu")]
+    pub board: String,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Model precision.
+    #[arg(long, default_value = "fp32")]
+    pub precision: Precision,
+}
+
+/// A loaded [`StreamSetup`]: the profile, the bundle and the serving backend chain.
+pub struct Opened {
+    /// The board profile.
+    pub profile: Profile,
+    /// The bundle, checked to name the stream's elements.
+    pub bundle: Arc<Bundle>,
+    /// The backends, the first that passed its self-test serving.
+    pub chain: Failover,
+}
+
+impl StreamSetup {
+    /// Loads the profile and the bundle, checks the bundle's classes against
+    /// the stream's, and opens the backends.
+    pub fn open(&self) -> anyhow::Result<Opened> {
+        if !(self.seconds.is_finite() && self.seconds > 0.0) {
+            bail!(
+                "--seconds {} is not a positive number of seconds",
+                self.seconds
+            );
+        }
+        let profile = Profile::load(&self.board)
+            .with_context(|| format!("cannot use board profile {}", self.board))?;
+        let bundle = load_bundle(&self.bundle)?;
+        check_stream_labels(&bundle, &self.bundle)?;
+        let order: Vec<BackendKind> = self.backend.backend.candidates();
+        let chain = open_chain(&bundle, &order, self.precision, &self.backend.config())?;
+        Ok(Opened {
+            profile,
+            bundle,
+            chain,
+        })
+    }
+}
+
 /// Arguments of `artrt eval-stream`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Model bundle directory.
-    #[arg(long, default_value = DEFAULT_BUNDLE)]
-    bundle: PathBuf,
-    /// Seconds of stream to generate.
-    #[arg(long, default_value_t = 120.0)]
-    seconds: f64,
+    #[command(flatten)]
+    setup: StreamSetup,
     /// Seed of the synthetic stream.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Board profile whose clip and decision settings are used (default: x86-64-cpu).
-    #[arg(long, default_value = "x86-64-cpu")]
-    board: String,
-    #[command(flatten)]
-    backend: BackendArgs,
-    /// Model precision.
-    #[arg(long, default_value = "fp32")]
-    precision: Precision,
     /// Milliseconds after an element's end within which its event still counts
     /// (default: the window's duration).
     #[arg(long)]
@@ -131,7 +174,7 @@ pub struct StreamRun {
 
 /// Refuses a bundle whose classes are not the synthetic stream's elements in
 /// order (optionally followed by its background class).
-pub fn check_stream_labels(bundle: &Bundle, path: &Path) -> anyhow::Result<()> {
+fn check_stream_labels(bundle: &Bundle, path: &Path) -> anyhow::Result<()> {
     let stream_labels: Vec<&str> = ELEMENTS.iter().map(|e| e.label).collect();
     let labels = bundle.labels();
     let (elements, rest) = labels.split_at(stream_labels.len().min(labels.len()));
@@ -160,9 +203,6 @@ pub fn record(
     seconds: f64,
     tolerance_ms: Option<u64>,
 ) -> anyhow::Result<StreamRun> {
-    if !(seconds.is_finite() && seconds > 0.0) {
-        bail!("--seconds {seconds} is not a positive number of seconds");
-    }
     let fps = bundle.input.fps.round().max(1.0) as u32;
     let options = StreamOptions {
         seed,
@@ -244,19 +284,17 @@ pub fn record(
 
 /// Runs `artrt eval-stream`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let profile = Profile::load(&args.board)
-        .with_context(|| format!("cannot use board profile {}", args.board))?;
-    let bundle = load_bundle(&args.bundle)?;
-    check_stream_labels(&bundle, &args.bundle)?;
-    let config = args.backend.config();
-    let order: Vec<BackendKind> = args.backend.backend.candidates();
-    let mut chain = open_chain(&bundle, &order, args.precision, &config)?;
+    let Opened {
+        profile,
+        bundle,
+        mut chain,
+    } = args.setup.open()?;
     let run = record(
         &bundle,
         &profile,
         &mut chain,
         args.seed,
-        args.seconds,
+        args.setup.seconds,
         args.tolerance_ms,
     )?;
     let rec = &run.recording;
@@ -264,12 +302,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let score = scoring::score(&run.detections, &rec.segments, rec.tolerance_ms);
 
     let report = json!({
-        "bundle": args.bundle.display().to_string(),
+        "bundle": args.setup.bundle.display().to_string(),
         "backend": chain.kind().as_str(),
         "provider": chain.provider(),
         "precision": chain.precision().as_str(),
         "seed": args.seed,
-        "stream_seconds": (args.seconds * fps).ceil() / fps,
+        "stream_seconds": (args.setup.seconds * fps).ceil() / fps,
         "wall_seconds": run.wall.as_secs_f64(),
         "window": profile.clip.window,
         "hop": profile.clip.hop,

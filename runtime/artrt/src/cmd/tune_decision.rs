@@ -10,40 +10,24 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use artrt_infer::{BackendKind, Precision};
-use artrt_live::board::Profile;
 use artrt_live::decision::DecisionConfig;
 use artrt_live::scoring::StreamScore;
 use artrt_live::tuning::{self, Candidate, Grid, Recording};
 use serde_json::json;
 
-use super::eval_stream::{check_stream_labels, record};
-use super::infer::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
-use super::run::open_chain;
+use super::eval_stream::{Opened, StreamSetup, record};
 
 /// Arguments of `artrt tune-decision`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Model bundle directory.
-    #[arg(long, default_value = DEFAULT_BUNDLE)]
-    bundle: PathBuf,
+    #[command(flatten)]
+    setup: StreamSetup,
     /// Seeds of the streams the settings are chosen on.
     #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
     seeds: Vec<u64>,
     /// Seeds of held-out streams the chosen settings are checked on (`--check-seeds` alone: none).
     #[arg(long, value_delimiter = ',', num_args = 0.., default_value = "4,5")]
     check_seeds: Vec<u64>,
-    /// Seconds of each stream.
-    #[arg(long, default_value_t = 120.0)]
-    seconds: f64,
-    /// Board profile whose clip settings are used and whose decision settings are compared.
-    #[arg(long, default_value = "x86-64-cpu")]
-    board: String,
-    #[command(flatten)]
-    backend: BackendArgs,
-    /// Model precision.
-    #[arg(long, default_value = "fp32")]
-    precision: Precision,
     /// Largest median onset latency accepted, ms of stream time.
     #[arg(long, default_value_t = 1000.0)]
     max_onset_ms: f64,
@@ -60,19 +44,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.seeds.is_empty() {
         bail!("--seeds names no stream to tune on");
     }
-    let profile = Profile::load(&args.board)
-        .with_context(|| format!("cannot use board profile {}", args.board))?;
-    let bundle = load_bundle(&args.bundle)?;
-    check_stream_labels(&bundle, &args.bundle)?;
-    let order: Vec<BackendKind> = args.backend.backend.candidates();
-    let mut chain = open_chain(&bundle, &order, args.precision, &args.backend.config())?;
+    let Opened {
+        profile,
+        bundle,
+        mut chain,
+    } = args.setup.open()?;
     let (classes, background) = (bundle.labels().len(), bundle.background());
 
     let mut record_seeds = |seeds: &[u64]| -> anyhow::Result<Vec<Recording>> {
         seeds
             .iter()
             .map(|&seed| {
-                let run = record(&bundle, &profile, &mut chain, seed, args.seconds, None)?;
+                let run = record(&bundle, &profile, &mut chain, seed, args.setup.seconds, None)?;
                 let replayed =
                     tuning::replay(&profile.decision, classes, background, &run.recording.windows)?;
                 if replayed != run.detections {
@@ -120,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     println!(
         "current profile {}:\n{}",
-        args.board,
+        args.setup.board,
         row(&current.config, &current.score)
     );
     if !check.is_empty() {
@@ -143,11 +126,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Ok(Some(tuning::evaluate(c, classes, background, &check)?))
         };
         let report = json!({
-            "bundle": args.bundle.display().to_string(),
+            "bundle": args.setup.bundle.display().to_string(),
             "backend": chain.kind().as_str(),
             "precision": chain.precision().as_str(),
-            "board": args.board,
-            "seconds": args.seconds,
+            "board": args.setup.board,
+            "seconds": args.setup.seconds,
             "seeds": args.seeds,
             "check_seeds": args.check_seeds,
             "max_onset_ms": args.max_onset_ms,
