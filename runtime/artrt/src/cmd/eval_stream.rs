@@ -166,6 +166,8 @@ pub struct StreamRun {
     pub recording: Recording,
     /// The events the pipeline sent.
     pub detections: Vec<Detection>,
+    /// Frames of stream generated.
+    pub frames: u64,
     /// The pipeline's counters.
     pub stats: RunStats,
     /// Wall-clock time of the run.
@@ -277,6 +279,7 @@ pub fn record(
             tolerance_ms: tolerance_ms.unwrap_or(ms(window)),
         },
         detections,
+        frames,
         stats,
         wall,
     })
@@ -307,7 +310,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "provider": chain.provider(),
         "precision": chain.precision().as_str(),
         "seed": args.seed,
-        "stream_seconds": (args.setup.seconds * fps).ceil() / fps,
+        "stream_seconds": run.frames as f64 / fps,
         "wall_seconds": run.wall.as_secs_f64(),
         "window": profile.clip.window,
         "hop": profile.clip.hop,

@@ -79,6 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let check = record_seeds(&args.check_seeds)?;
 
     let grid = Grid::default();
+    let configurations = grid.configs().len();
     let ranked = tuning::search(&grid, classes, background, &tune, args.max_onset_ms);
     let Some(best) = ranked.first() else {
         bail!(
@@ -88,10 +89,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     };
     let current = tuning::evaluate(&profile.decision, classes, background, &tune)?;
+    let on_check = |c: &DecisionConfig| -> anyhow::Result<Option<Candidate>> {
+        if check.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(tuning::evaluate(c, classes, background, &check)?))
+    };
+    let best_check = on_check(&best.config)?;
+    let current_check = on_check(&profile.decision)?;
 
     println!(
-        "{} configurations tried on seeds {:?} ({} on {}, {}); best first:",
-        grid.configs().len(),
+        "{configurations} configurations tried on seeds {:?} ({} on {}, {}); best first:",
         args.seeds,
         bundle.model.name,
         chain.kind(),
@@ -106,25 +114,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.setup.board,
         row(&current.config, &current.score)
     );
-    if !check.is_empty() {
-        let best_check = tuning::evaluate(&best.config, classes, background, &check)?;
-        let current_check = tuning::evaluate(&profile.decision, classes, background, &check)?;
+    if let (Some(b), Some(c)) = (&best_check, &current_check) {
         println!("held-out seeds {:?}:", args.check_seeds);
-        println!("  best:    {}", row(&best_check.config, &best_check.score));
-        println!(
-            "  current: {}",
-            row(&current_check.config, &current_check.score)
-        );
+        println!("  best:    {}", row(&b.config, &b.score));
+        println!("  current: {}", row(&c.config, &c.score));
     }
     println!("\n[decision]\n{}", toml::to_string(&best.config)?);
 
     if let Some(path) = &args.json {
-        let check_of = |c: &DecisionConfig| -> anyhow::Result<Option<Candidate>> {
-            if check.is_empty() {
-                return Ok(None);
-            }
-            Ok(Some(tuning::evaluate(c, classes, background, &check)?))
-        };
         let report = json!({
             "bundle": args.setup.bundle.display().to_string(),
             "backend": chain.kind().as_str(),
@@ -134,11 +131,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "seeds": args.seeds,
             "check_seeds": args.check_seeds,
             "max_onset_ms": args.max_onset_ms,
-            "configurations": grid.configs().len(),
+            "configurations": configurations,
             "best": best,
-            "best_check": check_of(&best.config)?,
+            "best_check": best_check,
             "current": current,
-            "current_check": check_of(&profile.decision)?,
+            "current_check": current_check,
             "top": ranked.iter().take(args.top).collect::<Vec<_>>(),
         });
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
