@@ -4,7 +4,7 @@
 //! (the window's end and its class probabilities) and what was really
 //! performed. [`replay`] feeds a recording through the real [`Decider`], so a
 //! [`DecisionConfig`] can be scored without running the model again, and
-//! [`search`] scores every configuration of a [`Grid`] on several recordings
+//! [`search`] scores a list of them (a [`Grid`]'s, for example) on several recordings
 //! pooled, best first.
 
 use serde::Serialize;
@@ -142,19 +142,18 @@ pub fn evaluate(
     })
 }
 
-/// Scores every configuration of `grid` on `recordings` and returns those
+/// Scores every configuration of `configs` on `recordings` and returns those
 /// whose pooled median onset latency is at most `max_onset_ms`, best first:
 /// highest F1 of event precision and recall, then lowest median onset, then
-/// the simplest (earliest in the grid).
+/// the simplest (earliest in `configs`).
 pub fn search(
-    grid: &Grid,
+    configs: &[DecisionConfig],
     classes: usize,
     background: Option<usize>,
     recordings: &[Recording],
     max_onset_ms: f64,
 ) -> Vec<Candidate> {
-    let mut found: Vec<Candidate> = grid
-        .configs()
+    let mut found: Vec<Candidate> = configs
         .iter()
         .filter_map(|c| evaluate(c, classes, background, recordings).ok())
         .filter(|c| c.score.median_onset_ms.is_none_or(|m| m <= max_onset_ms))
@@ -281,7 +280,13 @@ mod tests {
             min_hold_ms: vec![0, 100, 200, 300],
             ..Grid::default()
         };
-        let ranked = search(&grid, CLASSES, BACKGROUND, &[rec.clone(), rec], 10_000.0);
+        let ranked = search(
+            &grid.configs(),
+            CLASSES,
+            BACKGROUND,
+            &[rec.clone(), rec],
+            10_000.0,
+        );
         let best = &ranked[0];
         assert_eq!((best.score.precision, best.score.recall), (1.0, 1.0));
         assert_eq!(best.per_recording.len(), 2);
@@ -304,14 +309,14 @@ mod tests {
             margin: vec![0.0],
         };
         let all = search(
-            &grid,
+            &grid.configs(),
             CLASSES,
             BACKGROUND,
             std::slice::from_ref(&rec),
             10_000.0,
         );
         assert_eq!(all.len(), 2);
-        let fast = search(&grid, CLASSES, BACKGROUND, &[rec], 300.0);
+        let fast = search(&grid.configs(), CLASSES, BACKGROUND, &[rec], 300.0);
         assert_eq!(fast.len(), 1);
         assert_eq!(fast[0].config.min_hold_ms, 100);
         assert_eq!(fast[0].score.median_onset_ms, Some(100.0));

@@ -78,9 +78,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let tune = record_seeds(&args.seeds)?;
     let check = record_seeds(&args.check_seeds)?;
 
-    let grid = Grid::default();
-    let configurations = grid.configs().len();
-    let ranked = tuning::search(&grid, classes, background, &tune, args.max_onset_ms);
+    let configs = Grid::default().configs();
+    let ranked = tuning::search(&configs, classes, background, &tune, args.max_onset_ms);
     let Some(best) = ranked.first() else {
         bail!(
             "no configuration of the grid has a median onset latency of at most {} ms on seeds {:?}",
@@ -99,7 +98,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let current_check = on_check(&profile.decision)?;
 
     println!(
-        "{configurations} configurations tried on seeds {:?} ({} on {}, {}); best first:",
+        "{} configurations tried on seeds {:?} ({} on {}, {}); best first:",
+        configs.len(),
         args.seeds,
         bundle.model.name,
         chain.kind(),
@@ -131,7 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "seeds": args.seeds,
             "check_seeds": args.check_seeds,
             "max_onset_ms": args.max_onset_ms,
-            "configurations": configurations,
+            "configurations": configs.len(),
             "best": best,
             "best_check": best_check,
             "current": current,
