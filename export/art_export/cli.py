@@ -163,10 +163,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
-    labels = ClipSet.open(args.set).labels
+    labels = ClipSet.open(args.set[0]).labels
     bank = build_text_bank(labels, list(args.templates or DEFAULT_TEMPLATES), args.open_clip_weights, args.open_clip_arch)
     base = _config(args, labels, "art")
-    train_data = load_set(args.set, base, not args.quiet)
+    train_data = load_sets(args.set, base, not args.quiet)
     val_data = load_set(args.val, base, not args.quiet)
     test_data = load_set(args.test, base, not args.quiet) if args.test else val_data
     rows = []
@@ -190,7 +190,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"| {r['setting']} | {r['top1']:.1f} | {r['mean_class']:.1f} |")
     if args.json:
-        args.json.write_text(json.dumps({"command": args.command_line, "rows": rows}, indent=2) + "\n")
+        table = {"command": args.command_line, "train_clips": len(train_data), "test_clips": len(test_data), "rows": rows}
+        args.json.write_text(json.dumps(table, indent=2) + "\n")
     return 0
 
 
@@ -254,7 +255,7 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(run=cmd_train)
 
     a = sub.add_parser("ablate", help="Table IV on a clip set: each setting trained with the same budget")
-    a.add_argument("--set", type=Path, required=True)
+    a.add_argument("--set", type=Path, required=True, action="append", help="training clip set (repeat to train on several)")
     a.add_argument("--val", type=Path, required=True)
     a.add_argument("--test", type=Path, help="set the table is measured on (default: --val)")
     a.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))

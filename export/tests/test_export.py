@@ -198,10 +198,12 @@ def test_ablation_runs_every_setting_with_the_same_budget(sets, tmp_path):
 
     out = tmp_path / "ablation.json"
     rc = main(
-        ["ablate", "--set", str(sets["train"]), "--val", str(sets["test"]), "--epochs", "1", "--max-steps", "2", "--batch-size", "8", "--quiet", "--json", str(out), *MODEL_ARGS]
+        ["ablate", "--set", str(sets["train"]), "--set", str(sets["train"]), "--val", str(sets["test"]), "--epochs", "1", "--max-steps", "2", "--batch-size", "8", "--quiet", "--json", str(out), *MODEL_ARGS]
     )
     assert rc == 0
-    rows = json.loads(out.read_text())["rows"]
+    table = json.loads(out.read_text())
+    assert table["train_clips"] == 2 * len(ClipSet.open(sets["train"]).clips), "every --set is trained on"
+    rows = table["rows"]
     assert [r["variant"] for r in rows] == ["backbone", "rssa", "rssa-ta", "art"]
     for r in rows:
         assert 0.0 <= r["top1"] <= 100.0 and 0.0 <= r["mean_class"] <= 100.0
