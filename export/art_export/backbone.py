@@ -9,6 +9,9 @@ Every backbone maps a video [B, T, 3, H, W] to frame tokens [B, T, h*w, D]
   non-overlapping stem (kernel = stride) runs well on every backend. Its
   stride is 4, or 8 for fewer 3x3 convolutions at full resolution (which
   tract runs through a single-threaded im2col) at some cost in accuracy.
+  Its frame tokens come from the stride-16 map, or (`token_stride` 8, stem
+  4) from the stride-8 map with the stride-16 map added on top, so that
+  region queries can single out details a few pixels wide.
 - `resnet50-tsm`: ResNet-50 with the temporal shift module in every residual
   branch (the paper's CNN setting), its 2048-channel map projected to D.
 """
@@ -44,6 +47,8 @@ class TinyBackbone(nn.Module):
     """TSM ResNet of three basic blocks after a `stem` x `stem` stride-`stem` stem; stride 16.
 
     With stem 4 the blocks run at strides 4, 8 and 16; with stem 8 at 8, 16 and 16.
+    Frame tokens are on the stride-`token_stride` grid: 16, or 8 (stem 4 only),
+    where each token is the second block's feature plus its stride-16 cell's.
 
     Each frame enters with its difference from the previous frame (zero for
     the first): a motion cue that singles out the performer. The global
@@ -55,9 +60,18 @@ class TinyBackbone(nn.Module):
 
     stems = (4, 8)
     stem_kinds = ("patch", "conv")
+    token_strides = (16, 8)
 
     def __init__(
-        self, frames: int, height: int, width: int, dim: int, channels: int = 32, stem: int = 4, stem_kind: str = "patch"
+        self,
+        frames: int,
+        height: int,
+        width: int,
+        dim: int,
+        channels: int = 32,
+        stem: int = 4,
+        stem_kind: str = "patch",
+        token_stride: int = 16,
     ):
         super().__init__()
         if height % self.stride or width % self.stride:
@@ -66,7 +80,11 @@ class TinyBackbone(nn.Module):
             raise ValueError(f"tiny backbone stem {stem} must be one of {self.stems}")
         if stem_kind not in self.stem_kinds:
             raise ValueError(f"tiny backbone stem kind {stem_kind!r} must be one of {self.stem_kinds}")
-        self.grid = (height // self.stride, width // self.stride)
+        if token_stride not in self.token_strides:
+            raise ValueError(f"tiny backbone token stride {token_stride} must be one of {self.token_strides}")
+        if token_stride == 8 and stem != 4:
+            raise ValueError("tiny backbone token stride 8 needs stem 4 (with stem 8 no block runs at stride 8)")
+        self.grid = (height // token_stride, width // token_stride)
         self.frames = frames
         c = channels
         self.stem = _stem(6, c, stem, stem_kind)
@@ -75,16 +93,26 @@ class TinyBackbone(nn.Module):
             ShiftBlock(c, c, 1, frames), ShiftBlock(c, 2 * c, 2, frames), ShiftBlock(2 * c, 4 * c, last, frames)
         )
         self.proj = nn.Conv2d(4 * c, dim, 1)
+        self.fine = nn.Conv2d(2 * c, dim, 1) if token_stride == 8 else None
         self.temporal = nn.Sequential(nn.Linear(2 * frames * dim, dim), nn.GELU())
 
     def forward(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, t = video.shape[:2]
         diff = torch.cat([torch.zeros_like(video[:, :1]), video[:, 1:] - video[:, :-1]], dim=1)
-        x = self.proj(self.blocks(self.stem(torch.cat([video, diff], dim=2).flatten(0, 1))))  # [B*T, D, h, w]
-        x = x.flatten(2)  # [B*T, D, N]
-        pooled = torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1).reshape(b, -1)
-        tokens = x.transpose(1, 2).reshape(b, t, x.shape[2], x.shape[1])
+        mid = self.blocks[1](self.blocks[0](self.stem(torch.cat([video, diff], dim=2).flatten(0, 1))))
+        x = self.proj(self.blocks[2](mid))  # [B*T, D, h, w]
+        flat = x.flatten(2)  # [B*T, D, N]
+        pooled = torch.cat([flat.mean(dim=2), flat.amax(dim=2)], dim=1).reshape(b, -1)
+        if self.fine is not None:
+            x = self.fine(mid) + _upsample2(x)
+        tokens = x.flatten(2).transpose(1, 2).reshape(b, t, -1, x.shape[1])
         return tokens, self.temporal(pooled)
+
+
+def _upsample2(x: torch.Tensor) -> torch.Tensor:
+    """Nearest 2x upsampling of [N, C, h, w] by expand and reshape (no Resize node in the graph)."""
+    n, c, h, w = x.shape
+    return x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
 
 
 def _stem(cin: int, cout: int, stride: int, kind: str) -> nn.Sequential:
@@ -177,12 +205,22 @@ class ResNet50TSM(nn.Module):
 
 
 def build_backbone(
-    name: str, frames: int, height: int, width: int, dim: int, channels: int, stem: int, stem_kind: str = "patch"
+    name: str,
+    frames: int,
+    height: int,
+    width: int,
+    dim: int,
+    channels: int,
+    stem: int,
+    stem_kind: str = "patch",
+    token_stride: int = 16,
 ) -> nn.Module:
-    """The backbone called `name` (`tiny` or `resnet50-tsm`); `channels`, `stem` and `stem_kind` are
-    the tiny one's base width, stem stride and stem form."""
+    """The backbone called `name` (`tiny` or `resnet50-tsm`); `channels`, `stem`, `stem_kind` and
+    `token_stride` are the tiny one's base width, stem stride, stem form and token grid stride."""
     if name == "tiny":
-        return TinyBackbone(frames, height, width, dim, channels, stem, stem_kind)
+        return TinyBackbone(frames, height, width, dim, channels, stem, stem_kind, token_stride)
+    if token_stride != 16:
+        raise ValueError(f"token stride {token_stride} is for the tiny backbone only")
     if name == "resnet50-tsm":
         return ResNet50TSM(frames, height, width, dim)
     raise ValueError(f"unknown backbone {name!r} (expected `tiny` or `resnet50-tsm`)")

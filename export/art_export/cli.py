@@ -43,6 +43,13 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         default="patch",
         help="tiny backbone stem: one stride x stride patch convolution, or overlapping 3x3 stride-2 convolutions",
     )
+    g.add_argument(
+        "--token-stride",
+        type=int,
+        choices=[16, 8],
+        default=16,
+        help="stride of the tiny backbone's token grid that the region queries attend over (8: 4x the tokens, finer regions; needs --stem 4)",
+    )
     g.add_argument("--heads", type=int, default=4)
     g.add_argument("--top-k", type=int, default=4, help="text semantics chosen per video (eq. 1)")
     g.add_argument("--se-layers", type=int, default=1, help="spatial enhancement layers")
@@ -94,6 +101,7 @@ def _config(args: argparse.Namespace, labels: list[str], variant: str) -> ArtCon
         channels=args.channels,
         stem=args.stem,
         stem_kind=args.stem_kind,
+        token_stride=args.token_stride,
         heads=args.heads,
         top_k=min(args.top_k, len(labels)),
         se_layers=args.se_layers,

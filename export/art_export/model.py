@@ -46,6 +46,7 @@ class ArtConfig:
     channels: int = 32
     stem: int = 4
     stem_kind: str = "patch"
+    token_stride: int = 16
     heads: int = 4
     top_k: int = 4
     se_layers: int = 1
@@ -98,7 +99,7 @@ class Art(nn.Module):
             raise ValueError(f"top_k {c.top_k} must be within 1..{c.num_classes}")
         self.config = c
         p = c.preprocess
-        self.backbone = build_backbone(c.backbone, p.frames, p.height, p.width, c.dim, c.channels, c.stem, c.stem_kind)
+        self.backbone = build_backbone(c.backbone, p.frames, p.height, p.width, c.dim, c.channels, c.stem, c.stem_kind, c.token_stride if c.use_rssa else 16)
         self.grid = self.backbone.grid
         d, e = c.dim, bank.shape[-1]
         bank = F.normalize(bank.float(), dim=-1)

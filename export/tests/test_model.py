@@ -37,6 +37,39 @@ def test_tiny_backbone_wide_stem_keeps_the_token_grid():
         TinyBackbone(frames=2, height=32, width=48, dim=16, channels=8, stem=2)
 
 
+def test_tiny_backbone_stride_8_tokens_add_their_coarse_cell():
+    torch.manual_seed(0)
+    bb = TinyBackbone(frames=2, height=32, width=48, dim=16, channels=8, token_stride=8).eval()
+    coarse = TinyBackbone(frames=2, height=32, width=48, dim=16, channels=8).eval()
+    coarse.load_state_dict({k: v for k, v in bb.state_dict().items() if not k.startswith("fine.")})
+    video = torch.randn(1, 2, 3, 32, 48)
+    with torch.no_grad():
+        tokens, g = bb(video)
+        coarse_tokens, coarse_g = coarse(video)
+        bb.fine.weight.zero_()
+        bb.fine.bias.zero_()
+        no_fine, _ = bb(video)
+    assert bb.grid == (4, 6) and tokens.shape == (1, 2, 24, 16)
+    torch.testing.assert_close(g, coarse_g)
+    # With the fine projection at zero, token (row r, col c) is coarse cell (r // 2, c // 2).
+    fine_grid = no_fine.reshape(1, 2, 4, 6, 16)
+    expected = coarse_tokens.reshape(1, 2, 2, 3, 16).repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+    torch.testing.assert_close(fine_grid, expected)
+    assert not torch.allclose(tokens, no_fine)
+    with pytest.raises(ValueError, match="token stride 8 needs stem 4"):
+        TinyBackbone(frames=2, height=32, width=48, dim=16, channels=8, stem=8, token_stride=8)
+    with pytest.raises(ValueError, match="token stride 4 must be one of"):
+        TinyBackbone(frames=2, height=32, width=48, dim=16, channels=8, token_stride=4)
+
+
+def test_region_attention_covers_the_stride_8_grid():
+    model = make(token_stride=8)
+    out = model(torch.randn(1, 4, 3, 32, 48))
+    assert model.grid == (4, 6)
+    assert out["region_attn"].shape == (1, 4, 2, 24)
+    assert make("backbone", token_stride=8).backbone.fine is None
+
+
 @pytest.mark.parametrize("stem", [4, 8])
 def test_tiny_backbone_conv_stem_is_overlapping_stride_2_convolutions(stem):
     bb = TinyBackbone(frames=2, height=32, width=48, dim=16, channels=8, stem=stem, stem_kind="conv")
