@@ -126,14 +126,14 @@ impl GymStream {
     pub fn next_frame(&mut self) -> &RgbImage {
         let n = self.next;
         let action = self.routine.action_at(n).clone();
-        if let Kind::Element { class_id, .. } = action.kind {
-            if action.start == n {
-                self.segments.push(Segment {
-                    start: n,
-                    end: n + action.len,
-                    class_id,
-                });
-            }
+        if let Kind::Element { class_id, .. } = action.kind
+            && action.start == n
+        {
+            self.segments.push(Segment {
+                start: n,
+                end: n + action.len,
+                class_id,
+            });
         }
         let skeleton = self.routine.skeleton(&action, n);
         let t = n as f32 / self.opts.fps as f32;

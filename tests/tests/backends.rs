@@ -556,7 +556,7 @@ fn failover_with_nothing_left_reports_the_failure() {
     });
     let mut chain = Failover::with_first(b.clone(), first, &[], config());
     let input = vec![0.0; b.input.clip_len()];
-    let e = chain.run(&input).err().expect("no backend left");
+    let e = chain.run(&input).expect_err("no backend left");
     assert!(
         matches!(
             e,
@@ -576,7 +576,7 @@ fn wrong_input_size_is_an_error() {
     let b = bundle();
     for kind in [BackendKind::OrtCpu, BackendKind::Tract] {
         let mut backend = open_unchecked(&b, kind, Precision::Fp32, &config()).unwrap();
-        let e = backend.run(&[0.0; 10]).err().expect("refused");
+        let e = backend.run(&[0.0; 10]).expect_err("refused");
         assert!(
             matches!(e, InferError::InputSize { found: 10, .. }),
             "{kind}: {e}"

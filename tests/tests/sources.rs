@@ -316,7 +316,7 @@ fn a_corrupt_frame_is_one_bad_frame_not_the_end() {
     for jpeg in [JpegMode::Lend, JpegMode::Decode] {
         let mut src = FramesSource::open(dir.path(), FramesOptions { jpeg, ..fast() }).unwrap();
         assert!(src.next_frame().is_ok());
-        let err = src.next_frame().err().expect("corrupt JPEG");
+        let err = src.next_frame().expect_err("corrupt JPEG");
         assert!(
             matches!(&err, SourceError::BadFrame { reason, .. } if reason.contains("2.jpg")),
             "{err}"
@@ -351,7 +351,7 @@ fn a_replayed_camera_that_vanishes_is_lost_and_resumes_after_reopen() {
 
     // The "cable" is pulled: the folder disappears mid-run.
     fs::rename(&set, &away).unwrap();
-    let err = src.next_frame().err().expect("the folder is gone");
+    let err = src.next_frame().expect_err("the folder is gone");
     assert!(
         matches!(&err, SourceError::Lost { reason, .. } if reason.contains("img_00003.jpg")),
         "{err}"

@@ -527,13 +527,13 @@ impl Checker<'_> {
         {
             return Err(self.invalid("model.labels", format!("label {i} is empty")));
         }
-        if let Some(bg) = &m.model.background {
-            if !m.model.labels.contains(bg) {
-                return Err(self.invalid(
-                    "model.background",
-                    format!("{bg:?} is not one of model.labels"),
-                ));
-            }
+        if let Some(bg) = &m.model.background
+            && !m.model.labels.contains(bg)
+        {
+            return Err(self.invalid(
+                "model.background",
+                format!("{bg:?} is not one of model.labels"),
+            ));
         }
         if m.text.bank_shape[0] != classes {
             return Err(self.invalid(

@@ -350,7 +350,7 @@ impl Profile {
         if c.format == CameraFormat::Yuyv {
             bad(
                 "camera.width",
-                c.width % 2 == 0,
+                c.width.is_multiple_of(2),
                 format!("must be even for yuyv, found {}", c.width),
             );
         }

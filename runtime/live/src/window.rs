@@ -86,7 +86,7 @@ impl WindowRing {
         let f = self.count;
         (0..self.frames)
             .map(|i| first + self.offset(i))
-            .any(|k| f >= k && (f - k) % self.hop == 0)
+            .any(|k| f >= k && (f - k).is_multiple_of(self.hop))
     }
 
     /// Window frame that clip frame `i` is taken from.

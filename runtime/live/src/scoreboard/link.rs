@@ -398,16 +398,12 @@ impl Worker {
                     self.config.port
                 );
             }
-            Some(Ok(Sentence::Ack { seq })) => {
-                if self.awaiting.is_some_and(|a| a.seq == seq) {
-                    self.awaiting = None;
-                    lock(&self.stats).acked += 1;
-                }
+            Some(Ok(Sentence::Ack { seq })) if self.awaiting.is_some_and(|a| a.seq == seq) => {
+                self.awaiting = None;
+                lock(&self.stats).acked += 1;
             }
-            Some(Ok(Sentence::Nak { seq })) => {
-                if self.state_seq == Some(seq) && !self.dirty {
-                    self.resend(Instant::now());
-                }
+            Some(Ok(Sentence::Nak { seq })) if self.state_seq == Some(seq) && !self.dirty => {
+                self.resend(Instant::now());
             }
             Some(Ok(Sentence::Request)) => {
                 lock(&self.stats).requests += 1;
