@@ -414,7 +414,7 @@ impl Worker {
             }
             Some(Ok(other)) => {
                 debug!(
-                    "scoreboard {}: ignoring a device sentence from the board: {other:?}",
+                    "scoreboard {}: ignoring a sentence from the board (a device sentence, or an ACK or NAK for no sentence in flight): {other:?}",
                     self.config.port
                 );
             }
