@@ -219,8 +219,8 @@ def build_backbone(
     `token_stride` are the tiny one's base width, stem stride, stem form and token grid stride."""
     if name == "tiny":
         return TinyBackbone(frames, height, width, dim, channels, stem, stem_kind, token_stride)
-    if token_stride != 16:
-        raise ValueError(f"token stride {token_stride} is for the tiny backbone only")
     if name == "resnet50-tsm":
+        if token_stride != 16:
+            raise ValueError(f"token stride {token_stride} is for the tiny backbone only")
         return ResNet50TSM(frames, height, width, dim)
     raise ValueError(f"unknown backbone {name!r} (expected `tiny` or `resnet50-tsm`)")
