@@ -23,7 +23,7 @@ synth calib 260 13
 synth test 1300 14
 
 "$venv/bin/art-export" train --set out/gym/train --set out/gym/train_live --val out/gym/val \
-    --out out/gym/art-tiny-gym.pt --channels 24 --dim 64 --stem-kind conv --seed 0 --epochs 12 --lr 2e-3 --threads 2 --max-minutes 27 --no-augment --bf16 --quiet
+    --out out/gym/art-tiny-gym.pt --channels 24 --dim 64 --stem-kind conv --seed 0 --epochs 12 --lr 2e-3 --threads 2 --max-minutes 27 --no-augment --bf16 --compile --quiet
 rm -rf runtime/bundles/art-tiny-gym
 "$venv/bin/art-export" onnx --ckpt out/gym/art-tiny-gym.pt --calib out/gym/calib --test out/gym/test \
     --out runtime/bundles/art-tiny-gym --name art-tiny-gym --background "no element" \

@@ -21,6 +21,7 @@ from .text_bank import DEFAULT_TEMPLATES, build_text_bank
 from .train import (
     TrainOptions,
     build_model,
+    check_compiler,
     evaluate,
     load_checkpoint,
     load_set,
@@ -78,6 +79,11 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         help="bfloat16 autocast in training (weights stay float32): faster on CPUs with AMX or AVX512-BF16",
     )
     g.add_argument(
+        "--compile",
+        action="store_true",
+        help="run training steps through torch.compile (a minute or two of compilation at the first step, then faster steps)",
+    )
+    g.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -121,6 +127,7 @@ def _options(args: argparse.Namespace) -> TrainOptions:
         max_minutes=args.max_minutes,
         augment=not args.no_augment,
         bf16=args.bf16,
+        compile=args.compile,
         device=args.device,
         progress=not args.quiet,
     )
@@ -306,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(getattr(args, "threads", 1))
     try:
         if hasattr(args, "device"):
-            resolve_device(args.device)
+            device = resolve_device(args.device)
+            if args.compile:
+                check_compiler(device)
         return args.run(args)
     except (ClipSetError, BundleError, ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"art-export {args.command}: error: {err}", file=sys.stderr)

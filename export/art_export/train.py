@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ class TrainOptions:
     max_minutes: float | None = None
     augment: bool = True
     bf16: bool = False
+    compile: bool = False
     device: str = "cpu"
     progress: bool = True
     loss_weights: LossWeights = field(default_factory=LossWeights)
@@ -93,7 +95,12 @@ def train(
     Returns the per-epoch history (losses, validation accuracy, seconds).
     """
     device = resolve_device(options.device)
+    if options.compile:
+        check_compiler(device)
     model.to(device)
+    # The compiled module shares the model's parameters; only training steps
+    # run through it, so evaluation (another mode) causes no recompilation.
+    step_model = torch.compile(model) if options.compile else model
     seed_everything(options.seed)
     gen = torch.Generator().manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)
@@ -142,7 +149,7 @@ def train(
             if options.augment:
                 x = augment(x, gen)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16):
-                out = model(x)
+                out = step_model(x)
                 loss, parts = total_loss(model, out, y, options.loss_weights)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -189,6 +196,13 @@ def resolve_device(name: str) -> torch.device:
     elif device.type != "cpu":
         raise ValueError(expected)
     return device
+
+
+def check_compiler(device: torch.device) -> None:
+    """`--compile` on the CPU builds C++ kernels at the first step: refuses it
+    up front, with the reason, when no C++ compiler is on the PATH."""
+    if device.type == "cpu" and not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
+        raise ValueError("--compile: no C++ compiler (g++, c++ or clang++) on the PATH to build the CPU kernels")
 
 
 def save_checkpoint(path: Path, model: Art, bank: TextBank, history: list[dict], provenance: dict) -> None:

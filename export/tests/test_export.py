@@ -288,3 +288,42 @@ def test_training_on_cuda_writes_a_cpu_checkpoint(sets, tmp_path):
     model, _, ckpt = load_checkpoint(out)
     assert all(p.device.type == "cpu" for p in model.state_dict().values())
     assert ckpt["history"][-1]["steps"] == 2
+
+
+def test_compiled_training_steps_match_eager_ones(sets, tmp_path, monkeypatch):
+    import torch._inductor.config
+
+    from art_export.cli import main
+    from conftest import MODEL_ARGS
+
+    # Compiled dropout draws its masks from its own generator; with eager's
+    # generator both runs drop the same activations.
+    monkeypatch.setattr(torch._inductor.config, "fallback_random", True)
+
+    runs = {}
+    for name, extra in (("eager", []), ("compiled", ["--compile"])):
+        out = tmp_path / f"{name}.pt"
+        args = ["train", "--set", str(sets["train"]), "--out", str(out), "--epochs", "1", "--batch-size", "8", "--max-steps", "1", "--seed", "5", "--quiet", *MODEL_ARGS, *extra]
+        assert main(args) == 0
+        runs[name] = load_checkpoint(out)
+    (eager, _, eager_ckpt), (compiled, _, compiled_ckpt) = runs["eager"], runs["compiled"]
+    losses = {k: v for k, v in eager_ckpt["history"][-1].items() if k.startswith("loss_")}
+    assert losses and set(losses) == {k for k in compiled_ckpt["history"][-1] if k.startswith("loss_")}
+    for k, v in losses.items():
+        assert compiled_ckpt["history"][-1][k] == pytest.approx(v, abs=2e-3), k
+    # One AdamW step moves each weight by about the learning rate; the compiled
+    # kernels sum in another order, which can only flip the step of a weight
+    # whose gradient is rounding noise.
+    for n, p in eager.state_dict().items():
+        if p.dtype.is_floating_point:
+            assert torch.allclose(compiled.state_dict()[n], p, atol=2.5e-3), n
+
+
+def test_compile_without_a_cpp_compiler_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from art_export.cli import main
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert main(["train", "--set", str(tmp_path / "missing"), "--out", str(tmp_path / "a.pt"), "--compile"]) == 1
+    assert "--compile: no C++ compiler" in capsys.readouterr().err
