@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if hasattr(args, "device"):
             device = resolve_device(args.device)
-            if args.compile:
+            if getattr(args, "compile", False):
                 check_compiler(device)
         return args.run(args)
     except (ClipSetError, BundleError, ValueError, FileNotFoundError, RuntimeError) as err:

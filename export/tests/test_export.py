@@ -290,23 +290,27 @@ def test_training_on_cuda_writes_a_cpu_checkpoint(sets, tmp_path):
     assert ckpt["history"][-1]["steps"] == 2
 
 
-def test_compiled_training_steps_match_eager_ones(sets, tmp_path, monkeypatch):
+def test_compiled_training_repeats_itself_and_matches_eager_steps(sets, tmp_path, monkeypatch):
     import torch._inductor.config
 
     from art_export.cli import main
     from conftest import MODEL_ARGS
 
+    def run(name, steps, *extra):
+        out = tmp_path / f"{name}.pt"
+        args = ["train", "--set", str(sets["train"]), "--out", str(out), "--epochs", "1", "--batch-size", "8", "--max-steps", str(steps), "--seed", "5", "--quiet", *MODEL_ARGS, *extra]
+        assert main(args) == 0
+        return load_checkpoint(out)
+
+    first, second = run("compiled", 3, "--compile")[0].state_dict(), run("compiled-again", 3, "--compile")[0].state_dict()
+    assert all(torch.equal(p, second[n]) for n, p in first.items()), "two compiled runs of one seed differ"
+
     # Compiled dropout draws its masks from its own generator; with eager's
     # generator both runs drop the same activations.
     monkeypatch.setattr(torch._inductor.config, "fallback_random", True)
-
-    runs = {}
-    for name, extra in (("eager", []), ("compiled", ["--compile"])):
-        out = tmp_path / f"{name}.pt"
-        args = ["train", "--set", str(sets["train"]), "--out", str(out), "--epochs", "1", "--batch-size", "8", "--max-steps", "1", "--seed", "5", "--quiet", *MODEL_ARGS, *extra]
-        assert main(args) == 0
-        runs[name] = load_checkpoint(out)
-    (eager, _, eager_ckpt), (compiled, _, compiled_ckpt) = runs["eager"], runs["compiled"]
+    torch._dynamo.reset()
+    eager, _, eager_ckpt = run("eager", 1)
+    compiled, _, compiled_ckpt = run("compiled-fallback-random", 1, "--compile")
     losses = {k: v for k, v in eager_ckpt["history"][-1].items() if k.startswith("loss_")}
     assert losses and set(losses) == {k for k in compiled_ckpt["history"][-1] if k.startswith("loss_")}
     for k, v in losses.items():
