@@ -135,6 +135,7 @@ def train(
         model.train()
         t0 = time.monotonic()
         order = rng.permutation(len(train_data))
+        wrong = seen = 0
         sums: dict[str, float] = {}
         batches = 0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{options.epochs}", disable=not options.progress)
@@ -161,11 +162,14 @@ def train(
                 model.update_bank()
                 model.update_prototypes(out["video_embedding"].detach().float(), y)
             batches += 1
+            seen += len(y)
+            wrong += int((out["logits"].detach().argmax(dim=1) != y).sum())
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
             bar.set_postfix(loss=f"{loss.item():.3f}")
         record = {"epoch": epoch + 1, "steps": step, "seconds": round(time.monotonic() - t0, 1)}
         record.update({f"loss_{k}": round(v / max(1, batches), 4) for k, v in sums.items()})
+        record["train_top1"] = round(100.0 * (1 - wrong / max(1, seen)), 2)
         if val_data is not None:
             acc = evaluate(model, val_data)
             record.update(val_top1=round(acc["top1"], 2), val_mean_class=round(acc["mean_class"], 2))

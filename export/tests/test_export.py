@@ -27,6 +27,9 @@ def test_checkpoint_round_trip(checkpoint, sets):
     assert ckpt["provenance"]["seed"] == 3
     assert [p["path"] for p in ckpt["provenance"]["train_sets"]] == [str(sets["train"]), str(sets["train2"])]
     assert ckpt["history"][0]["steps"] == 3  # 16 + 8 clips in batches of 8
+    for record in ckpt["history"]:
+        right = record["train_top1"] * 24 / 100  # training clips named right in the epoch
+        assert 0 <= right <= 24 and right == pytest.approx(round(right), abs=0.01)
     assert bank.embeddings.shape[0] == 4
 
 
