@@ -70,6 +70,26 @@ def test_frames_file_runs_each_wide_convolution_per_frame_and_agrees(bundle):
         assert np.abs(a - b).max() <= 1e-5
 
 
+def test_finer_token_grid_exports_with_its_grid_and_agrees(sets, tmp_path):
+    from art_export.cli import main
+    from conftest import MODEL_ARGS
+
+    ckpt, out = tmp_path / "fine.pt", tmp_path / "fine"
+    args = ["train", "--set", str(sets["train"]), "--out", str(ckpt), "--epochs", "1", "--batch-size", "8", "--max-steps", "1", "--token-stride", "8", "--quiet", *MODEL_ARGS]
+    assert main(args) == 0
+    assert main(["onnx", "--ckpt", str(ckpt), "--calib", str(sets["calib"]), "--out", str(out), "--golden-clips", "1", "--quiet"]) == 0
+    assert tomllib.loads((out / "bundle.toml").read_text())["model"]["grid"] == [8, 8]
+    model, _, _ = load_checkpoint(ckpt)
+    x = np.load(out / "golden/input.npy")
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x))
+    for name in ("model.fp32.onnx", "model.fp32-frames.onnx"):
+        logits, attn = run_onnx(out / name, x)
+        assert attn.shape == (1, 4, 2, 64)
+        assert np.abs(logits - ref["logits"].numpy()).max() <= 1e-4
+        assert np.abs(attn - ref["region_attn"].numpy()).max() <= 1e-4
+
+
 def test_int8_is_tensorrt_style_qdq(bundle):
     m = onnx.load(str(bundle / "model.int8.onnx"))
     ops = {n.op_type for n in m.graph.node}
