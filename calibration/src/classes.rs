@@ -220,9 +220,8 @@ pub struct NearTwin {
 /// of the somersault being no detail.
 pub fn near_twins() -> Vec<NearTwin> {
     let mut out = Vec::new();
-    for a in 0..ELEMENTS.len() {
-        for b in a + 1..ELEMENTS.len() {
-            let (x, y) = (&ELEMENTS[a], &ELEMENTS[b]);
+    for (a, x) in ELEMENTS.iter().enumerate() {
+        for (b, y) in ELEMENTS.iter().enumerate().skip(a + 1) {
             if x.direction != y.direction {
                 continue;
             }

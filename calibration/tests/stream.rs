@@ -33,12 +33,11 @@ fn segments_are_ordered_and_separated_by_idle_time() {
     };
     let fps = opts.fps as f32;
     let mut s = GymStream::new(opts.clone());
-    let mut before = s.frame_index();
-    for _ in 0..1500 {
+    let start = s.frame_index();
+    for k in 1..=1500 {
         let frame = s.next_frame();
         assert_eq!(frame.dimensions(), (80, 60));
-        assert_eq!(s.frame_index(), before + 1);
-        before += 1;
+        assert_eq!(s.frame_index(), start + k);
     }
     let segs = s.segments();
     assert!(segs.len() >= 10, "{} elements in 50 s", segs.len());

@@ -471,7 +471,7 @@ fn seed() -> u64 {
     std::env::var("ARTRT_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5C0_4E)
+        .unwrap_or(0x5C04E)
 }
 
 #[test]

@@ -563,7 +563,7 @@ impl Checker<'_> {
                 ),
             ));
         }
-        if s.std.iter().any(|v| !(*v > 0.0)) {
+        if s.std.iter().any(|v| v.is_nan() || *v <= 0.0) {
             return Err(self.invalid("input.std", "every value must be positive"));
         }
         if m.models.is_empty() {
@@ -608,7 +608,10 @@ impl Checker<'_> {
                 format!("class {c} is out of range for {classes} labels"),
             ));
         }
-        if !(g.atol_logits > 0.0) || !(g.atol_logits_int8 > 0.0) {
+        if [g.atol_logits, g.atol_logits_int8]
+            .iter()
+            .any(|t| t.is_nan() || *t <= 0.0)
+        {
             return Err(self.invalid("golden.atol_logits", "tolerances must be positive"));
         }
         for (name, digest) in &m.sha256 {

@@ -160,7 +160,7 @@ pub fn self_test(backend: &mut dyn Backend, bundle: &Bundle) -> Result<SelfTest,
     }
     let (max_diff, clip, class, value, g) =
         worst.unwrap_or((f32::INFINITY, 0, 0, f32::NAN, f32::NAN));
-    if !(max_diff <= atol) {
+    if max_diff.is_nan() || max_diff > atol {
         return Err(OpenError::SelfTest {
             kind: backend.kind(),
             model,
@@ -206,7 +206,7 @@ pub struct ChainError {
     pub refusals: Vec<Refusal>,
     /// The last refusal.
     #[source]
-    pub last: OpenError,
+    pub last: Box<OpenError>,
 }
 
 impl fmt::Display for ChainError {
@@ -250,7 +250,7 @@ impl Failover {
                 |last| ChainError {
                     choice,
                     refusals: refusals.clone(),
-                    last,
+                    last: Box::new(last),
                 },
             )?;
         Ok(Failover {

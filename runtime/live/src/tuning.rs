@@ -273,7 +273,13 @@ mod tests {
     #[test]
     fn search_prefers_a_config_that_ignores_the_blip() {
         let rec = blip_then_element();
-        let naive = evaluate(&config(1, 0), CLASSES, BACKGROUND, &[rec.clone()]).unwrap();
+        let naive = evaluate(
+            &config(1, 0),
+            CLASSES,
+            BACKGROUND,
+            std::slice::from_ref(&rec),
+        )
+        .unwrap();
         assert_eq!((naive.score.matched, naive.score.events), (1, 2));
         let grid = Grid {
             smoothing_windows: vec![1],
