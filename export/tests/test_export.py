@@ -46,14 +46,19 @@ def test_onnx_models_pass_the_checker_with_static_interface(bundle):
         assert dims(m.graph.output[1]) == [1, 4, 2, 16]
 
 
-def test_pytorch_onnxruntime_parity(bundle, checkpoint):
-    model, _, _ = load_checkpoint(checkpoint)
-    x = np.load(bundle / "golden/input.npy")
-    logits, attn = run_onnx(bundle / "model.fp32.onnx", x)
+def check_onnx_matches_pytorch(onnx_path, model, x):
+    """Asserts that onnxruntime on `onnx_path` and PyTorch agree within 1e-4 on both outputs for input `x`; returns the region attention."""
+    logits, attn = run_onnx(onnx_path, x)
     with torch.no_grad():
         out = model(torch.from_numpy(x))
     assert np.abs(logits - out["logits"].numpy()).max() <= 1e-4
     assert np.abs(attn - out["region_attn"].numpy()).max() <= 1e-4
+    return attn
+
+
+def test_pytorch_onnxruntime_parity(bundle, checkpoint):
+    model, _, _ = load_checkpoint(checkpoint)
+    check_onnx_matches_pytorch(bundle / "model.fp32.onnx", model, np.load(bundle / "golden/input.npy"))
 
 
 def test_frames_file_runs_each_wide_convolution_per_frame_and_agrees(bundle):
@@ -81,13 +86,8 @@ def test_finer_token_grid_exports_with_its_grid_and_agrees(sets, tmp_path):
     assert tomllib.loads((out / "bundle.toml").read_text())["model"]["grid"] == [8, 8]
     model, _, _ = load_checkpoint(ckpt)
     x = np.load(out / "golden/input.npy")
-    with torch.no_grad():
-        ref = model(torch.from_numpy(x))
     for name in ("model.fp32.onnx", "model.fp32-frames.onnx"):
-        logits, attn = run_onnx(out / name, x)
-        assert attn.shape == (1, 4, 2, 64)
-        assert np.abs(logits - ref["logits"].numpy()).max() <= 1e-4
-        assert np.abs(attn - ref["region_attn"].numpy()).max() <= 1e-4
+        assert check_onnx_matches_pytorch(out / name, model, x).shape == (1, 4, 2, 64)
 
 
 def test_int8_is_tensorrt_style_qdq(bundle):
