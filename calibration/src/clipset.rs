@@ -33,6 +33,11 @@ pub struct Provenance {
     /// How a generated set's clips frame their action: `centred` or `live`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub framing: Option<String>,
+    /// Class pairs of a set of contrast pairs, `A:B,C:D...`: lines `2k + 1`
+    /// and `2k + 2` of `annotations.txt` show one scene as the two classes
+    /// of a pair, the pairs in turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twins: Option<String>,
 }
 
 /// The contents of `set.toml`.

@@ -42,6 +42,11 @@ pub struct SynthOptions {
     pub seed: u64,
     /// How a clip frames its action.
     pub framing: Framing,
+    /// Class pairs to render as contrast pairs, in turn: when not empty,
+    /// clips `2k` and `2k + 1` show one scene (camera, performer, timing,
+    /// noise) as the two classes of pair `k mod len`, and no other class
+    /// appears. Empty: one scene per clip, classes in turn.
+    pub twins: Vec<(usize, usize)>,
 }
 
 /// How a clip frames its action.
@@ -110,6 +115,7 @@ impl Default for SynthOptions {
             fps: 30,
             seed: 0,
             framing: Framing::Centred,
+            twins: Vec::new(),
         }
     }
 }
@@ -132,13 +138,45 @@ impl SynthOptions {
         if self.fps == 0 || self.fps > 1000 {
             return Err(format!("--fps must be 1 to 1000, not {}", self.fps));
         }
+        if !self.twins.is_empty() && self.clips % 2 != 0 {
+            return Err(format!(
+                "--clips must be even with --twins (two clips a pair), not {}",
+                self.clips
+            ));
+        }
+        for &(a, b) in &self.twins {
+            if a >= CLASSES || b >= CLASSES {
+                return Err(format!(
+                    "--twins {a}:{b}: class ids go from 0 to {}",
+                    CLASSES - 1
+                ));
+            }
+            if a == b {
+                return Err(format!("--twins {a}:{b}: a pair needs two classes"));
+            }
+        }
         Ok(())
     }
 
     /// Class of clip `index`: classes in turn (the elements, then
-    /// [`BACKGROUND`](crate::classes::BACKGROUND)), so every class gets `clips / classes` clips or one more.
+    /// [`BACKGROUND`](crate::classes::BACKGROUND)), so every class gets `clips / classes` clips or one more;
+    /// with [`twins`](Self::twins), the classes of the pairs in turn.
     pub fn class_of(&self, index: usize) -> usize {
-        index % CLASSES
+        if self.twins.is_empty() {
+            return index % CLASSES;
+        }
+        let (a, b) = self.twins[(index / 2) % self.twins.len()];
+        if index % 2 == 0 { a } else { b }
+    }
+
+    /// Index of the scene clip `index` shows: its own, or with
+    /// [`twins`](Self::twins) the one it shares with its pair's other clip.
+    pub fn scene_of(&self, index: usize) -> usize {
+        if self.twins.is_empty() {
+            index
+        } else {
+            index / 2
+        }
     }
 
     /// Directory name of clip `index`.
@@ -174,10 +212,11 @@ pub(crate) fn place(skeleton: &Skeleton, heading: f32, x: f32) -> Skeleton {
 
 /// Renders clip `index` of the set `opts` describes.
 pub fn render_clip(opts: &SynthOptions, index: usize) -> Clip {
-    render_clip_as(opts, index, opts.class_of(index))
+    render_clip_as(opts, opts.scene_of(index), opts.class_of(index))
 }
 
-/// Renders clip `index` of the set `opts` describes as class `class_id`:
+/// Renders scene `index` of the set `opts` describes (without
+/// [`twins`](SynthOptions::twins), clip `index`) as class `class_id`:
 /// the same camera, performer, background, timing and noise as that clip,
 /// only the element changed. Near-twin classes rendered this way differ
 /// only where their one detail shows. Class [`BACKGROUND`](crate::classes::BACKGROUND) is an excerpt
@@ -304,6 +343,7 @@ pub fn generate_set(
                 opts.clips, opts.frames
             )),
             framing: Some(opts.framing.to_string()),
+            twins: (!opts.twins.is_empty()).then(|| twins_spec(&opts.twins)),
         },
     };
     let writer = ClipSetWriter::create(out, &labels(), meta)?;
@@ -322,6 +362,12 @@ pub fn generate_set(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     writer.finish(&annotations)
+}
+
+/// Class pairs of a contrast-pair set as `set.toml` records them, `A:B,C:D...`.
+fn twins_spec(twins: &[(usize, usize)]) -> String {
+    let pairs: Vec<String> = twins.iter().map(|(a, b)| format!("{a}:{b}")).collect();
+    pairs.join(",")
 }
 
 #[cfg(test)]

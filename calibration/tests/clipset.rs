@@ -18,6 +18,7 @@ fn meta() -> SetMeta {
             seed: None,
             description: Some("hall 3, camera B".into()),
             framing: None,
+            twins: None,
         },
     }
 }

@@ -80,6 +80,7 @@ fn set_is_valid_and_balanced() {
         fps: 25,
         seed: 5,
         framing: Framing::Live,
+        twins: Vec::new(),
     };
     let dir = tempfile::tempdir().unwrap();
     let ticks = std::sync::atomic::AtomicUsize::new(0);
@@ -111,6 +112,69 @@ fn set_is_valid_and_balanced() {
         generate_set(dir.path(), &opts, || {}).is_err(),
         "wrote over an existing set"
     );
+}
+
+#[test]
+fn twin_sets_pair_two_classes_per_scene_in_turn() {
+    let opts = SynthOptions {
+        clips: 8,
+        frames: 6,
+        seed: 3,
+        twins: vec![(0, 9), (4, 10)],
+        ..SynthOptions::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let set = generate_set(dir.path(), &opts, || {}).unwrap();
+    let classes: Vec<usize> = set.clips().iter().map(|c| c.class_id).collect();
+    assert_eq!(classes, [0, 9, 4, 10, 0, 9, 4, 10]);
+    assert_eq!(set.meta().provenance.twins.as_deref(), Some("0:9,4:10"));
+    let reopened = ClipSet::open(dir.path()).unwrap();
+    assert_eq!(reopened.meta().provenance, set.meta().provenance);
+    for (k, pair) in set.clips().chunks(2).enumerate() {
+        let a = render_clip_as(&opts, k, pair[0].class_id);
+        let b = render_clip_as(&opts, k, pair[1].class_id);
+        assert_eq!(render_clip(&opts, 2 * k).frames, a.frames, "pair {k}");
+        assert_eq!(render_clip(&opts, 2 * k + 1).frames, b.frames, "pair {k}");
+        assert_ne!(a.frames, b.frames, "pair {k}: both clips render alike");
+    }
+    assert_ne!(
+        render_clip(&opts, 0).frames,
+        render_clip(&opts, 4).frames,
+        "two pairs of the same classes show one scene"
+    );
+    let plain = SynthOptions {
+        twins: Vec::new(),
+        ..opts.clone()
+    };
+    let other = tempfile::tempdir().unwrap();
+    let unpaired = generate_set(other.path(), &plain, || {}).unwrap();
+    assert_eq!(unpaired.meta().provenance.twins, None);
+    for (bad, expect) in [
+        (
+            SynthOptions {
+                clips: 7,
+                ..opts.clone()
+            },
+            "--clips must be even",
+        ),
+        (
+            SynthOptions {
+                twins: vec![(0, CLASSES)],
+                ..opts.clone()
+            },
+            "class ids go from 0",
+        ),
+        (
+            SynthOptions {
+                twins: vec![(2, 2)],
+                ..opts.clone()
+            },
+            "needs two classes",
+        ),
+    ] {
+        let err = bad.check().unwrap_err();
+        assert!(err.contains(expect), "{err}");
+    }
 }
 
 fn union(boxes: &[Option<BBox>]) -> Option<BBox> {

@@ -82,7 +82,8 @@ def synth_command(clip_set: ClipSet) -> str | None:
         return None
     clips = prov.get("clips", len(clip_set.clips))
     framing = f" --framing {prov['framing']}" if prov.get("framing", "centred") != "centred" else ""
-    return f"artrt synth --out {shlex.quote(str(clip_set.root))} --clips {clips} --seed {prov['seed']}{framing}"
+    twins = f" --twins {prov['twins']}" if "twins" in prov else ""
+    return f"artrt synth --out {shlex.quote(str(clip_set.root))} --clips {clips} --seed {prov['seed']}{framing}{twins}"
 
 
 def _model_stem(file: str) -> str:

@@ -111,6 +111,9 @@ class ClipSet:
             clips.append(Clip(root / name, num_frames, label))
         if not clips:
             raise ClipSetError(f"{ann_path}: no clips")
+        provenance = dict(meta.get("provenance", {}))
+        if "twins" in provenance:
+            _check_twins(str(provenance["twins"]), clips, meta_path, ann_path)
         return cls(
             root=root,
             labels=labels,
@@ -118,5 +121,30 @@ class ClipSet:
             fps=meta["fps"],
             width=meta["width"],
             height=meta["height"],
-            provenance=dict(meta.get("provenance", {})),
+            provenance=provenance,
         )
+
+    @property
+    def paired(self) -> bool:
+        """Whether the clips come in contrast pairs (`artrt synth --twins`):
+        clips 2k and 2k+1 show one scene as two classes."""
+        return "twins" in self.provenance
+
+
+def _check_twins(spec: str, clips: list[Clip], meta_path: Path, ann_path: Path) -> None:
+    """Refuses a contrast-pair set whose clips do not follow its pairs."""
+    try:
+        pairs = [tuple(int(v) for v in p.split(":", 1)) for p in spec.split(",")]
+    except ValueError:
+        pairs = []
+    if not pairs or any(len(p) != 2 for p in pairs):
+        raise ClipSetError(f"{meta_path}: provenance.twins {spec!r} is not A:B[,C:D...]")
+    if len(clips) % 2:
+        raise ClipSetError(f"{ann_path}: {len(clips)} clips, but contrast pairs ({spec}) need an even number")
+    for k in range(len(clips) // 2):
+        want = pairs[k % len(pairs)]
+        got = (clips[2 * k].label, clips[2 * k + 1].label)
+        if got != want:
+            raise ClipSetError(
+                f"{ann_path}:{2 * k + 1}: pair {k} has classes {got[0]}:{got[1]}, provenance.twins says {want[0]}:{want[1]}"
+            )

@@ -14,11 +14,13 @@ from .preprocess import Preprocess
 
 @dataclass
 class ClipTensors:
-    """A clip set after sampling, resizing and cropping: uint8 [N, T, h, w, 3] and labels [N]."""
+    """A clip set after sampling, resizing and cropping: uint8 [N, T, h, w, 3],
+    labels [N], and `pair_first` [N], true where clips i and i+1 are a contrast pair."""
 
     frames: np.ndarray
     labels: np.ndarray
     label_names: list[str]
+    pair_first: np.ndarray
 
     @classmethod
     def load(cls, clip_sets: ClipSet | list[ClipSet], pre: Preprocess, progress: bool = True) -> "ClipTensors":
@@ -34,17 +36,29 @@ class ClipTensors:
         total = sum(len(s.clips) for s in sets)
         out = np.empty((total, pre.frames, pre.height, pre.width, 3), dtype=np.uint8)
         labels = np.empty(total, dtype=np.int64)
+        pair_first = np.zeros(total, dtype=bool)
         i = 0
         for clip_set in sets:
+            if clip_set.paired:
+                pair_first[i : i + len(clip_set.clips) : 2] = True
             clips = tqdm(clip_set.clips, desc=f"decode {clip_set.root.name}", unit="clip", disable=not progress)
             for clip in clips:
                 out[i] = pre.geometry(clip.load_frames(pre.sample_indices(clip.num_frames)))
                 labels[i] = clip.label
                 i += 1
-        return cls(out, labels, list(names))
+        return cls(out, labels, list(names), pair_first)
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def shuffled(self, rng: np.random.Generator) -> np.ndarray:
+        """A random order of every clip index in which each contrast pair stays
+        together (first, then second); without pairs, `rng.permutation(len(self))`."""
+        starts = np.flatnonzero(~np.r_[False, self.pair_first[:-1]])
+        sizes = np.diff(np.r_[starts, len(self)])
+        perm = rng.permutation(len(starts))
+        first, size = starts[perm], sizes[perm]
+        return np.repeat(first, size) + (np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size))
 
     def batch(self, indices: np.ndarray, pre: Preprocess) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised float32 [B, T, 3, h, w] inputs and int64 labels for `indices`."""

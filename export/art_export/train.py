@@ -134,7 +134,7 @@ def train(
             break
         model.train()
         t0 = time.monotonic()
-        order = rng.permutation(len(train_data))
+        order = train_data.shuffled(rng)
         wrong = seen = 0
         sums: dict[str, float] = {}
         batches = 0

@@ -1,6 +1,7 @@
 //! `artrt synth`: writes a synthetic fine-grained gym clip set.
 
 use anyhow::{Context, bail};
+use artrt_calibration::classes::near_twins;
 use artrt_calibration::{ClipSet, Framing, SynthOptions, contact_sheet, generate_set};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -33,9 +34,40 @@ pub struct Args {
     /// streams).
     #[arg(long, default_value = "centred")]
     pub framing: Framing,
+    /// Render contrast pairs instead of one scene per clip: each scene twice,
+    /// as the two classes of a pair, the pairs in turn. `near-twins`: every
+    /// pair of classes that differ in one detail; or class ids as in
+    /// labels.txt, `A:B[,C:D...]` (for example the pairs `artrt eval`'s
+    /// confusion matrix shows confused). Training keeps each pair in one batch.
+    #[arg(long, value_parser = parse_twins)]
+    pub twins: Option<Twins>,
     /// Also write a contact sheet (PNG): a few frames of one clip per class, labelled.
     #[arg(long)]
     pub preview: Option<PathBuf>,
+}
+
+/// The class pairs of `--twins`.
+#[derive(Clone, Debug)]
+pub struct Twins(Vec<(usize, usize)>);
+
+fn parse_twins(s: &str) -> Result<Twins, String> {
+    if s == "near-twins" {
+        return Ok(Twins(near_twins().iter().map(|t| (t.a, t.b)).collect()));
+    }
+    let id = |v: &str| {
+        v.trim().parse::<usize>().map_err(|_| {
+            format!("{v:?} in {s:?} is not a class id (expected `near-twins` or A:B[,C:D...])")
+        })
+    };
+    s.split(',')
+        .map(|pair| {
+            let (a, b) = pair.split_once(':').ok_or_else(|| {
+                format!("{pair:?} in {s:?} is not A:B (expected `near-twins` or A:B[,C:D...])")
+            })?;
+            Ok((id(a)?, id(b)?))
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map(Twins)
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -60,6 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         fps: args.fps,
         seed: args.seed,
         framing: args.framing,
+        twins: args.twins.map(|t| t.0).unwrap_or_default(),
     };
     if let Err(e) = opts.check() {
         bail!("{e}");
@@ -99,4 +132,21 @@ fn write_preview(set: &ClipSet, png: &PathBuf) -> anyhow::Result<()> {
     sheet
         .save(png)
         .with_context(|| format!("writing contact sheet {}", png.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twins_parse_as_named_pairs_or_every_near_twin() {
+        assert_eq!(parse_twins("0:9, 4:10").unwrap().0, [(0, 9), (4, 10)]);
+        let all = parse_twins("near-twins").unwrap().0;
+        assert_eq!(all.len(), near_twins().len());
+        assert!(all.contains(&(0, 9)));
+        for (bad, says) in [("0-9", "is not A:B"), ("0:x", "\"x\""), ("", "is not A:B")] {
+            let err = parse_twins(bad).unwrap_err();
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
+    }
 }
