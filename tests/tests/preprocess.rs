@@ -11,43 +11,11 @@
 //! - MJPEG (quality 95, by the `image` crate): mean at most 1.5 levels,
 //!   99th percentile at most 12 levels.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use artrt_infer::ndarray::{Array4, Axis};
 use artrt_infer::{Bundle, FrameRef, PixelFormat, PreprocessError, Preprocessor};
 use artrt_tests::bundle_fixtures::{
     bundle_dir, convert_clip, jpeg_of, nv12_of, rgb_bytes, yuyv_of,
 };
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Counts the heap allocations of the calling thread.
-struct CountingAlloc;
-
-// SAFETY: every call is forwarded unchanged to the system allocator.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn bundle() -> Bundle {
     Bundle::load(bundle_dir()).expect("the bundle under test loads")
@@ -208,11 +176,12 @@ fn steady_state_allocates_nothing() {
     ] {
         let frames = frames(format, &data, w, h);
         pre.frame_into(&frames[0], &mut out).expect("first frame");
-        let before = ALLOCATIONS.with(Cell::get);
-        for f in &frames {
-            pre.frame_into(f, &mut out).expect("frame");
-        }
-        let n = ALLOCATIONS.with(Cell::get) - before;
+        let n = allocation_counter::measure(|| {
+            for f in &frames {
+                pre.frame_into(f, &mut out).expect("frame");
+            }
+        })
+        .count_total;
         assert_eq!(
             n,
             0,

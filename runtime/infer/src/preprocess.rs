@@ -330,7 +330,11 @@ impl Preprocessor {
         );
         let hw = cw * self.spec.height as usize;
         for (c, out_plane) in out.chunks_exact_mut(hw).enumerate() {
-            let plane = &self.planes[c * plane_len..(c + 1) * plane_len];
+            let rows = resample::Rows {
+                data: &self.planes[c * plane_len..(c + 1) * plane_len],
+                width: cw,
+                row0: g.first_row,
+            };
             for ((bound, k), row) in g
                 .rows
                 .bounds
@@ -338,16 +342,7 @@ impl Preprocessor {
                 .zip(g.rows.coeffs.chunks_exact(g.rows.ksize))
                 .zip(out_plane.chunks_exact_mut(cw))
             {
-                resample::vertical_row(
-                    plane,
-                    cw,
-                    g.first_row,
-                    *bound,
-                    k,
-                    &mut self.acc,
-                    &self.lut[c],
-                    row,
-                );
+                resample::vertical_row(rows, *bound, k, &mut self.acc, &self.lut[c], row);
             }
         }
     }

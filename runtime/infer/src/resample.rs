@@ -119,14 +119,20 @@ pub(crate) fn horizontal_rgb(
     }
 }
 
-/// Vertical pass of one output row of one plane: `plane` holds rows starting
-/// at input row `row0`, `width` pixels each; the result goes through `map`
-/// into `out`.
+/// Rows of one 8-bit plane after the horizontal pass: `data` holds rows
+/// starting at input row `row0`, `width` pixels each.
+#[derive(Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    pub data: &'a [u8],
+    pub width: usize,
+    pub row0: usize,
+}
+
+/// Vertical pass of one output row of `rows`: taps `(start, taps)` weighted
+/// by `k`, accumulated in `acc`; the result goes through `map` into `out`.
 #[inline]
 pub(crate) fn vertical_row(
-    plane: &[u8],
-    width: usize,
-    row0: usize,
+    rows: Rows<'_>,
     (start, taps): (usize, usize),
     k: &[i32],
     acc: &mut [i32],
@@ -135,7 +141,7 @@ pub(crate) fn vertical_row(
 ) {
     acc.fill(HALF);
     for (t, &w) in k.iter().enumerate().take(taps) {
-        let line = &plane[(start + t - row0) * width..][..width];
+        let line = &rows.data[(start + t - rows.row0) * rows.width..][..rows.width];
         for (a, &p) in acc.iter_mut().zip(line) {
             *a += p as i32 * w;
         }

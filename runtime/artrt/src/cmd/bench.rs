@@ -1,10 +1,8 @@
 //! `artrt bench`: per-stage and per-backend timings in one run, as ratios
 //! against ONNX Runtime CPU FP32, and steady-state heap allocations counted
-//! by the binary's global allocator.
+//! on the measuring thread by `allocation-counter`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -18,35 +16,11 @@ use serde::Serialize;
 
 use super::infer::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
 
-/// Counts every heap allocation of the process (the count is all `bench` reads).
-struct CountingAlloc;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.load(Ordering::Relaxed)
+/// Runs `f` and counts the heap allocations it makes on this thread.
+fn counted<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let mut out = None;
+    let info = allocation_counter::measure(|| out = Some(f()));
+    (out.expect("measure runs its closure"), info.count_total)
 }
 
 /// Arguments of `artrt bench`.
@@ -155,13 +129,16 @@ fn time<F: FnMut() -> anyhow::Result<()>>(
         f()?;
     }
     let mut ms = Vec::with_capacity(iters);
-    let before = allocations();
-    for _ in 0..iters {
-        let t = Instant::now();
-        f()?;
-        ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    Ok(summarise(&ms, allocations() - before))
+    let (result, allocations) = counted(|| {
+        for _ in 0..iters {
+            let t = Instant::now();
+            f()?;
+            ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        anyhow::Ok(())
+    });
+    result?;
+    Ok(summarise(&ms, allocations))
 }
 
 /// (median ms, mean ms, allocations per call) of timed calls and their total allocations.
@@ -217,11 +194,12 @@ fn time_interleaved(
     for _ in 0..iters {
         for (i, b) in backends.iter_mut().enumerate() {
             let kind = b.kind();
-            let before = allocations();
             let t = Instant::now();
-            b.run(input).with_context(|| fail(kind))?;
-            rounds.ms[i].push(t.elapsed().as_secs_f64() * 1e3);
-            rounds.allocations[i] += allocations() - before;
+            let (result, allocations) = counted(|| b.run(input).map(drop));
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            result.with_context(|| fail(kind))?;
+            rounds.ms[i].push(ms);
+            rounds.allocations[i] += allocations;
         }
     }
     Ok(rounds)
