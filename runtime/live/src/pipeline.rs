@@ -46,6 +46,11 @@ pub struct PipelineConfig {
     pub background: Option<usize>,
     /// Time between heartbeats.
     pub heartbeat: Duration,
+    /// The backend the device is meant to serve on: heartbeats report
+    /// `DEGRADED` while any other one serves.
+    pub preferred: BackendKind,
+    /// When the device started: heartbeats count their uptime from it.
+    pub started: Instant,
     /// Drop stale clips to stay live (true), or classify every clip (false).
     pub realtime: bool,
     /// Stop after this many source frames (None: until stopped or the source ends).
@@ -287,7 +292,6 @@ fn infer_loop<K: EventSink>(
     config: &PipelineConfig,
     stats: &mut RunStats,
 ) {
-    let started = Instant::now();
     let mut work = vec![0.0; shared.slot.lock().map(|s| s.data.len()).unwrap_or(0)];
     let mut probs = vec![0.0f32; labels.len()];
     let mut times_us: Vec<u64> = Vec::with_capacity(4096);
@@ -298,16 +302,7 @@ fn infer_loop<K: EventSink>(
         frames: 0,
         dropped: 0,
     };
-    let first_backend = backend.kind();
-    send_health(
-        sink,
-        shared,
-        started,
-        &mut beat,
-        backend,
-        first_backend,
-        Duration::ZERO,
-    );
+    send_health(sink, shared, config, &mut beat, backend, Duration::ZERO);
 
     loop {
         let end = {
@@ -347,15 +342,7 @@ fn infer_loop<K: EventSink>(
         if last_beat.elapsed() >= config.heartbeat {
             let elapsed = last_beat.elapsed();
             last_beat = Instant::now();
-            send_health(
-                sink,
-                shared,
-                started,
-                &mut beat,
-                backend,
-                first_backend,
-                elapsed,
-            );
+            send_health(sink, shared, config, &mut beat, backend, elapsed);
         }
 
         let Some(end) = end else {
@@ -414,10 +401,9 @@ struct Beat {
 fn send_health<K: EventSink>(
     sink: &mut K,
     shared: &Shared,
-    started: Instant,
+    config: &PipelineConfig,
     beat: &mut Beat,
     backend: &dyn Backend,
-    first_backend: BackendKind,
     elapsed: Duration,
 ) {
     let frames = shared.frames.load(Ordering::Relaxed);
@@ -431,7 +417,7 @@ fn send_health<K: EventSink>(
         || (!elapsed.is_zero() && frames == beat.frames)
     {
         Status::NoCam
-    } else if backend.kind() != first_backend || dropped > beat.dropped {
+    } else if backend.kind() != config.preferred || dropped > beat.dropped {
         Status::Degraded
     } else {
         Status::Ok
@@ -439,7 +425,7 @@ fn send_health<K: EventSink>(
     beat.frames = frames;
     beat.dropped = dropped;
     let health = Health {
-        uptime_s: started.elapsed().as_secs() as u32,
+        uptime_s: config.started.elapsed().as_secs() as u32,
         fps,
         backend: backend.kind().as_str(),
         status,
@@ -573,7 +559,11 @@ mod tests {
             self.0.push("clear".into());
             Ok(())
         }
-        fn health(&mut self, _h: &Health) -> Result<(), BoxError> {
+        fn health(&mut self, h: &Health) -> Result<(), BoxError> {
+            self.0.push(format!(
+                "health {} {:?} {}",
+                h.backend, h.status, h.uptime_s
+            ));
             Ok(())
         }
     }
@@ -608,6 +598,8 @@ mod tests {
             },
             background: Some(0),
             heartbeat: Duration::from_secs(3600),
+            preferred: BackendKind::Tract,
+            started: Instant::now(),
             realtime,
             max_frames: None,
         }
@@ -734,5 +726,36 @@ mod tests {
             run_on(&mut source, &mut backend, &mut log, true, &stop)
         });
         assert!(stats.frames > 0);
+    }
+
+    #[test]
+    fn heartbeats_report_a_fallback_backend_and_the_device_uptime() {
+        let first_health = |preferred| {
+            let (mut source, mut backend, mut log) = (script(40), model(0), Log::default());
+            let config = PipelineConfig {
+                preferred,
+                started: Instant::now() - Duration::from_secs(90),
+                ..config(false)
+            };
+            run(
+                &mut source,
+                &mut Preprocessor::new(&spec()),
+                &mut backend,
+                &mut log,
+                &labels(),
+                &config,
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+            log.0.into_iter().find(|l| l.starts_with("health"))
+        };
+        assert_eq!(
+            first_health(BackendKind::Tract).as_deref(),
+            Some("health tract Ok 90")
+        );
+        assert_eq!(
+            first_health(BackendKind::OrtCpu).as_deref(),
+            Some("health tract Degraded 90")
+        );
     }
 }

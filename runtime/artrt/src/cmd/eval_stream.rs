@@ -221,6 +221,8 @@ pub fn record(
         decision: profile.decision.clone(),
         background: bundle.background(),
         heartbeat: Duration::from_secs(3600),
+        preferred: chain.kind(),
+        started: Instant::now(),
         realtime: false,
         max_frames: Some(frames),
     };

@@ -217,6 +217,7 @@ fn serve(
         },
     };
     let started = Instant::now();
+    let preferred = order.first().copied().unwrap_or(BackendKind::Tract);
     let heartbeat = Duration::from_millis(profile.scoreboard.heartbeat_interval_ms);
     let mut next_try = Instant::now();
     let (bundle, mut chain) = loop {
@@ -227,6 +228,15 @@ fn serve(
             );
             return Ok(());
         }
+        // Before each attempt, so that the scoreboard hears from the device
+        // while a model loads (a TensorRT engine build can take minutes).
+        let health = Health {
+            uptime_s: started.elapsed().as_secs() as u32,
+            fps: 0.0,
+            backend: preferred.as_str(),
+            status: Status::NoModel,
+        };
+        let _ = sinks.health(&health);
         if Instant::now() >= next_try {
             match load_bundle(&inference.bundle)
                 .and_then(|b| open_chain(&b, &order, precision, &config).map(|c| (b, c)))
@@ -236,17 +246,6 @@ fn serve(
             }
             next_try = Instant::now() + Duration::from_secs(10);
         }
-        let health = Health {
-            uptime_s: started.elapsed().as_secs() as u32,
-            fps: 0.0,
-            backend: order
-                .first()
-                .copied()
-                .unwrap_or(BackendKind::Tract)
-                .as_str(),
-            status: Status::NoModel,
-        };
-        let _ = sinks.health(&health);
         let wait = Instant::now() + heartbeat;
         while Instant::now() < wait && !stop.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(50));
@@ -283,7 +282,9 @@ fn serve(
         frames: bundle.input.frames,
         decision: profile.decision.clone(),
         background: bundle.background(),
-        heartbeat: Duration::from_millis(profile.scoreboard.heartbeat_interval_ms),
+        heartbeat,
+        preferred,
+        started,
         realtime: !args.fast,
         max_frames: None,
     };
