@@ -68,8 +68,9 @@ pub struct Board {
     parser: Parser,
     ack: bool,
     panel: PanelState,
-    /// The last `ARTEV`/`ARTCL` shown; a repeat of it is not shown again.
-    last: Option<Sentence>,
+    /// The `seq` of the last `ARTEV`/`ARTCL` shown; a sentence repeating
+    /// it is the same event and is not shown again.
+    last_seq: Option<u16>,
     last_heartbeat: Option<Instant>,
     stats: BoardStats,
     history: VecDeque<Shown>,
@@ -82,7 +83,7 @@ impl Board {
             parser: Parser::new(),
             ack,
             panel: PanelState::default(),
-            last: None,
+            last_seq: None,
             last_heartbeat: None,
             stats: BoardStats::default(),
             history: VecDeque::new(),
@@ -135,7 +136,7 @@ impl Board {
             Sentence::Event(_) | Sentence::Clear { .. } => {
                 let seq = sentence.seq().unwrap_or_default();
                 let reply = self.ack.then_some(Sentence::Ack { seq });
-                if self.last.as_ref() == Some(sentence) {
+                if self.last_seq == Some(seq) {
                     self.stats.repeats += 1;
                     return (reply, false);
                 }
@@ -147,7 +148,7 @@ impl Board {
                     }),
                     _ => None,
                 };
-                self.last = Some(sentence.clone());
+                self.last_seq = Some(seq);
                 self.stats.shown += 1;
                 if self.history.len() == HISTORY_LEN {
                     self.history.pop_front();
@@ -430,6 +431,10 @@ mod tests {
         assert!(!again.changed);
         assert_eq!(board.stats().repeats, 1);
         assert_eq!(board.history().count(), 1);
+        let same_seq = feed(&mut board, &event(7, "beam"));
+        assert!(!same_seq.changed, "a repeated seq is the same event");
+        assert_eq!(board.panel().action.as_ref().unwrap().label, "vault");
+        assert_eq!(board.stats().repeats, 2);
         let clear = feed(&mut board, &Sentence::Clear { seq: 9 });
         assert!(clear.changed);
         assert_eq!(board.panel().action, None);
