@@ -72,7 +72,8 @@ impl Label {
     }
 
     /// The label a device sends for `text`: common accented Latin letters
-    /// folded to their plain form (`é` to `e`, `ß` to `ss`), every other
+    /// folded to their plain form (`é` to `e`, `ß` to `ss`; in decomposed
+    /// form the combining accent is dropped), every other
     /// character a text field does not allow replaced by `-`, and the result
     /// cut to 32 bytes.
     ///
@@ -85,6 +86,9 @@ impl Label {
     pub fn sanitize(text: &str) -> Self {
         let mut label = heapless::String::<MAX_LABEL_LEN>::new();
         'chars: for c in text.chars() {
+            if COMBINING_ACCENTS.contains(&c) {
+                continue;
+            }
             let folded = fold(c);
             let mut one = [0u8; 4];
             let plain: &str = match folded {
@@ -113,8 +117,12 @@ impl fmt::Display for Label {
     }
 }
 
-/// The plain form of a common accented Latin letter (Latin-1 Supplement and
-/// Latin Extended-A), or `None` for any other character.
+/// Combining diacritical marks: the accent of a letter in decomposed form.
+const COMBINING_ACCENTS: core::ops::RangeInclusive<char> = '\u{300}'..='\u{36F}';
+
+/// The plain form of a common accented Latin letter (Latin-1 Supplement,
+/// Latin Extended-A, the Romanian comma-below letters and capital sharp s),
+/// or `None` for any other character.
 ///
 /// A fixed table rather than a transliteration crate: ARTS/1 wants every
 /// character outside this set replaced by `-`, not spelled out.
@@ -152,11 +160,12 @@ fn fold(c: char) -> Option<&'static str> {
         'œ' => "oe",
         'Ŕ' | 'Ŗ' | 'Ř' => "R",
         'ŕ' | 'ŗ' | 'ř' => "r",
-        'Ś' | 'Ŝ' | 'Ş' | 'Š' => "S",
-        'ś' | 'ŝ' | 'ş' | 'š' | 'ſ' => "s",
+        'Ś' | 'Ŝ' | 'Ş' | 'Š' | 'Ș' => "S",
+        'ś' | 'ŝ' | 'ş' | 'š' | 'ſ' | 'ș' => "s",
         'ß' => "ss",
-        'Ţ' | 'Ť' | 'Ŧ' => "T",
-        'ţ' | 'ť' | 'ŧ' => "t",
+        'ẞ' => "SS",
+        'Ţ' | 'Ť' | 'Ŧ' | 'Ț' => "T",
+        'ţ' | 'ť' | 'ŧ' | 'ț' => "t",
         'Þ' => "TH",
         'þ' => "th",
         'Ù'..='Ü' | 'Ũ' | 'Ū' | 'Ŭ' | 'Ů' | 'Ű' | 'Ų' => "U",
@@ -207,6 +216,11 @@ mod tests {
         assert_eq!(Label::sanitize("Écart façile").as_str(), "Ecart facile");
         assert_eq!(Label::sanitize("Großer Ærø").as_str(), "Grosser AEro");
         assert_eq!(Label::sanitize("Łódź Dvořák").as_str(), "Lodz Dvorak");
+        assert_eq!(Label::sanitize("Ștefan Țară").as_str(), "Stefan Tara");
+        assert_eq!(
+            Label::sanitize("E\u{301}cart fac\u{327}ile").as_str(),
+            "Ecart facile"
+        );
         assert_eq!(Label::sanitize("a$b*c,d\\e!f~g").as_str(), "a-b-c-d-e-f-g");
         assert_eq!(Label::sanitize("tab\there\nnl").as_str(), "tab-here-nl");
         assert_eq!(Label::sanitize("空翻 – 1½").as_str(), "-- - 1-");
