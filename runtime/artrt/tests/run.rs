@@ -1,5 +1,6 @@
 //! `artrt run` end to end: the committed bundle, the synthetic stream, the
-//! built-in scoreboard emulator, stopped by a signal.
+//! built-in scoreboard emulator, stopped by a signal; what the heartbeats
+//! report while the model loads and on a fallback backend.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -142,4 +143,48 @@ fn a_missing_model_keeps_the_runtime_up_until_stopped() {
         "the error does not name the bundle: {log}"
     );
     assert!(log.contains("without a usable model"), "{log}");
+}
+
+#[test]
+fn heartbeats_say_nomodel_while_loading_then_degraded_on_a_fallback_backend() {
+    let out = artrt()
+        .args([
+            "run",
+            "--board",
+            "x86-64-cpu",
+            "--source",
+            "synthetic:5",
+            "--scoreboard",
+            "emulator",
+            "--fast",
+            "--duration",
+            "10",
+            "--events",
+            "/dev/null",
+            "--ort-lib",
+            "/nonexistent/libonnxruntime.so",
+        ])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("ort-cpu refused"), "{log}");
+    let device_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("NOMODEL") || l.starts_with("DEGRADED") || l.starts_with("OK"))
+        .collect();
+    assert!(
+        device_lines
+            .first()
+            .is_some_and(|l| l.starts_with("NOMODEL ort-cpu")),
+        "the board heard nothing while the model loaded: {device_lines:?}"
+    );
+    assert!(
+        device_lines.iter().any(|l| l.starts_with("DEGRADED tract")),
+        "tract serving in place of ort-cpu is not reported as DEGRADED: {device_lines:?}"
+    );
+    assert!(
+        !device_lines.iter().any(|l| l.starts_with("OK")),
+        "a fallback backend reported OK: {device_lines:?}"
+    );
 }
