@@ -20,22 +20,28 @@ fn artrt() -> Command {
     cmd
 }
 
+/// `artrt run` on the synthetic stream, as fast as it goes, to the built-in emulator.
+fn synthetic_run() -> Command {
+    let mut cmd = artrt();
+    cmd.args([
+        "run",
+        "--board",
+        "x86-64-cpu",
+        "--source",
+        "synthetic:5",
+        "--scoreboard",
+        "emulator",
+        "--fast",
+    ]);
+    cmd
+}
+
 #[test]
 fn sigterm_stops_a_run_cleanly_and_flushes_the_event_log() {
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
-    let mut child = artrt()
-        .args([
-            "run",
-            "--board",
-            "x86-64-cpu",
-            "--source",
-            "synthetic:5",
-            "--scoreboard",
-            "emulator",
-            "--fast",
-            "--no-panel",
-        ])
+    let mut child = synthetic_run()
+        .arg("--no-panel")
         .arg("--events")
         .arg(&events)
         .stdout(Stdio::null())
@@ -147,16 +153,8 @@ fn a_missing_model_keeps_the_runtime_up_until_stopped() {
 
 #[test]
 fn heartbeats_say_nomodel_while_loading_then_degraded_on_a_fallback_backend() {
-    let out = artrt()
+    let out = synthetic_run()
         .args([
-            "run",
-            "--board",
-            "x86-64-cpu",
-            "--source",
-            "synthetic:5",
-            "--scoreboard",
-            "emulator",
-            "--fast",
             "--duration",
             "10",
             "--events",
