@@ -138,7 +138,7 @@ impl SynthOptions {
         if self.fps == 0 || self.fps > 1000 {
             return Err(format!("--fps must be 1 to 1000, not {}", self.fps));
         }
-        if !self.twins.is_empty() && self.clips % 2 != 0 {
+        if !self.twins.is_empty() && !self.clips.is_multiple_of(2) {
             return Err(format!(
                 "--clips must be even with --twins (two clips a pair), not {}",
                 self.clips
@@ -166,7 +166,7 @@ impl SynthOptions {
             return index % CLASSES;
         }
         let (a, b) = self.twins[(index / 2) % self.twins.len()];
-        if index % 2 == 0 { a } else { b }
+        if index.is_multiple_of(2) { a } else { b }
     }
 
     /// Index of the scene clip `index` shows: its own, or with
