@@ -29,10 +29,16 @@ const STRETCH: Pose = Pose::deg(0.0, -8.0, 3.0, 0.0, 20.0, 170.0, 16.0, 0.0, 16.
 const OPEN: Pose = Pose::deg(0.0, 25.0, 5.0, 15.0, 70.0, 120.0, 15.0, 0.0, 15.0);
 const LAND: Pose = Pose::deg(20.0, 55.0, 5.0, 80.0, 115.0, 95.0, 15.0, 0.0, 15.0);
 
-/// Forearms folded across the chest, the left one a little higher.
-fn crossed_arms() -> Pose {
-    let mut p = Pose::deg(0.0, 0.0, 0.0, 0.0, 0.0, 12.0, 8.0, 94.0, -68.0);
-    p.elbow = [deg(104.0), deg(86.0)];
+/// Forearms folded across the chest, the left one a little higher. In the
+/// tuck the thighs cover the chest, so there the elbows rise to shoulder
+/// height and the forearms cross in front of the shoulders, above the knees.
+fn crossed_arms(shape: Shape) -> Pose {
+    let (flex, elbow) = match shape {
+        Shape::Tucked => (95.0, [deg(50.0), deg(36.0)]),
+        Shape::Piked | Shape::Stretched => (12.0, [deg(104.0), deg(86.0)]),
+    };
+    let mut p = Pose::deg(0.0, 0.0, 0.0, 0.0, 0.0, flex, 8.0, 94.0, -68.0);
+    p.elbow = elbow;
     p
 }
 
@@ -121,7 +127,7 @@ fn element_pose(el: &Element, u: f32, style: &Style, b: &Build) -> (Pose, f32, f
     };
     let shape = match el.arms {
         Arms::Shape => shape,
-        Arms::Crossed => shape.with_arms(&crossed_arms()),
+        Arms::Crossed => shape.with_arms(&crossed_arms(el.shape)),
     };
     let stepping = el.landing == Landing::StepOut;
     let (open, land, last) = if stepping {

@@ -293,3 +293,32 @@ fn near_twins_differ_only_in_their_detail_for_much_of_the_clip() {
         }
     }
 }
+
+#[test]
+fn every_near_twin_detail_covers_a_visible_area() {
+    let opts = SynthOptions {
+        clips: 200,
+        ..SynthOptions::default()
+    };
+    for twin in near_twins() {
+        let mut changed: Vec<usize> = (0..40)
+            .map(|k| {
+                let a = render_clip_as(&opts, 5 * k, twin.a);
+                let b = render_clip_as(&opts, 5 * k, twin.b);
+                a.frames
+                    .iter()
+                    .zip(&b.frames)
+                    .map(|(x, y)| diff(x, y).into_iter().filter(|&v| v > 60).count())
+                    .sum()
+            })
+            .collect();
+        changed.sort_unstable();
+        let p10 = changed[4];
+        let (la, lb) = (ELEMENTS[twin.a].label, ELEMENTS[twin.b].label);
+        assert!(
+            p10 >= 300,
+            "{la} vs {lb}: in a tenth of the clips the {:?} changes only {p10} pixels",
+            twin.detail
+        );
+    }
+}
