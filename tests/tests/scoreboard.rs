@@ -1,7 +1,7 @@
 //! The ARTS/1 scoreboard link against real pseudo-terminal pairs: the exact
 //! bytes on the wire, `ARTRQ`, acknowledged mode with re-sends, `ARTNK` and
-//! supersession, `seq` wrapping, the board vanishing and coming back, and a
-//! line that corrupts bytes.
+//! supersession, `seq` wrapping, echoed device sentences, the board vanishing
+//! and coming back, and a line that corrupts bytes.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -292,6 +292,28 @@ fn an_acknowledged_sentence_is_not_resent() {
     peer.send(&Sentence::Ack { seq: 77 });
     assert!(peer.quiet_for(Duration::from_millis(150)).is_empty());
     assert_eq!(link.stats().resent, 0);
+}
+
+#[test]
+fn device_sentences_echoed_by_the_line_are_counted_and_change_nothing() {
+    let (mut peer, path) = Peer::new();
+    let mut link = Link::spawn(config(&path)).unwrap();
+    wait_until("the link to open", || link.stats().connected);
+    // What a half-duplex adapter hands back: the device's own kinds of sentence.
+    peer.send(&Sentence::Clear { seq: 40 });
+    peer.send(&Sentence::Event(arts::Event {
+        seq: 41,
+        class_id: 3,
+        label: arts::Label::sanitize("kip"),
+        conf: 900,
+        t_ms: 5,
+    }));
+    wait_until("both echoes", || link.stats().echoed == 2);
+    assert_eq!(link.stats().dropped, 0);
+    // Nothing was sent for them: the first state the board sees has seq 0.
+    link.action(&action(2, "kip", 0.7, 1)).unwrap();
+    assert_eq!(peer.next_state().seq(), Some(0));
+    assert_eq!(link.stats().sent, 1);
 }
 
 #[test]

@@ -71,6 +71,10 @@ pub struct LinkStats {
     pub requests: u64,
     /// Sentences from the board that the parser dropped.
     pub dropped: u64,
+    /// Device sentences (`ARTEV`, `ARTHB`, `ARTCL`) that came back from the
+    /// board's side: a line that echoes what the device writes (a half-duplex
+    /// RS-485 adapter, a loopback) or a misbehaving board. Ignored.
+    pub echoed: u64,
     /// The `seq` still waiting for `ARTAK`, if any.
     pub awaiting_ack: Option<u16>,
     /// The `seq` the next new sentence gets.
@@ -349,6 +353,20 @@ impl Worker {
             if stop {
                 let mut stats = lock(&self.stats);
                 stats.connected = false;
+                info!(
+                    "scoreboard {}: stopped; {} sentences written ({} heartbeats), {} re-sent, {} acknowledged, \
+                     {} given up, {} ARTRQ answered, {} dropped and {} echoed from the board, line lost {} times",
+                    self.config.port,
+                    stats.sent,
+                    stats.heartbeats,
+                    stats.resent,
+                    stats.acked,
+                    stats.gave_up,
+                    stats.requests,
+                    stats.dropped,
+                    stats.echoed,
+                    stats.lost
+                );
                 return;
             }
         }
@@ -412,9 +430,25 @@ impl Worker {
                 self.awaiting = None;
                 self.service(Instant::now());
             }
-            Some(Ok(other)) => {
+            Some(Ok(
+                echo @ (Sentence::Event(_) | Sentence::Heartbeat(_) | Sentence::Clear { .. }),
+            )) => {
+                let echoed = {
+                    let mut stats = lock(&self.stats);
+                    stats.echoed += 1;
+                    stats.echoed
+                };
+                if echoed == 1 {
+                    warn!(
+                        "scoreboard {}: a device sentence came from the board's side ({echo:?}); \
+                         the line echoes what is written, or the board sends device sentences; ignoring them",
+                        self.config.port
+                    );
+                }
+            }
+            Some(Ok(stale)) => {
                 debug!(
-                    "scoreboard {}: ignoring a sentence from the board (a device sentence, or an ACK or NAK for no sentence in flight): {other:?}",
+                    "scoreboard {}: ignoring an ARTAK or ARTNK for no sentence in flight: {stale:?}",
                     self.config.port
                 );
             }
@@ -465,7 +499,7 @@ impl Worker {
         if let Some(beat) = self.beat
             && now >= self.next_beat
         {
-            self.next_beat = now + self.config.heartbeat_interval();
+            self.next_beat = following_beat(self.next_beat, now, self.config.heartbeat_interval());
             if self.port.is_some() {
                 let seq = self.next_seq();
                 let elapsed = now.saturating_duration_since(beat.at).as_secs();
@@ -583,9 +617,31 @@ impl Worker {
     }
 }
 
+/// The heartbeat after one due at `due` and written at `now`: one interval
+/// later, so that beats keep to their period however late each is written,
+/// or one interval from `now` when that time has passed too (after the line
+/// was down), never a burst of beats to catch up.
+fn following_beat(due: Instant, now: Instant, interval: Duration) -> Instant {
+    let next = due + interval;
+    if next > now { next } else { now + interval }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heartbeats_keep_their_period_and_never_catch_up_in_a_burst() {
+        let t0 = Instant::now();
+        let second = Duration::from_secs(1);
+        let late = Duration::from_millis(7);
+        assert_eq!(following_beat(t0, t0 + late, second), t0 + second);
+        assert_eq!(following_beat(t0, t0 + second, second), t0 + 2 * second);
+        assert_eq!(
+            following_beat(t0, t0 + 5 * second + late, second),
+            t0 + 6 * second + late
+        );
+    }
 
     #[test]
     fn per_mille_rounds_and_clamps() {
