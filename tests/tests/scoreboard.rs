@@ -313,6 +313,7 @@ fn device_sentences_echoed_by_the_line_are_counted_and_change_nothing() {
     // Nothing was sent for them: the first state the board sees has seq 0.
     link.action(&action(2, "kip", 0.7, 1)).unwrap();
     assert_eq!(peer.next_state().seq(), Some(0));
+    wait_until("the event to be counted", || link.stats().sent >= 1);
     assert_eq!(link.stats().sent, 1);
 }
 
