@@ -7,7 +7,7 @@
                       R_t = CrossAttn(Q, X̂_t), region attention A_t       (eq. 3)
     tracklets:        τ_j = [R_1j, ..., R_Tj], exactly two                (eq. 4)
     aggregation:      text-similarity temporal saliency per tracklet      (eq. 9)
-    prediction:       classifier over [g ; τ̂_1 ; τ̂_2]                    (eq. 11)
+    prediction:       global logits + classifier over [g ; τ̂_1 ; τ̂_2]    (eq. 11)
 
 The text-constrained semantics bank S [C, M, E] (classes x templates x text
 embedding) is frozen and follows the trainable agent bank by EMA (eq. 12);
@@ -120,7 +120,12 @@ class Art(nn.Module):
             self.rssa = nn.ModuleList(CrossAttentionLayer(d, c.heads) for _ in range(c.rssa_layers))
             self.response_norm = nn.LayerNorm(d)
             fused = d * (1 + c.tracklets)
+            # The final prediction is the global one plus this head's correction from
+            # [g ; tracklets]; the correction starts at zero, so the full model begins
+            # where the backbone alone does and the tracklets only add to it.
             self.final_head = nn.Sequential(nn.LayerNorm(fused), nn.Dropout(0.1), nn.Linear(fused, c.num_classes))
+            nn.init.zeros_(self.final_head[-1].weight)
+            nn.init.zeros_(self.final_head[-1].bias)
             self.video_embed = nn.Linear(fused, e)
 
     def class_semantics(self) -> torch.Tensor:
@@ -178,12 +183,14 @@ class Art(nn.Module):
         # eq. 11: final prediction from the global representation and the tracklets.
         fused = torch.cat([g, pooled.flatten(1)], dim=1)
         out.update(
-            logits=self.final_head(fused),
+            logits=out["global_logits"] + self.final_head(fused),
             region_attn=region_attn,
             tracklets=tracklets,
             saliency=saliency,
             top_k=top_idx,
-            video_embedding=F.normalize(self.video_embed(fused), dim=-1),
+            # The text-bank losses train the agent bank A (eqs. 12, 17) towards the
+            # video representation; they do not pull the backbone towards the text.
+            video_embedding=F.normalize(self.video_embed(fused.detach()), dim=-1),
         )
         return out
 

@@ -84,3 +84,17 @@ def test_total_loss_terms_follow_the_variant():
     assert terms["backbone"] == {"global"}
     assert terms["rssa"] == terms["rssa-ta"] == {"global", "final", "text"}
     assert terms["art"] == {"global", "final", "text", "mtc"}
+
+
+def test_text_bank_losses_train_the_agent_bank_and_not_the_backbone():
+    model = make()
+    labels = torch.tensor([0, 1])
+    model.update_prototypes(F.normalize(torch.randn(2, model.prototypes.shape[1]), dim=-1), labels)
+    out = model(torch.randn(2, 4, 3, 32, 48))
+    text = video_consistency_loss(out["video_embedding"], model.agent_bank, labels, 0.1)
+    text = text + prototype_consistency_loss(model.prototypes, model.prototype_seen, model.agent_bank, 0.1)
+    text.backward()
+    assert model.agent_bank.grad is not None and model.agent_bank.grad.abs().sum() > 0
+    assert model.video_embed.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.backbone.parameters())
+    assert all(p.grad is None for p in model.se.parameters())

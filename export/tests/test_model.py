@@ -163,6 +163,23 @@ def test_backbone_variant_predicts_from_the_global_token():
         ExportModel(model)
 
 
+def test_final_prediction_is_the_global_one_plus_a_tracklet_correction_that_starts_at_zero():
+    model = make().eval()
+    video = torch.randn(1, 4, 3, 32, 48)
+    out = model(video)
+    torch.testing.assert_close(out["logits"], out["global_logits"])
+    with torch.no_grad():
+        model.final_head[-1].weight.normal_()
+    out = model(video)
+    correction = out["logits"] - out["global_logits"]
+    assert correction.abs().max() > 1e-3
+    with torch.no_grad():
+        model.prompts.add_(torch.randn_like(model.prompts))
+    moved = model(video)
+    torch.testing.assert_close(moved["global_logits"], out["global_logits"])
+    assert (moved["logits"] - moved["global_logits"] - correction).abs().max() > 1e-4
+
+
 def test_without_ta_saliency_is_uniform():
     out = make("rssa")(torch.randn(1, 4, 3, 32, 48))
     torch.testing.assert_close(out["saliency"], torch.full((1, 2, 4), 0.25))
