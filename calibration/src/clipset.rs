@@ -120,10 +120,10 @@ fn read_annotations(path: &Path, num_classes: usize) -> Result<Vec<Annotation>, 
         if line.trim().is_empty() {
             continue;
         }
-        let a = Annotation::parse(line).map_err(|source| Error::Annotation {
+        let a = Annotation::parse(line).map_err(|cause| Error::Annotation {
             path: path.to_path_buf(),
             line: i + 1,
-            source,
+            cause,
         })?;
         if a.class_id >= num_classes {
             return Err(Error::ClassOutOfRange {
@@ -153,7 +153,7 @@ impl ClipSet {
         let meta: SetMeta =
             toml::from_str(&read_text(&meta_path)?).map_err(|e| Error::SetToml {
                 path: meta_path.clone(),
-                source: Box::new(e),
+                cause: Box::new(e),
             })?;
         meta.check(&meta_path)?;
         let labels = read_labels(&root.join("labels.txt"))?;
@@ -202,9 +202,9 @@ impl ClipSet {
             .with_guessed_format()
             .map_err(Error::io(&path))?
             .decode()
-            .map_err(|source| Error::Decode {
+            .map_err(|cause| Error::Decode {
                 path: path.clone(),
-                source,
+                cause,
             })?
             .into_rgb8();
         self.check_size(&path, img.width(), img.height())?;
@@ -240,9 +240,9 @@ impl ClipSet {
                 if !path.is_file() {
                     return Err(Error::MissingFrame { path });
                 }
-                let (w, h) = image::image_dimensions(&path).map_err(|source| Error::Decode {
+                let (w, h) = image::image_dimensions(&path).map_err(|cause| Error::Decode {
                     path: path.clone(),
-                    source,
+                    cause,
                 })?;
                 self.check_size(&path, w, h)?;
             }
@@ -359,9 +359,9 @@ impl ClipSetWriter {
             let mut out = BufWriter::new(file);
             JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100))
                 .encode_image(frame)
-                .map_err(|source| Error::Encode {
+                .map_err(|cause| Error::Encode {
                     path: path.clone(),
-                    source,
+                    cause,
                 })?;
             out.flush().map_err(Error::io(&path))?;
         }

@@ -23,20 +23,20 @@ pub enum AnnotationError {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file or directory could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// `set.toml` is not valid.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     SetToml {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: Box<toml::de::Error>,
+        cause: Box<toml::de::Error>,
     },
     /// `set.toml` parsed but a value is unusable.
     #[error("{path}: {reason}")]
@@ -63,14 +63,14 @@ pub enum Error {
         path: PathBuf,
     },
     /// A line of `annotations.txt` is malformed.
-    #[error("{path}:{line}: {source}")]
+    #[error("{path}:{line}: {cause}")]
     Annotation {
         /// The file.
         path: PathBuf,
         /// 1-based line number.
         line: usize,
         /// What is wrong.
-        source: AnnotationError,
+        cause: AnnotationError,
     },
     /// An annotation names a class that `labels.txt` does not have.
     #[error(
@@ -99,12 +99,12 @@ pub enum Error {
         path: PathBuf,
     },
     /// A frame file cannot be decoded.
-    #[error("{path}: cannot decode frame: {source}")]
+    #[error("{path}: cannot decode frame: {cause}")]
     Decode {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: image::ImageError,
+        cause: image::ImageError,
     },
     /// A frame's size differs from the set's.
     #[error("{path}: frame is {found_w}x{found_h}, the set's frames are {width}x{height}")]
@@ -121,12 +121,12 @@ pub enum Error {
         height: u32,
     },
     /// A frame could not be encoded or written.
-    #[error("{path}: cannot encode frame: {source}")]
+    #[error("{path}: cannot encode frame: {cause}")]
     Encode {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: image::ImageError,
+        cause: image::ImageError,
     },
     /// The writer was handed something that does not fit the set.
     #[error("{path}: {reason}")]
@@ -147,6 +147,6 @@ pub enum Error {
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { path, source }
+        move |cause| Error::Io { path, cause }
     }
 }

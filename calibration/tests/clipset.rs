@@ -115,13 +115,13 @@ fn malformed_annotation_names_file_and_line() {
             let Error::Annotation {
                 ref path,
                 line,
-                ref source,
+                ref cause,
             } = e
             else {
                 unreachable!()
             };
             assert_eq!((path.as_path(), line), (ann.as_path(), 2));
-            assert_eq!(source, &AnnotationError::NumFrames("two".into()));
+            assert_eq!(cause, &AnnotationError::NumFrames("two".into()));
             assert!(e.to_string().contains("annotations.txt:2"), "{e}");
         }
         other => panic!("expected Annotation, got {other:?}"),

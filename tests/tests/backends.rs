@@ -373,6 +373,10 @@ fn a_missing_file_is_named() {
         matches!(&e, BundleError::Io { path, .. } if path.ends_with("model.int8-conv.onnx")),
         "{e}"
     );
+    // The system's reason is in the message, and only there: a report of the
+    // whole chain names it once.
+    let report = format!("{:?}", anyhow::Error::from(e));
+    assert_eq!(report.matches("No such file").count(), 1, "{report}");
 }
 
 /// Without an ONNX Runtime library, the ONNX Runtime backends refuse with

@@ -308,6 +308,8 @@ fn missing_files_and_unknown_names_are_clear() {
     let err = Profile::from_file("/nonexistent/board.toml").unwrap_err();
     assert!(matches!(err, ProfileError::Read { .. }));
     assert!(err.to_string().contains("/nonexistent/board.toml"), "{err}");
+    let report = format!("{:?}", anyhow::Error::from(err));
+    assert_eq!(report.matches("No such file").count(), 1, "{report}");
 
     let err = Profile::load("jetson-nano-classic").unwrap_err();
     assert!(matches!(err, ProfileError::Unknown { .. }));

@@ -212,13 +212,12 @@ pub enum InferError {
     #[error("unexpected model outputs: {0}")]
     Output(String),
     /// Every backend of the chain failed on this clip.
-    #[error("no backend left after {backend} failed: {source}")]
+    #[error("no backend left after {backend} failed: {cause}")]
     Exhausted {
         /// The last backend that failed.
         backend: BackendKind,
         /// Its error.
-        #[source]
-        source: Box<InferError>,
+        cause: Box<InferError>,
     },
 }
 

@@ -26,21 +26,21 @@ pub const SCHEMA: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     /// A file could not be read (missing, unreadable).
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// `bundle.toml` is not valid TOML or does not match the schema (a
     /// missing key, an unknown key, a wrong type); the message names the key.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Manifest {
         /// The manifest.
         path: PathBuf,
         /// The parser's message, with line and column.
-        source: toml::de::Error,
+        cause: toml::de::Error,
     },
     /// A key of `bundle.toml` has a value the runtime cannot accept.
     #[error("{}: key `{key}`: {reason}", path.display())]
@@ -334,13 +334,13 @@ impl Bundle {
     pub fn load(dir: impl AsRef<Path>) -> Result<Bundle, BundleError> {
         let dir = dir.as_ref().to_path_buf();
         let manifest_path = dir.join(MANIFEST);
-        let text = std::fs::read_to_string(&manifest_path).map_err(|source| BundleError::Io {
+        let text = std::fs::read_to_string(&manifest_path).map_err(|cause| BundleError::Io {
             path: manifest_path.clone(),
-            source,
+            cause,
         })?;
-        let m: Manifest = toml::from_str(&text).map_err(|source| BundleError::Manifest {
+        let m: Manifest = toml::from_str(&text).map_err(|cause| BundleError::Manifest {
             path: manifest_path.clone(),
-            source,
+            cause,
         })?;
         let check = Checker {
             dir: &dir,
@@ -631,9 +631,9 @@ impl Checker<'_> {
             .sha256
             .get(name)
             .ok_or_else(|| self.invalid("sha256", format!("no digest for {name}")))?;
-        let bytes = std::fs::read(&path).map_err(|source| BundleError::Io {
+        let bytes = std::fs::read(&path).map_err(|cause| BundleError::Io {
             path: path.clone(),
-            source,
+            cause,
         })?;
         let actual = hex(&Sha256::digest(&bytes));
         if !actual.eq_ignore_ascii_case(expected) {

@@ -85,7 +85,7 @@ pub enum OpenError {
     },
     /// The backend failed while running a golden clip.
     #[error("golden self-test could not run: {0}")]
-    SelfTestRun(#[source] InferError),
+    SelfTestRun(InferError),
 }
 
 /// Result of a passed golden self-test.
@@ -205,7 +205,6 @@ pub struct ChainError {
     /// Every refusal, in order.
     pub refusals: Vec<Refusal>,
     /// The last refusal.
-    #[source]
     pub last: Box<OpenError>,
 }
 
@@ -315,7 +314,7 @@ impl Failover {
                 Err(_) => {
                     return Err(InferError::Exhausted {
                         backend: failed,
-                        source: Box::new(err),
+                        cause: Box::new(err),
                     });
                 }
             }

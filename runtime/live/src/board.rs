@@ -187,13 +187,12 @@ pub struct Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     /// The file could not be read.
-    #[error("cannot read board profile {}: {source}", path.display())]
+    #[error("cannot read board profile {}: {cause}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// What the system said.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not a valid profile.
     #[error("{}", render_problems(file, problems))]
@@ -246,9 +245,9 @@ impl Profile {
     /// Reads and checks a profile file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ProfileError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ProfileError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         Self::parse(&text, &path.display().to_string())
     }
