@@ -209,11 +209,17 @@ def check_compiler(device: torch.device) -> None:
         raise ValueError("--compile: no C++ compiler (g++, c++ or clang++) on the PATH to build the CPU kernels")
 
 
+#: Checkpoint format. 2: the final logits add the global logits (`Art.forward`);
+#: format-1 weights were trained for a prediction from the fused head alone.
+CHECKPOINT_FORMAT = 2
+
+
 def save_checkpoint(path: Path, model: Art, bank: TextBank, history: list[dict], provenance: dict) -> None:
     """Writes config, weights, text bank, training history and provenance."""
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
         {
+            "format": CHECKPOINT_FORMAT,
             "config": model.config.to_dict(),
             "state_dict": model.state_dict(),
             "text_bank": bank.to_dict(),
@@ -233,6 +239,12 @@ def load_checkpoint(path: Path) -> tuple[Art, TextBank, dict]:
     for key in ("config", "state_dict", "text_bank"):
         if key not in ckpt:
             raise ValueError(f"{path}: not an art-export checkpoint (missing `{key}`)")
+    found = ckpt.get("format", 1)
+    if found != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{path}: checkpoint format {found}, this art-export reads format {CHECKPOINT_FORMAT} "
+            "(its final prediction adds the global logits); retrain the model"
+        )
     config = ArtConfig.from_dict(ckpt["config"])
     bank = TextBank.from_dict(ckpt["text_bank"])
     model = build_model(config, bank)

@@ -33,6 +33,15 @@ def test_checkpoint_round_trip(checkpoint, sets):
     assert bank.embeddings.shape[0] == 4
 
 
+def test_checkpoint_of_another_format_is_refused_by_name(checkpoint, tmp_path):
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    del ckpt["format"]
+    old = tmp_path / "old.pt"
+    torch.save(ckpt, old)
+    with pytest.raises(ValueError, match=r"old\.pt: checkpoint format 1, this art-export reads format 2"):
+        load_checkpoint(old)
+
+
 def test_onnx_models_pass_the_checker_with_static_interface(bundle):
     for name in ("model.fp32.onnx", "model.fp32-frames.onnx", "model.int8.onnx", "model.int8-conv.onnx"):
         m = onnx.load(str(bundle / name))
