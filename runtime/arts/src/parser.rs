@@ -41,6 +41,14 @@ pub enum DropReason {
         /// The field's name in the spec (`seq`, `conf`, `label`, ...).
         field: &'static str,
     },
+    /// A well-formed sentence of a kind that travels the other way (an
+    /// `ARTAK` reaching a board, an `ARTEV` reaching a device). The parser
+    /// reads both directions and never reports this itself; a receiver that
+    /// knows its side does.
+    WrongDirection {
+        /// The sentence type.
+        kind: Kind,
+    },
 }
 
 impl fmt::Display for DropReason {
@@ -66,6 +74,18 @@ impl fmt::Display for DropReason {
             ),
             DropReason::FieldOutOfRange { kind, field } => {
                 write!(f, "{} field `{field}` out of range", kind.tag())
+            }
+            DropReason::WrongDirection { kind } => {
+                let (from, to) = if kind.from_device() {
+                    ("device", "board")
+                } else {
+                    ("board", "device")
+                };
+                write!(
+                    f,
+                    "{} travels from {from} to {to}, not this way",
+                    kind.tag()
+                )
             }
         }
     }

@@ -155,6 +155,12 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.tag().as_bytes() == tag)
     }
 
+    /// Whether the device sends this kind (`ARTEV`, `ARTHB`, `ARTCL`); the
+    /// others travel from the board to the device.
+    pub const fn from_device(self) -> bool {
+        matches!(self, Kind::Event | Kind::Heartbeat | Kind::Clear)
+    }
+
     /// How many fields follow the type.
     pub const fn field_count(self) -> usize {
         match self {

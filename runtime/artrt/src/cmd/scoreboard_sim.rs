@@ -191,7 +191,7 @@ impl Observer for View {
     }
 }
 
-/// One accepted sentence as a JSON object: `type` and the spec's field names.
+/// One sentence as a JSON object: `type` and the spec's field names.
 fn to_json(sentence: &Sentence) -> Value {
     let kind = sentence.kind().tag();
     match sentence {

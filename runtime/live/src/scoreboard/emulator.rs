@@ -113,15 +113,20 @@ impl Board {
 
     /// Feeds one byte received at `now`.
     pub fn push(&mut self, byte: u8, now: Instant) -> Option<Outcome> {
-        let received = self.parser.push(byte)?;
-        let (reply, changed) = match &received {
-            Err(_) => {
+        let (received, reply, changed) = match self.parser.push(byte)? {
+            Ok(sentence) => match self.apply(&sentence, now) {
+                Ok((reply, changed)) => {
+                    self.stats.accepted += 1;
+                    (Ok(sentence), reply, changed)
+                }
+                Err(reason) => {
+                    self.stats.dropped += 1;
+                    (Err(reason), None, false)
+                }
+            },
+            Err(reason) => {
                 self.stats.dropped += 1;
-                (None, false)
-            }
-            Ok(sentence) => {
-                self.stats.accepted += 1;
-                self.apply(sentence, now)
+                (Err(reason), None, false)
             }
         };
         Some(Outcome {
@@ -131,14 +136,20 @@ impl Board {
         })
     }
 
-    fn apply(&mut self, sentence: &Sentence, now: Instant) -> (Option<Sentence>, bool) {
+    /// Shows `sentence`; what the board sends back and whether the panel
+    /// changed. A sentence that travels from board to device is dropped.
+    fn apply(
+        &mut self,
+        sentence: &Sentence,
+        now: Instant,
+    ) -> Result<(Option<Sentence>, bool), DropReason> {
         match sentence {
             Sentence::Event(_) | Sentence::Clear { .. } => {
                 let seq = sentence.seq().unwrap_or_default();
                 let reply = self.ack.then_some(Sentence::Ack { seq });
                 if self.last_seq == Some(seq) {
                     self.stats.repeats += 1;
-                    return (reply, false);
+                    return Ok((reply, false));
                 }
                 let action = match sentence {
                     Sentence::Event(e) => Some(ShownAction {
@@ -159,7 +170,7 @@ impl Board {
                 });
                 let changed = self.panel.action != action;
                 self.panel.action = action;
-                (reply, changed)
+                Ok((reply, changed))
             }
             Sentence::Heartbeat(h) => {
                 self.stats.heartbeats += 1;
@@ -176,9 +187,13 @@ impl Board {
                     |d: &Option<DeviceState>| d.map(|d| (d.status, d.backend, d.fps_x10, d.stale));
                 let changed = shown(&self.panel.device) != shown(&device);
                 self.panel.device = device;
-                (None, changed)
+                Ok((None, changed))
             }
-            Sentence::Ack { .. } | Sentence::Nak { .. } | Sentence::Request => (None, false),
+            Sentence::Ack { .. } | Sentence::Nak { .. } | Sentence::Request => {
+                Err(DropReason::WrongDirection {
+                    kind: sentence.kind(),
+                })
+            }
         }
     }
 
@@ -439,6 +454,37 @@ mod tests {
         assert!(clear.changed);
         assert_eq!(board.panel().action, None);
         assert_eq!(board.history().map(|s| s.seq).collect::<Vec<_>>(), [7, 9]);
+    }
+
+    #[test]
+    fn sentences_the_board_sends_are_dropped_when_they_reach_it() {
+        let mut board = Board::new(true);
+        feed(&mut board, &event(3, "vault"));
+        for sentence in [
+            Sentence::Ack { seq: 3 },
+            Sentence::Nak { seq: 3 },
+            Sentence::Request,
+        ] {
+            let outcome = feed(&mut board, &sentence);
+            assert_eq!(
+                outcome.received,
+                Err(DropReason::WrongDirection {
+                    kind: sentence.kind()
+                })
+            );
+            assert_eq!(outcome.reply, None);
+            assert!(!outcome.changed);
+        }
+        assert_eq!(board.stats().accepted, 1);
+        assert_eq!(board.stats().dropped, 3);
+        assert_eq!(board.panel().action.as_ref().unwrap().label, "vault");
+        assert_eq!(
+            DropReason::WrongDirection {
+                kind: arts::Kind::Ack
+            }
+            .to_string(),
+            "ARTAK travels from board to device, not this way"
+        );
     }
 
     #[test]
