@@ -113,17 +113,16 @@ impl Board {
 
     /// Feeds one byte received at `now`.
     pub fn push(&mut self, byte: u8, now: Instant) -> Option<Outcome> {
-        let (received, reply, changed) = match self.parser.push(byte)? {
-            Ok(sentence) => match self.apply(&sentence, now) {
-                Ok((reply, changed)) => {
-                    self.stats.accepted += 1;
-                    (Ok(sentence), reply, changed)
-                }
-                Err(reason) => {
-                    self.stats.dropped += 1;
-                    (Err(reason), None, false)
-                }
-            },
+        let parsed = self.parser.push(byte)?;
+        let applied = parsed.and_then(|sentence| {
+            let effect = self.apply(&sentence, now)?;
+            Ok((sentence, effect))
+        });
+        let (received, reply, changed) = match applied {
+            Ok((sentence, (reply, changed))) => {
+                self.stats.accepted += 1;
+                (Ok(sentence), reply, changed)
+            }
             Err(reason) => {
                 self.stats.dropped += 1;
                 (Err(reason), None, false)
