@@ -23,6 +23,7 @@ from .clipset import ClipSet
 from .data import ClipTensors
 from .metrics import accuracy, agreement
 from .model import Art
+from .preprocess import Preprocess
 from .text_bank import TextBank
 
 SCHEMA = 1
@@ -62,6 +63,16 @@ class ExportOptions:
     #: Label of the class that is no action (the runtime never reports it).
     background: str | None = None
     #: Percentile of activation magnitudes that sets the INT8 ranges (100: MinMax).
+    calib_percentile: float = onnx_export.CALIB_PERCENTILE
+    progress: bool = True
+
+
+@dataclass
+class RequantizeOptions:
+    """What `requantize_bundle` needs besides the bundle and calibration set."""
+
+    command: str
+    test: Path | None = None
     calib_percentile: float = onnx_export.CALIB_PERCENTILE
     progress: bool = True
 
@@ -134,13 +145,7 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
         raise BundleError(f"{calib_set.root / 'labels.txt'}: labels differ from the model's")
     calib = ClipTensors.load(calib_set, pre, options.progress)
     calib_inputs = pre.normalize(calib.frames)
-    for file, _, quant, _ in MODEL_FILES:
-        if quant == "none":
-            continue
-        log(f"quantise {file} ({quant}, {len(calib)} calibration clips)")
-        onnx_export.quantize_int8(
-            out_dir / FP32, out_dir / file, calib_inputs, conv_only=quant == "qdq-conv", percentile=options.calib_percentile
-        )
+    _quantize_files(out_dir, calib_inputs, options.calib_percentile, log)
 
     # Golden data: raw frames, the exact preprocessed inputs, every model's outputs.
     golden_idx = _pick_golden(calib.labels, options.golden_clips)
@@ -153,15 +158,11 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
         golden_inputs.append(pre.clip_tensor(frames))
     golden_inputs = np.stack(golden_inputs).astype(np.float32)
     np.save(out_dir / "golden/input.npy", golden_inputs)
-    outputs = []
-    for file, *_ in MODEL_FILES:
-        logits, attn = onnx_export.run_onnx(out_dir / file, golden_inputs)
-        stem = _model_stem(file)
-        np.save(out_dir / f"golden/{stem}.logits.npy", logits.astype(np.float32))
-        np.save(out_dir / f"golden/{stem}.region_attn.npy", attn.astype(np.float32))
-        outputs.append(
-            {"model": file, "logits": f"golden/{stem}.logits.npy", "region_attn": f"golden/{stem}.region_attn.npy"}
-        )
+    outputs = [
+        {"model": file, "logits": f"golden/{_model_stem(file)}.logits.npy", "region_attn": f"golden/{_model_stem(file)}.region_attn.npy"}
+        for file, *_ in MODEL_FILES
+    ]
+    _write_golden_outputs(out_dir, golden_inputs, outputs)
 
     with torch.no_grad():
         torch_logits = torch.cat([model(torch.from_numpy(golden_inputs[i : i + 1]))["logits"] for i in range(len(golden_inputs))]).numpy()
@@ -173,27 +174,7 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
             raise BundleError(f"{out_dir / file}: onnxruntime differs from PyTorch by {parities[file]:.2e} > {PARITY_TOLERANCE}")
     parity = parities[FP32]
 
-    log("accuracy on the calibration set")
-    report = {
-        "parity_fp32_max_abs_logits": parity,
-        "calibration": {
-            "set": str(calib_set.root),
-            "provenance": calib_set.provenance,
-            "models": _evaluate_files(out_dir, calib_inputs, calib.labels, cfg.num_classes),
-        },
-        "sizes": {f: (out_dir / f).stat().st_size for f, *_ in MODEL_FILES},
-    }
-    report["sizes"]["int8_over_fp32"] = round(report["sizes"][INT8] / report["sizes"][FP32], 4)
-    if options.test is not None:
-        log("accuracy on the test set")
-        test_set = ClipSet.open(options.test)
-        test = ClipTensors.load(test_set, pre, options.progress)
-        report["test"] = {
-            "set": str(test_set.root),
-            "provenance": test_set.provenance,
-            "models": _evaluate_files(out_dir, pre.normalize(test.frames), test.labels, cfg.num_classes),
-        }
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    report = _write_report(out_dir, parity, calib_set, calib_inputs, calib.labels, options.test, pre, cfg.num_classes, options.progress, log)
 
     manifest = {
         "schema": SCHEMA,
@@ -241,13 +222,95 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
             "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         },
     }
-    files = sorted(
-        p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file() and p.name != "bundle.toml"
-    )
+    _write_manifest(out_dir, manifest)
+    return report
+
+
+def requantize_bundle(bundle: Path, calib: Path, options: RequantizeOptions, log=print) -> dict:
+    """Quantises a bundle's INT8 files again from its FP32 file, calibrated on
+    the clip set `calib` (a venue's own clips, say), and rewrites their golden
+    outputs, `report.json`, the hashes and the provenance. The FP32 files,
+    golden clips and inputs stay as they are. Returns the new report."""
+    m = verify_bundle(bundle)
+    files = [(e["path"], e["precision"], e["quantization"], e["backends"]) for e in m["models"]]
+    if files != [(f, p, q, b) for f, p, q, b in MODEL_FILES]:
+        raise BundleError(f"{bundle / 'bundle.toml'}: [[models]] are {[e['path'] for e in m['models']]}, this art-export quantises bundles of {[f for f, *_ in MODEL_FILES]}")
+    pre = bundle_preprocess(m)
+    labels = m["model"]["labels"]
+    calib_set = ClipSet.open(calib)
+    if calib_set.labels != labels:
+        raise BundleError(f"{calib_set.root / 'labels.txt'}: labels differ from the bundle's")
+    data = ClipTensors.load(calib_set, pre, options.progress)
+    inputs = pre.normalize(data.frames)
+    _quantize_files(bundle, inputs, options.calib_percentile, log)
+    quantized = {f for f, _, q, _ in MODEL_FILES if q != "none"}
+    outputs = [o for o in m["golden"]["outputs"] if o["model"] in quantized]
+    _write_golden_outputs(bundle, np.load(bundle / m["golden"]["input"]), outputs)
+    try:
+        parity = json.loads((bundle / "report.json").read_text())["parity_fp32_max_abs_logits"]
+    except (OSError, ValueError, KeyError) as err:
+        raise BundleError(f"{bundle / 'report.json'}: no FP32 parity to carry over ({err})") from err
+    report = _write_report(bundle, parity, calib_set, inputs, data.labels, options.test, pre, len(labels), options.progress, log)
+    m["provenance"]["commands"].append(options.command)
+    _write_manifest(bundle, m)
+    return report
+
+
+def bundle_preprocess(manifest: dict) -> Preprocess:
+    """The preprocessing rule a bundle's manifest (`[input]`) states."""
+    inp = manifest["input"]
+    return Preprocess(frames=inp["frames"], resize_to=inp["resize_to"], width=inp["width"], height=inp["height"], mean=tuple(inp["mean"]), std=tuple(inp["std"]))
+
+
+def _quantize_files(out_dir: Path, calib_inputs: np.ndarray, percentile: float, log) -> None:
+    """Writes every INT8 file of MODEL_FILES from the FP32 file."""
+    for file, _, quant, _ in MODEL_FILES:
+        if quant == "none":
+            continue
+        log(f"quantise {file} ({quant}, {len(calib_inputs)} calibration clips)")
+        onnx_export.quantize_int8(out_dir / FP32, out_dir / file, calib_inputs, conv_only=quant == "qdq-conv", percentile=percentile)
+
+
+def _write_golden_outputs(out_dir: Path, golden_inputs: np.ndarray, outputs: list[dict]) -> None:
+    """Runs each `[[golden.outputs]]` entry's model on the golden inputs and saves what onnxruntime gives."""
+    for out in outputs:
+        logits, attn = onnx_export.run_onnx(out_dir / out["model"], golden_inputs)
+        np.save(out_dir / out["logits"], logits.astype(np.float32))
+        np.save(out_dir / out["region_attn"], attn.astype(np.float32))
+
+
+def _write_report(out_dir, parity, calib_set, calib_inputs, calib_labels, test, pre, num_classes, progress, log) -> dict:
+    """Writes `report.json`: FP32/INT8 accuracy on the calibration set (and `test`), file sizes."""
+    log("accuracy on the calibration set")
+    report = {
+        "parity_fp32_max_abs_logits": parity,
+        "calibration": {
+            "set": str(calib_set.root),
+            "provenance": calib_set.provenance,
+            "models": _evaluate_files(out_dir, calib_inputs, calib_labels, num_classes),
+        },
+        "sizes": {f: (out_dir / f).stat().st_size for f, *_ in MODEL_FILES},
+    }
+    report["sizes"]["int8_over_fp32"] = round(report["sizes"][INT8] / report["sizes"][FP32], 4)
+    if test is not None:
+        log("accuracy on the test set")
+        test_set = ClipSet.open(test)
+        data = ClipTensors.load(test_set, pre, progress)
+        report["test"] = {
+            "set": str(test_set.root),
+            "provenance": test_set.provenance,
+            "models": _evaluate_files(out_dir, pre.normalize(data.frames), data.labels, num_classes),
+        }
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _write_manifest(out_dir: Path, manifest: dict) -> None:
+    """Hashes every other file into `[sha256]`, writes `bundle.toml` and re-reads the bundle."""
+    files = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file() and p.name != "bundle.toml")
     manifest["sha256"] = {f: sha256(out_dir / f) for f in files}
     (out_dir / "bundle.toml").write_text(tomli_w.dumps(manifest))
     verify_bundle(out_dir)
-    return report
 
 
 #: Keys a table may have besides the required ones.

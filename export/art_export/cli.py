@@ -1,16 +1,27 @@
-"""`art-export`: train ART, run the ablation, export a bundle, evaluate a bundle."""
+"""`art-export`: train ART, run the ablation, export a bundle, quantise it again, evaluate a bundle."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
 import torch
 
-from .bundle import MODEL_FILES, BundleError, ExportOptions, synth_command, verify_bundle, write_bundle
+from .bundle import (
+    MODEL_FILES,
+    BundleError,
+    ExportOptions,
+    RequantizeOptions,
+    bundle_preprocess,
+    requantize_bundle,
+    synth_command,
+    verify_bundle,
+    write_bundle,
+)
 from .clipset import ClipSet, ClipSetError
 from .data import ClipTensors
 from .metrics import accuracy, agreement
@@ -95,6 +106,21 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         help="where to train: cpu, or cuda[:N] with a CUDA build of PyTorch (the checkpoint is the same either way)",
     )
     g.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _percentile_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--calib-percentile",
+        type=float,
+        default=CALIB_PERCENTILE,
+        metavar="P",
+        help=f"INT8 activation ranges from the P-th percentile of their magnitudes on the calibration set; 100 takes the full range (MinMax) (default {CALIB_PERCENTILE})",
+    )
+
+
+def _check_percentile(args: argparse.Namespace) -> None:
+    if not 0 < args.calib_percentile <= 100:
+        raise ValueError(f"--calib-percentile {args.calib_percentile} must be in (0, 100]")
 
 
 def _config(args: argparse.Namespace, labels: list[str], variant: str) -> ArtConfig:
@@ -211,8 +237,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 
 def cmd_onnx(args: argparse.Namespace) -> int:
-    if not 0 < args.calib_percentile <= 100:
-        raise ValueError(f"--calib-percentile {args.calib_percentile} must be in (0, 100]")
+    _check_percentile(args)
     torch.manual_seed(0)
     model, bank, ckpt = load_checkpoint(args.ckpt)
     commands = _training_commands(ckpt.get("provenance", {}))
@@ -235,10 +260,24 @@ def cmd_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quantize(args: argparse.Namespace) -> int:
+    _check_percentile(args)
+    bundle = args.bundle
+    if args.out is not None:
+        verify_bundle(bundle)
+        if args.out.exists():
+            raise FileExistsError(f"--out {args.out} exists; give a new directory, or leave --out out to quantise {bundle} in place")
+        shutil.copytree(bundle, args.out)
+        bundle = args.out
+    options = RequantizeOptions(command=args.command_line, test=args.test, calib_percentile=args.calib_percentile, progress=not args.quiet)
+    report = requantize_bundle(bundle, args.calib, options, log=lambda line: print(line, file=sys.stderr))
+    print(json.dumps({k: report[k] for k in report if k in ("calibration", "test", "sizes")}, indent=2))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     manifest = verify_bundle(args.bundle)
-    inp = manifest["input"]
-    pre = Preprocess(frames=inp["frames"], resize_to=inp["resize_to"], width=inp["width"], height=inp["height"], mean=tuple(inp["mean"]), std=tuple(inp["std"]))
+    pre = bundle_preprocess(manifest)
     clip_set = ClipSet.open(args.set)
     if clip_set.labels != manifest["model"]["labels"]:
         raise ClipSetError(f"{clip_set.root / 'labels.txt'}: labels differ from the bundle's")
@@ -285,17 +324,20 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--test", type=Path, help="held-out clip set also reported")
     o.add_argument("--out", type=Path, required=True, help="bundle directory")
     o.add_argument("--name", default="art-tiny-gym")
-    o.add_argument(
-        "--calib-percentile",
-        type=float,
-        default=CALIB_PERCENTILE,
-        metavar="P",
-        help=f"INT8 activation ranges from the P-th percentile of their magnitudes on the calibration set; 100 takes the full range (MinMax) (default {CALIB_PERCENTILE})",
-    )
+    _percentile_arg(o)
     o.add_argument("--golden-clips", type=int, default=2)
     o.add_argument("--background", metavar="LABEL", help="class that is no action: the runtime never reports it as an event")
     o.add_argument("--quiet", action="store_true")
     o.set_defaults(run=cmd_onnx)
+
+    q = sub.add_parser("quantize", help="quantise a bundle's INT8 files again on another calibration set")
+    q.add_argument("--bundle", type=Path, required=True)
+    q.add_argument("--calib", type=Path, required=True, help="calibration clip set (the bundle's labels)")
+    q.add_argument("--test", type=Path, help="held-out clip set also reported")
+    q.add_argument("--out", type=Path, help="write a quantised copy here instead of changing --bundle")
+    _percentile_arg(q)
+    q.add_argument("--quiet", action="store_true")
+    q.set_defaults(run=cmd_quantize)
 
     e = sub.add_parser("eval", help="accuracy of every model file of a bundle on a clip set (onnxruntime)")
     e.add_argument("--bundle", type=Path, required=True)
@@ -317,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
             if getattr(args, "compile", False):
                 check_compiler(device)
         return args.run(args)
-    except (ClipSetError, BundleError, ValueError, FileNotFoundError, RuntimeError) as err:
+    except (ClipSetError, BundleError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
         print(f"art-export {args.command}: error: {err}", file=sys.stderr)
         return 1
 

@@ -4,7 +4,8 @@
   [1, T, 3, H, W], outputs `logits` [1, C] and `region_attn` [1, T, 2, h*w].
 - INT8 `qdq-full`: every supported operator quantised, for TensorRT explicit
   quantisation: symmetric int8 activations (zero point 0), per-channel
-  symmetric int8 weights, and no Q/DQ on graph outputs.
+  symmetric int8 weights within 7 bits (see `quantize_int8`), and no Q/DQ on
+  graph outputs.
 - INT8 `qdq-conv`: only convolutions quantised. tract computes quantised
   Softmax and MatMul wrongly; this variant is the one it runs.
 - FP32 `frames`: the FP32 graph with every convolution wider than 1x1 split
@@ -158,7 +159,15 @@ def quantize_int8(
 
     Each activation's symmetric range is the `percentile` of its magnitudes over
     the calibration clips, so that a few outliers do not coarsen every other
-    value's step; 100 takes the full range (MinMax)."""
+    value's step; 100 takes the full range (MinMax).
+
+    Weights are held to 7 bits (-64..64, `reduce_range`). On x86 CPUs without
+    VNNI (AVX2, AVX-512F) onnxruntime's integer kernels add pairs of
+    activation x weight products in 16 bits, and 255 x 127 x 2 overflows it:
+    with 8-bit weights those CPUs computed another function than the QDQ
+    graph (logits off by up to 1.25 on the default bundle's golden clips).
+    With 7-bit weights no pair can overflow (255 x 64 x 2 < 32768), so every
+    CPU kernel, tract and TensorRT compute the graph's own arithmetic."""
     if not 0 < percentile <= 100:
         raise ValueError(f"calibration percentile {percentile} must be in (0, 100]")
     method = CalibrationMethod.MinMax if percentile == 100 else CalibrationMethod.Percentile
@@ -173,6 +182,7 @@ def quantize_int8(
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
+            reduce_range=True,
             calibrate_method=method,
             op_types_to_quantize=["Conv"] if conv_only else None,
             nodes_to_exclude=_output_producers(prep),
@@ -188,9 +198,14 @@ def quantize_int8(
     check_qdq(out_path)
 
 
+#: Largest magnitude of a quantised weight (7 bits; see `quantize_int8`).
+WEIGHT_QMAX = 64
+
+
 def check_qdq(path: Path) -> None:
-    """Asserts the TensorRT explicit-quantisation rules: zero points all 0 and no
-    Q/DQ node producing a graph output. Raises ValueError naming the tensor."""
+    """Asserts the TensorRT explicit-quantisation rules (zero points all 0, no
+    Q/DQ node producing a graph output) and 7-bit weights. Raises ValueError
+    naming the tensor."""
     m = onnx.load(str(path))
     inits = {i.name: i for i in m.graph.initializer}
     outs = {o.name for o in m.graph.output}
@@ -203,6 +218,11 @@ def check_qdq(path: Path) -> None:
             zp = inits.get(node.input[2])
             if zp is not None and np.any(onnx.numpy_helper.to_array(zp) != 0):
                 raise ValueError(f"{path}: {node.op_type} `{node.name}` has a non-zero zero point")
+        weight = inits.get(node.input[0]) if node.op_type == "DequantizeLinear" else None
+        if weight is not None and weight.data_type == onnx.TensorProto.INT8:
+            peak = int(np.abs(onnx.numpy_helper.to_array(weight).astype(np.int16)).max(initial=0))
+            if peak > WEIGHT_QMAX:
+                raise ValueError(f"{path}: weight `{weight.name}` reaches {peak}, beyond 7 bits (+-{WEIGHT_QMAX})")
 
 
 def session(path: Path) -> ort.InferenceSession:

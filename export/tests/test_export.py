@@ -1,6 +1,7 @@
 """End to end: a short training run, export, quantisation and the bundle."""
 
 import json
+import shlex
 import tomllib
 from pathlib import Path
 
@@ -112,6 +113,79 @@ def test_int8_is_tensorrt_style_qdq(bundle):
     assert int8_weights, "weights are stored as int8"
     per_channel = [n for n in m.graph.node if n.op_type == "DequantizeLinear" and any(a.name == "axis" for a in n.attribute)]
     assert per_channel, "weights are quantised per channel"
+
+
+def test_int8_weights_fit_seven_bits_and_a_wider_one_is_refused(bundle, tmp_path):
+    for name in ("model.int8.onnx", "model.int8-conv.onnx"):
+        m = onnx.load(str(bundle / name))
+        weights = [onnx.numpy_helper.to_array(i).astype(np.int16) for i in m.graph.initializer if i.data_type == onnx.TensorProto.INT8]
+        assert weights and max(int(np.abs(w).max()) for w in weights) <= 64, name
+    m = onnx.load(str(bundle / "model.int8.onnx"))
+    weight = next(i for i in m.graph.initializer if i.data_type == onnx.TensorProto.INT8 and i.dims)
+    wide = onnx.numpy_helper.to_array(weight).copy()
+    wide.flat[0] = 127
+    weight.CopyFrom(onnx.numpy_helper.from_array(wide, weight.name))
+    onnx.save(m, str(tmp_path / "wide.onnx"))
+    with pytest.raises(ValueError, match=f"weight `{weight.name}` reaches 127, beyond 7 bits"):
+        check_qdq(tmp_path / "wide.onnx")
+
+
+def test_int8_kernels_compute_the_qdq_graph(bundle):
+    """onnxruntime's fused integer kernels (all optimisations) against the QDQ
+    graph run as written (none): with 7-bit weights no CPU's kernel saturates."""
+    import onnxruntime as ort
+
+    x = np.load(bundle / "golden/input.npy")
+
+    def logits(path, level):
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = level
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        return np.concatenate([sess.run(["logits"], {"video": x[i : i + 1]})[0] for i in range(len(x))])
+
+    for name in ("model.int8.onnx", "model.int8-conv.onnx"):
+        fused = logits(bundle / name, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+        written = logits(bundle / name, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+        spread = float(np.ptp(written))
+        assert np.abs(fused - written).max() <= 0.05 * spread, name
+
+
+def test_quantize_command_recalibrates_the_int8_files_only(bundle, sets, tmp_path, capsys):
+    from art_export.cli import main
+
+    out = tmp_path / "recalibrated"
+    args = ["quantize", "--bundle", str(bundle), "--calib", str(sets["train2"]), "--out", str(out), "--calib-percentile", "100", "--quiet"]
+    assert main(args) == 0
+    assert set(json.loads(capsys.readouterr().out)) == {"calibration", "sizes"}
+    before, after = verify_bundle(bundle), verify_bundle(out)
+    changed = {f for f in before["sha256"] if before["sha256"][f] != after["sha256"][f]}
+    assert {"model.int8.onnx", "model.int8-conv.onnx", "report.json"} <= changed
+    assert not changed & {"model.fp32.onnx", "model.fp32-frames.onnx", "golden/input.npy", "golden/model.fp32.logits.npy"}
+    assert after["provenance"]["commands"] == [*before["provenance"]["commands"], shlex.join(["art-export", *args])]
+    report = json.loads((out / "report.json").read_text())
+    assert report["calibration"]["set"] == str(sets["train2"]) and "test" not in report
+    assert report["parity_fp32_max_abs_logits"] == json.loads((bundle / "report.json").read_text())["parity_fp32_max_abs_logits"]
+    check_qdq(out / "model.int8.onnx")
+    x = np.load(out / "golden/input.npy")
+    for entry in after["golden"]["outputs"]:
+        np.testing.assert_allclose(run_onnx(out / entry["model"], x)[0], np.load(out / entry["logits"]), atol=1e-5)
+
+    assert main(args) == 1
+    assert f"--out {out} exists" in capsys.readouterr().err
+
+
+def test_quantize_command_refuses_a_set_of_other_labels(bundle, tmp_path, capsys):
+    import shutil
+
+    from art_export.cli import main
+    from clipgen import write_clip_set
+
+    other = write_clip_set(tmp_path / "other", clips_per_class=1, seed=5, classes=3)
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle, copy)
+    assert main(["quantize", "--bundle", str(copy), "--calib", str(other), "--quiet"]) == 1
+    assert f"{other / 'labels.txt'}: labels differ from the bundle's" in capsys.readouterr().err
+    assert verify_bundle(copy)["sha256"] == verify_bundle(bundle)["sha256"], "a refused set changes nothing"
 
 
 def test_int8_conv_quantises_only_convolutions(bundle):
