@@ -69,7 +69,8 @@ pub struct Board {
     ack: bool,
     panel: PanelState,
     /// The `seq` of the last `ARTEV`/`ARTCL` shown; a sentence repeating
-    /// it is the same event and is not shown again.
+    /// it is the same event and is not shown again. Forgotten when a
+    /// heartbeat's uptime goes back (the device restarted).
     last_seq: Option<u16>,
     last_heartbeat: Option<Instant>,
     stats: BoardStats,
@@ -173,6 +174,13 @@ impl Board {
             }
             Sentence::Heartbeat(h) => {
                 self.stats.heartbeats += 1;
+                // A device that restarts counts its uptime and its seq from
+                // the start again: its next state is a new event even if it
+                // reuses the seq shown last.
+                if self.panel.device.is_some_and(|d| h.uptime_s < d.uptime_s) {
+                    debug!("device restarted (uptime {} s); forgetting seq {:?}", h.uptime_s, self.last_seq);
+                    self.last_seq = None;
+                }
                 self.last_heartbeat = Some(now);
                 let device = Some(DeviceState {
                     status: h.status,
@@ -522,6 +530,32 @@ mod tests {
         assert!(board.tick(t0 + HEARTBEAT_STALE + Duration::from_millis(1)));
         assert!(board.panel().device.unwrap().stale);
         assert!(!board.tick(t0 + HEARTBEAT_STALE * 2));
+    }
+
+    fn heartbeat(seq: u16, uptime_s: u32) -> Sentence {
+        Sentence::Heartbeat(arts::Heartbeat {
+            seq,
+            uptime_s,
+            fps_x10: 300,
+            backend: arts::Backend::OrtCpu,
+            status: arts::Status::Ok,
+        })
+    }
+
+    #[test]
+    fn a_restarted_device_may_reuse_the_seq_shown_last() {
+        let mut board = Board::new(true);
+        feed(&mut board, &heartbeat(4, 100));
+        assert!(feed(&mut board, &event(5, "vault")).changed);
+        feed(&mut board, &heartbeat(6, 101));
+        assert!(!feed(&mut board, &event(5, "beam")).changed, "same device, same seq: a re-send");
+        // The uptime goes back: the device started again, its numbering too.
+        feed(&mut board, &heartbeat(0, 0));
+        let after = feed(&mut board, &event(5, "beam"));
+        assert!(after.changed, "the restarted device's event is shown");
+        assert_eq!(after.reply, Some(Sentence::Ack { seq: 5 }));
+        assert_eq!(board.panel().action.as_ref().unwrap().label, "beam");
+        assert!(!feed(&mut board, &event(5, "beam")).changed, "and then de-duplicated again");
     }
 
     #[test]
