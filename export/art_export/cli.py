@@ -32,6 +32,7 @@ from .text_bank import DEFAULT_TEMPLATES, build_text_bank
 from .train import (
     TrainOptions,
     build_model,
+    check_bf16,
     check_compiler,
     evaluate,
     load_checkpoint,
@@ -87,7 +88,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--bf16",
         action="store_true",
-        help="bfloat16 autocast in training (weights stay float32): faster on CPUs with AMX or AVX512-BF16",
+        help="bfloat16 autocast in training (weights stay float32): faster on CPUs with AMX or AVX512-BF16, refused on other x86 CPUs",
     )
     g.add_argument(
         "--compile",
@@ -358,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             device = resolve_device(args.device)
             if getattr(args, "compile", False):
                 check_compiler(device)
+            if getattr(args, "bf16", False):
+                check_bf16(device)
         return args.run(args)
     except (ClipSetError, BundleError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
         print(f"art-export {args.command}: error: {err}", file=sys.stderr)

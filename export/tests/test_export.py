@@ -342,9 +342,12 @@ def test_learning_rate_anneals_over_steps_or_time_whichever_ends_first():
     assert lr_factor(60, 10, 110, 1.0, 60.0) == pytest.approx(0.5)
 
 
-def test_bf16_training_keeps_float32_weights(sets, tmp_path):
+def test_bf16_training_keeps_float32_weights(sets, tmp_path, monkeypatch):
     from art_export.cli import main
     from conftest import MODEL_ARGS
+
+    # Emulated bfloat16 is slow, not wrong: two steps run on any CPU.
+    monkeypatch.setattr("art_export.cli.check_bf16", lambda device: None)
 
     out = tmp_path / "bf16.pt"
     args = ["train", "--set", str(sets["train"]), "--out", str(out), "--epochs", "1", "--batch-size", "8", "--max-steps", "2", "--bf16", "--quiet", *MODEL_ARGS]
@@ -427,6 +430,19 @@ def test_compiled_training_repeats_itself_and_matches_eager_steps(sets, tmp_path
     for n, p in eager.state_dict().items():
         if p.dtype.is_floating_point:
             assert torch.allclose(compiled.state_dict()[n], p, atol=2.5e-3), n
+
+
+def test_bf16_without_native_support_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    from art_export.cli import main
+
+    avx2 = {"architecture": "x86_64", "cpu_name": "AMD EPYC", "avx2": True, "amx_bf16": False, "avx512_bf16": False}
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: avx2)
+    assert main(["train", "--set", str(tmp_path / "missing"), "--out", str(tmp_path / "a.pt"), "--bf16"]) == 1
+    assert "--bf16: AMD EPYC has neither AMX nor AVX512-BF16" in capsys.readouterr().err
+    for native in ({"amx_bf16": True}, {"avx512_bf16": True}):
+        monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {**avx2, **native})
+        assert main(["train", "--set", str(tmp_path / "missing"), "--out", str(tmp_path / "a.pt"), "--bf16"]) == 1
+        assert "missing" in capsys.readouterr().err, "refused for the set, not for --bf16"
 
 
 def test_compile_without_a_cpp_compiler_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
