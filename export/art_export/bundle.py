@@ -241,8 +241,7 @@ def requantize_bundle(bundle: Path, calib: Path, options: RequantizeOptions, log
         raise BundleError(f"{calib_set.root / 'labels.txt'}: labels differ from the bundle's")
     data = ClipTensors.load(calib_set, pre, options.progress)
     inputs = pre.normalize(data.frames)
-    _quantize_files(bundle, inputs, options.calib_percentile, log)
-    quantized = {f for f, _, q, _ in MODEL_FILES if q != "none"}
+    quantized = _quantize_files(bundle, inputs, options.calib_percentile, log)
     outputs = [o for o in m["golden"]["outputs"] if o["model"] in quantized]
     _write_golden_outputs(bundle, np.load(bundle / m["golden"]["input"]), outputs)
     try:
@@ -261,13 +260,16 @@ def bundle_preprocess(manifest: dict) -> Preprocess:
     return Preprocess(frames=inp["frames"], resize_to=inp["resize_to"], width=inp["width"], height=inp["height"], mean=tuple(inp["mean"]), std=tuple(inp["std"]))
 
 
-def _quantize_files(out_dir: Path, calib_inputs: np.ndarray, percentile: float, log) -> None:
-    """Writes every INT8 file of MODEL_FILES from the FP32 file."""
+def _quantize_files(out_dir: Path, calib_inputs: np.ndarray, percentile: float, log) -> list[str]:
+    """Writes every INT8 file of MODEL_FILES from the FP32 file; returns their names."""
+    written = []
     for file, _, quant, _ in MODEL_FILES:
         if quant == "none":
             continue
         log(f"quantise {file} ({quant}, {len(calib_inputs)} calibration clips)")
         onnx_export.quantize_int8(out_dir / FP32, out_dir / file, calib_inputs, conv_only=quant == "qdq-conv", percentile=percentile)
+        written.append(file)
+    return written
 
 
 def _write_golden_outputs(out_dir: Path, golden_inputs: np.ndarray, outputs: list[dict]) -> None:

@@ -7,6 +7,7 @@ import json
 import shlex
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -263,15 +264,21 @@ def cmd_onnx(args: argparse.Namespace) -> int:
 
 def cmd_quantize(args: argparse.Namespace) -> int:
     _check_percentile(args)
-    bundle = args.bundle
-    if args.out is not None:
-        verify_bundle(bundle)
-        if args.out.exists():
-            raise FileExistsError(f"--out {args.out} exists; give a new directory, or leave --out out to quantise {bundle} in place")
-        shutil.copytree(bundle, args.out)
-        bundle = args.out
+    verify_bundle(args.bundle)
+    target = args.out or args.bundle
+    if args.out is not None and args.out.exists():
+        raise FileExistsError(f"--out {args.out} exists; give a new directory, or leave --out out to quantise {args.bundle} in place")
     options = RequantizeOptions(command=args.command_line, test=args.test, calib_percentile=args.calib_percentile, progress=not args.quiet)
-    report = requantize_bundle(bundle, args.calib, options, log=lambda line: print(line, file=sys.stderr))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # The work happens on a copy beside the target, which takes its place only
+    # once it is complete: a failure leaves the bundle as it was.
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as tmp:
+        work = Path(tmp) / "bundle"
+        shutil.copytree(args.bundle, work)
+        report = requantize_bundle(work, args.calib, options, log=lambda line: print(line, file=sys.stderr))
+        if args.out is None:
+            args.bundle.rename(Path(tmp) / "previous")
+        work.rename(target)
     print(json.dumps({k: report[k] for k in report if k in ("calibration", "test", "sizes")}, indent=2))
     return 0
 

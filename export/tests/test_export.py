@@ -174,7 +174,7 @@ def test_quantize_command_recalibrates_the_int8_files_only(bundle, sets, tmp_pat
     assert f"--out {out} exists" in capsys.readouterr().err
 
 
-def test_quantize_command_refuses_a_set_of_other_labels(bundle, tmp_path, capsys):
+def test_quantize_command_in_place_refuses_a_set_of_other_labels_and_changes_nothing(bundle, sets, tmp_path, capsys):
     import shutil
 
     from art_export.cli import main
@@ -186,6 +186,13 @@ def test_quantize_command_refuses_a_set_of_other_labels(bundle, tmp_path, capsys
     assert main(["quantize", "--bundle", str(copy), "--calib", str(other), "--quiet"]) == 1
     assert f"{other / 'labels.txt'}: labels differ from the bundle's" in capsys.readouterr().err
     assert verify_bundle(copy)["sha256"] == verify_bundle(bundle)["sha256"], "a refused set changes nothing"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "other"], "no work directory is left behind"
+
+    assert main(["quantize", "--bundle", str(copy), "--calib", str(sets["calib"]), "--calib-percentile", "100", "--quiet"]) == 0
+    after = verify_bundle(copy)
+    assert after["sha256"]["model.int8.onnx"] != verify_bundle(bundle)["sha256"]["model.int8.onnx"]
+    assert after["provenance"]["commands"][-1].startswith("art-export quantize --bundle")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "other"]
 
 
 def test_int8_conv_quantises_only_convolutions(bundle):
