@@ -178,7 +178,10 @@ impl Board {
                 // the start again: its next state is a new event even if it
                 // reuses the seq shown last.
                 if self.panel.device.is_some_and(|d| h.uptime_s < d.uptime_s) {
-                    debug!("device restarted (uptime {} s); forgetting seq {:?}", h.uptime_s, self.last_seq);
+                    debug!(
+                        "device restarted (uptime {} s); forgetting seq {:?}",
+                        h.uptime_s, self.last_seq
+                    );
                     self.last_seq = None;
                 }
                 self.last_heartbeat = Some(now);
@@ -548,14 +551,20 @@ mod tests {
         feed(&mut board, &heartbeat(4, 100));
         assert!(feed(&mut board, &event(5, "vault")).changed);
         feed(&mut board, &heartbeat(6, 101));
-        assert!(!feed(&mut board, &event(5, "beam")).changed, "same device, same seq: a re-send");
+        assert!(
+            !feed(&mut board, &event(5, "beam")).changed,
+            "same device, same seq: a re-send"
+        );
         // The uptime goes back: the device started again, its numbering too.
         feed(&mut board, &heartbeat(0, 0));
         let after = feed(&mut board, &event(5, "beam"));
         assert!(after.changed, "the restarted device's event is shown");
         assert_eq!(after.reply, Some(Sentence::Ack { seq: 5 }));
         assert_eq!(board.panel().action.as_ref().unwrap().label, "beam");
-        assert!(!feed(&mut board, &event(5, "beam")).changed, "and then de-duplicated again");
+        assert!(
+            !feed(&mut board, &event(5, "beam")).changed,
+            "and then de-duplicated again"
+        );
     }
 
     #[test]
