@@ -1,5 +1,8 @@
 //! Clip sets and the synthetic fine-grained gym.
 //!
+//! The clip-set format is always built; the gym renderer only with the
+//! `synth` feature (on by default), so a device build carries no renderer.
+//!
 //! A clip set is the on-disk format of every labelled clip collection of
 //! `artrt` (MMAction2's rawframes layout plus a `set.toml`): [`ClipSet`]
 //! reads one, [`ClipSetWriter`] writes one. The synthetic gym renders
@@ -20,28 +23,45 @@
 //! ```
 
 mod annotation;
+#[cfg(feature = "synth")]
 mod background;
+#[cfg(feature = "synth")]
 mod camera;
+#[cfg(feature = "synth")]
 pub mod classes;
 mod clipset;
 mod error;
+#[cfg(feature = "synth")]
 pub mod figure;
+#[cfg(feature = "synth")]
 mod geom;
+#[cfg(feature = "synth")]
 mod motion;
+#[cfg(feature = "synth")]
 mod preview;
+#[cfg(feature = "synth")]
 mod render;
+#[cfg(feature = "synth")]
 mod routine;
+#[cfg(feature = "synth")]
 mod scene;
+#[cfg(feature = "synth")]
 mod stream;
+#[cfg(feature = "synth")]
 mod synth;
 
 pub use annotation::{Annotation, frame_file_name};
+#[cfg(feature = "synth")]
 pub use classes::{BACKGROUND, BACKGROUND_LABEL, CLASSES, ELEMENTS, Element, labels};
 pub use clipset::{ClipSet, ClipSetWriter, Provenance, SetMeta};
 pub use error::{AnnotationError, Error};
+#[cfg(feature = "synth")]
 pub use preview::contact_sheet;
+#[cfg(feature = "synth")]
 pub use render::{BBox, PartBoxes};
+#[cfg(feature = "synth")]
 pub use stream::{GymStream, Segment, StreamOptions};
+#[cfg(feature = "synth")]
 pub use synth::{
     Clip, Framing, GENERATOR, LIVE_BACKGROUND_SHARE, LIVE_ELEMENT_SHARE, NOMINAL_FPS,
     NOMINAL_WINDOW, SynthOptions, generate_set, render_clip, render_clip_as,

@@ -14,7 +14,7 @@ use artrt_infer::{
     OpenError, OrtBackend, OrtConfig, OrtLibError, Outputs, PixelFormat, Precision, Preprocessor,
     open_backend,
 };
-use artrt_infer::{Failover, open_unchecked};
+use artrt_infer::{Failover, SelfTest, open_unchecked};
 use artrt_tests::bundle_fixtures::{bundle_copy, bundle_dir, edit_manifest, reseal};
 
 fn bundle() -> Arc<Bundle> {
@@ -403,7 +403,7 @@ fn without_onnx_runtime_auto_runs_tract() {
 
     let mut chain = Failover::open(
         b.clone(),
-        BackendChoice::Auto,
+        &BackendKind::ALL,
         Precision::Fp32,
         config_without_ort(),
     )
@@ -429,10 +429,10 @@ fn without_onnx_runtime_auto_runs_tract() {
     let out = chain.run(input.as_slice().unwrap()).expect("tract runs");
     assert_eq!(out.logits.len(), b.labels().len());
 
-    // A strict choice never falls back.
+    // An order of one never falls back.
     let e = Failover::open(
         b,
-        BackendChoice::Only(BackendKind::OrtCpu),
+        &BackendChoice::Only(BackendKind::OrtCpu).order(&BackendKind::ALL),
         Precision::Fp32,
         config_without_ort(),
     )
@@ -475,7 +475,7 @@ fn golden_self_test_refuses_a_disagreeing_backend() {
     assert!(e.to_string().contains("tolerance"), "{e}");
 
     let chain =
-        Failover::open(b, BackendChoice::Auto, Precision::Int8, config()).expect("auto serves");
+        Failover::open(b, &BackendKind::ALL, Precision::Int8, config()).expect("auto serves");
     assert_eq!(chain.kind(), BackendKind::Tract);
     assert!(
         chain
@@ -515,6 +515,19 @@ impl Backend for Vanishing {
     }
 }
 
+/// A [`Vanishing`] backend as if it had passed its self-test.
+fn vanishing() -> (Box<dyn Backend>, SelfTest) {
+    let backend = Box::new(Vanishing {
+        out: Outputs::default(),
+    });
+    let test = SelfTest {
+        max_logit_diff: 0.0,
+        max_attn_diff: 0.0,
+        atol: 1e-4,
+    };
+    (backend, test)
+}
+
 /// When a run fails, the failover wrapper moves to the next backend and the
 /// same clip gets the next backend's real answer.
 #[test]
@@ -531,12 +544,9 @@ fn failover_reruns_the_clip_on_the_next_backend() {
         open_backend(&b, BackendKind::OrtCpu, Precision::Fp32, &config()).unwrap();
     let expected = reference.run(input).unwrap().logits.clone();
 
-    let first = Box::new(Vanishing {
-        out: Outputs::default(),
-    });
     let mut chain = Failover::with_first(
         b,
-        first,
+        vanishing(),
         &[BackendKind::OrtCpu, BackendKind::Tract],
         config(),
     );
@@ -555,10 +565,7 @@ fn failover_reruns_the_clip_on_the_next_backend() {
 #[test]
 fn failover_with_nothing_left_reports_the_failure() {
     let b = bundle();
-    let first = Box::new(Vanishing {
-        out: Outputs::default(),
-    });
-    let mut chain = Failover::with_first(b.clone(), first, &[], config());
+    let mut chain = Failover::with_first(b.clone(), vanishing(), &[], config());
     let input = vec![0.0; b.input.clip_len()];
     let e = chain.run(&input).expect_err("no backend left");
     assert!(

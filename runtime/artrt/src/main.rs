@@ -15,6 +15,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Generate a synthetic fine-grained gym clip set.
+    #[cfg(feature = "synthetic")]
     Synth(cmd::synth::Args),
     /// Classify one clip and print JSON.
     Infer(cmd::infer::Args),
@@ -25,8 +26,10 @@ enum Command {
     /// The live job: camera to scoreboard.
     Run(cmd::run::Args),
     /// Measure event precision, recall and latency on the synthetic stream.
+    #[cfg(feature = "synthetic")]
     EvalStream(cmd::eval_stream::Args),
     /// Choose decision settings for a bundle on the synthetic stream.
+    #[cfg(feature = "synthetic")]
     TuneDecision(cmd::tune_decision::Args),
     /// Reference scoreboard emulator for ARTS/1.
     ScoreboardSim(cmd::scoreboard_sim::Args),
@@ -35,12 +38,15 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match Cli::parse().command {
+        #[cfg(feature = "synthetic")]
         Command::Synth(a) => cmd::synth::run(a),
         Command::Infer(a) => cmd::infer::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Run(a) => cmd::run::run(a),
+        #[cfg(feature = "synthetic")]
         Command::EvalStream(a) => cmd::eval_stream::run(a),
+        #[cfg(feature = "synthetic")]
         Command::TuneDecision(a) => cmd::tune_decision::run(a),
         Command::ScoreboardSim(a) => cmd::scoreboard_sim::run(a),
     }

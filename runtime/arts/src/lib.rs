@@ -47,5 +47,5 @@ pub use label::{Label, LabelError, MAX_LABEL_LEN, is_text_byte};
 pub use parser::{DropReason, Parser, parse};
 pub use sentence::{
     Backend, EncodeError, Encoded, Event, Heartbeat, Kind, MAX_CONF, MAX_SENTENCE_LEN, Sentence,
-    Status,
+    Status, UnknownBackend,
 };

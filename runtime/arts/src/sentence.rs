@@ -45,6 +45,61 @@ impl Backend {
     pub fn from_name(name: &str) -> Option<Backend> {
         Backend::ALL.into_iter().find(|b| b.as_str() == name)
     }
+
+    /// Whether this backend runs on the CPU.
+    pub const fn is_cpu(self) -> bool {
+        matches!(self, Backend::OrtCpu | Backend::Tract)
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is no backend of the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownBackend;
+
+impl fmt::Display for UnknownBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown backend (expected trt, cuda, ort-cpu or tract)")
+    }
+}
+
+impl core::error::Error for UnknownBackend {}
+
+impl core::str::FromStr for Backend {
+    type Err = UnknownBackend;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Backend::from_name(s).ok_or(UnknownBackend)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Backend {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Backend {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = Backend;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a backend name: trt, cuda, ort-cpu or tract")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Backend, E> {
+                Backend::from_name(v)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_str(Name)
+    }
 }
 
 /// The device status a heartbeat reports.

@@ -3,76 +3,24 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// An inference backend, in the order `auto` tries them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
-pub enum BackendKind {
-    /// ONNX Runtime with the TensorRT execution provider.
-    #[serde(rename = "trt")]
-    Trt,
-    /// ONNX Runtime with the CUDA execution provider.
-    #[serde(rename = "cuda")]
-    Cuda,
-    /// ONNX Runtime on the CPU.
-    #[serde(rename = "ort-cpu")]
-    OrtCpu,
-    /// tract on the CPU (no native library).
-    #[serde(rename = "tract")]
-    Tract,
-}
+/// An inference backend, in the order `auto` tries them: the ARTS/1 wire
+/// type itself, so the name in a profile, a bundle, a report and a heartbeat
+/// is one value that never needs converting.
+pub use arts::Backend as BackendKind;
 
-impl BackendKind {
-    /// Every backend, in `auto`'s order.
-    pub const ALL: [BackendKind; 4] = [
-        BackendKind::Trt,
-        BackendKind::Cuda,
-        BackendKind::OrtCpu,
-        BackendKind::Tract,
-    ];
-
-    /// The name used on the command line, in bundles and in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackendKind::Trt => "trt",
-            BackendKind::Cuda => "cuda",
-            BackendKind::OrtCpu => "ort-cpu",
-            BackendKind::Tract => "tract",
-        }
-    }
-
-    /// Whether this backend runs on the CPU.
-    pub fn is_cpu(self) -> bool {
-        matches!(self, BackendKind::OrtCpu | BackendKind::Tract)
-    }
-}
-
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A name that is not a backend.
+/// A name that is not a backend choice.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown backend `{0}` (expected auto, trt, cuda, ort-cpu or tract)")]
 pub struct UnknownBackend(pub String);
-
-impl FromStr for BackendKind {
-    type Err = UnknownBackend;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        BackendKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownBackend(s.to_string()))
-    }
-}
 
 /// Which backends may serve: `auto` walks the chain, a name is strict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(try_from = "String")]
 pub enum BackendChoice {
-    /// TensorRT, then CUDA, then ONNX Runtime CPU, then tract.
+    /// Every backend in turn: a board profile's order, or TensorRT, CUDA,
+    /// ONNX Runtime CPU and tract.
     #[default]
     Auto,
     /// Exactly this backend; no fallback.
@@ -80,10 +28,11 @@ pub enum BackendChoice {
 }
 
 impl BackendChoice {
-    /// The candidates in the order they are tried.
-    pub fn candidates(self) -> Vec<BackendKind> {
+    /// The backends tried, in order: `auto` for `Auto` (a board profile's
+    /// order, or [`BackendKind::ALL`]), the one named otherwise.
+    pub fn order(self, auto: &[BackendKind]) -> Vec<BackendKind> {
         match self {
-            BackendChoice::Auto => BackendKind::ALL.to_vec(),
+            BackendChoice::Auto => auto.to_vec(),
             BackendChoice::Only(k) => vec![k],
         }
     }
@@ -95,7 +44,9 @@ impl FromStr for BackendChoice {
         if s == "auto" {
             Ok(BackendChoice::Auto)
         } else {
-            s.parse().map(BackendChoice::Only)
+            s.parse()
+                .map(BackendChoice::Only)
+                .map_err(|_| UnknownBackend(s.to_string()))
         }
     }
 }
@@ -117,7 +68,9 @@ impl fmt::Display for BackendChoice {
 }
 
 /// Numeric precision of a model file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize, Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// 32-bit floating point.
@@ -211,6 +164,9 @@ pub enum InferError {
     /// The outputs were missing or of the wrong size.
     #[error("unexpected model outputs: {0}")]
     Output(String),
+    /// A device run was asked of a backend whose input is in host memory.
+    #[error("{0} reads its clip from host memory: it has no device input to run on")]
+    NoDeviceInput(BackendKind),
     /// Every backend of the chain failed on this clip.
     #[error("no backend left after {backend} failed: {cause}")]
     Exhausted {
@@ -236,9 +192,37 @@ impl InferError {
     }
 }
 
+/// Where a backend reads its clip from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClipMemory {
+    /// Host memory: the clip is passed to [`Backend::run`].
+    #[default]
+    Host,
+    /// Memory of CUDA device `0`: a GPU preprocessor writes the clip into
+    /// [`Backend::device_input`] and calls [`Backend::run_device`].
+    Cuda(i32),
+}
+
+/// The clip tensor `[1, T, 3, H, W]` (float32, row-major) that a backend
+/// keeps bound in device memory across runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceClip {
+    /// The CUDA device.
+    pub device: i32,
+    /// Device address of the first element (a `CUdeviceptr`).
+    pub ptr: u64,
+    /// Elements in the clip.
+    pub len: usize,
+}
+
 /// A loaded model on one backend, ready to run clips.
 ///
 /// `run` writes into buffers the backend owns and reuses, and lends them back.
+/// A backend reads its clip from host memory by default; one whose session
+/// reads device memory overrides [`Backend::input_memory`],
+/// [`Backend::device_input`] and [`Backend::run_device`], the way
+/// `embedded-graphics` hardware overrides `fill_solid`, and its host
+/// [`Backend::run`] stays a working fallback.
 ///
 /// ```
 /// use artrt_infer::{Backend, BackendKind, InferError, Outputs, Precision};
@@ -271,4 +255,49 @@ pub trait Backend: Send {
     fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError>;
     /// The outputs of the last successful run.
     fn outputs(&self) -> &Outputs;
+    /// Where the clip is best written for this backend.
+    fn input_memory(&self) -> ClipMemory {
+        ClipMemory::Host
+    }
+    /// The input tensor bound in device memory, for a GPU preprocessor to
+    /// write the clip into; `None` for a host backend.
+    fn device_input(&mut self) -> Option<DeviceClip> {
+        None
+    }
+    /// Runs the clip written into [`Backend::device_input`].
+    fn run_device(&mut self) -> Result<&Outputs, InferError> {
+        Err(InferError::NoDeviceInput(self.kind()))
+    }
+}
+
+/// A borrowed backend serves as the backend itself, so a decorator can wrap
+/// either an owned backend or one it borrows.
+impl<B: Backend + ?Sized> Backend for &mut B {
+    fn kind(&self) -> BackendKind {
+        (**self).kind()
+    }
+    fn provider(&self) -> &str {
+        (**self).provider()
+    }
+    fn precision(&self) -> Precision {
+        (**self).precision()
+    }
+    fn model(&self) -> &str {
+        (**self).model()
+    }
+    fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
+        (**self).run(input)
+    }
+    fn outputs(&self) -> &Outputs {
+        (**self).outputs()
+    }
+    fn input_memory(&self) -> ClipMemory {
+        (**self).input_memory()
+    }
+    fn device_input(&mut self) -> Option<DeviceClip> {
+        (**self).device_input()
+    }
+    fn run_device(&mut self) -> Result<&Outputs, InferError> {
+        (**self).run_device()
+    }
 }

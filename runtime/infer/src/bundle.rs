@@ -13,7 +13,7 @@ use ndarray_npy::ReadNpyExt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{BackendKind, Precision};
+use crate::backend::{BackendKind, Outputs, Precision};
 use crate::onnx_io;
 
 /// The manifest's file name inside a bundle directory.
@@ -112,12 +112,29 @@ pub struct ModelInfo {
     pub background: Option<String>,
 }
 
+impl ModelInfo {
+    /// `[T, tracklets, h*w]`: the shape of one clip's region attention for a
+    /// model of `frames` frames.
+    pub fn region_attn_shape(&self, frames: usize) -> [usize; 3] {
+        [frames, self.tracklets, self.grid[0] * self.grid[1]]
+    }
+}
+
 /// How source frames are sampled into the model's clip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Sampling {
     /// Frame `i` of `T` is source frame `floor((i + 0.5) * N / T)`.
     #[serde(rename = "segment-centre")]
     SegmentCentre,
+}
+
+impl Sampling {
+    /// The source frame, of `n`, that clip frame `i` of `t` is taken from.
+    pub fn pick(self, n: usize, t: usize, i: usize) -> usize {
+        match self {
+            Sampling::SegmentCentre => crate::preprocess::segment_centre(n, t, i),
+        }
+    }
 }
 
 /// How a frame is resized before the crop.
@@ -351,8 +368,8 @@ impl Bundle {
 
         let classes = m.model.labels.len();
         let spec = &m.input;
-        let tokens = m.model.grid[0] * m.model.grid[1];
-        let attn_shape = [1, spec.frames, m.model.tracklets, tokens];
+        let [frames, tracklets, tokens] = m.model.region_attn_shape(spec.frames);
+        let attn_shape = [1, frames, tracklets, tokens];
         for entry in &m.models {
             let bytes = check.file(&entry.path)?;
             let io = onnx_io::read(&bytes).map_err(|reason| BundleError::Corrupt {
@@ -399,7 +416,7 @@ impl Bundle {
                 ));
             }
             let attn: Array4<f32> = check.npy(&o.region_attn)?;
-            let want = [n, spec.frames, m.model.tracklets, tokens];
+            let want = [n, frames, tracklets, tokens];
             if attn.shape() != want {
                 return Err(check.shape(
                     &o.region_attn,
@@ -444,6 +461,13 @@ impl Bundle {
     /// Class labels; the index is the class id.
     pub fn labels(&self) -> &[String] {
         &self.model.labels
+    }
+
+    /// Output buffers sized for this bundle's model: its logits and one
+    /// clip's region attention.
+    pub fn outputs(&self) -> Outputs {
+        let attn: usize = self.model.region_attn_shape(self.input.frames).iter().product();
+        Outputs::with_sizes(self.labels().len(), attn)
     }
 
     /// Class id of the background class (`model.background`), if any.

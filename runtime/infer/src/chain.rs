@@ -1,9 +1,10 @@
-//! Choosing a backend: the `auto` chain, the golden self-test at load, and
-//! failover while running.
+//! Choosing a backend: an order of backends, the golden self-test at load,
+//! and failover while running.
 //!
-//! `auto` tries TensorRT, CUDA, ONNX Runtime CPU and tract in that order;
-//! each refusal is logged with its reason and the last one is kept for the
-//! error. A strict choice never falls back. Before a backend serves, it runs
+//! [`Failover::open`] tries the backends of an order (a board profile's,
+//! `auto`'s TensorRT, CUDA, ONNX Runtime CPU and tract, or one named
+//! backend) in turn; each refusal is logged with its reason and kept for the
+//! error. An order of one never falls back. Before a backend serves, it runs
 //! the bundle's golden clips and must match the golden logits within the
 //! bundle's tolerance for the model's precision.
 
@@ -11,7 +12,9 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::backend::{Backend, BackendChoice, BackendKind, InferError, Outputs, Precision};
+use crate::backend::{
+    Backend, BackendKind, ClipMemory, DeviceClip, InferError, Outputs, Precision,
+};
 use crate::bundle::{Bundle, BundleError};
 use crate::ort_backend::{OrtBackend, OrtConfig, OrtLibError};
 use crate::tract_backend::TractBackend;
@@ -197,11 +200,13 @@ pub struct Refusal {
     pub reason: String,
 }
 
-/// No backend of the choice could serve.
+/// No backend of the order could serve.
 #[derive(Debug, thiserror::Error)]
 pub struct ChainError {
-    /// What was asked for.
-    pub choice: BackendChoice,
+    /// The backends tried, in order.
+    pub order: Vec<BackendKind>,
+    /// The precision asked for.
+    pub precision: Precision,
     /// Every refusal, in order.
     pub refusals: Vec<Refusal>,
     /// The last refusal.
@@ -210,7 +215,13 @@ pub struct ChainError {
 
 impl fmt::Display for ChainError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no backend could serve (--backend {})", self.choice)?;
+        let order: Vec<&str> = self.order.iter().map(|k| k.as_str()).collect();
+        write!(
+            f,
+            "no backend could serve {} (tried {})",
+            self.precision,
+            order.join(", ")
+        )?;
         for r in &self.refusals {
             write!(f, "; {}: {}", r.kind, r.reason)?;
         }
@@ -218,139 +229,77 @@ impl fmt::Display for ChainError {
     }
 }
 
-/// The serving backend, with the rest of the chain behind it.
+/// The serving backend, with the rest of the order behind it; itself a
+/// [`Backend`], so callers never see the chain.
 ///
-/// When a run fails, the failure is logged, the next backend of the chain
+/// When a run fails, the failure is logged, the next backend of the order
 /// is opened (with its self-test) and the same clip runs again, so no clip
-/// is lost. A strict choice has no next backend.
+/// is lost. An order of one backend has nothing to fall back on.
 pub struct Failover {
     bundle: Arc<Bundle>,
-    choice: BackendChoice,
     precision: Precision,
     config: BackendConfig,
     pending: VecDeque<BackendKind>,
     current: Box<dyn Backend>,
-    self_test: Option<SelfTest>,
+    self_test: SelfTest,
     refusals: Vec<Refusal>,
 }
 
 impl Failover {
-    /// Opens the first backend of `choice` that loads and passes its self-test.
+    /// Opens the first backend of `order` that loads and passes its
+    /// self-test, keeping the rest of `order` for failover.
     pub fn open(
         bundle: Arc<Bundle>,
-        choice: BackendChoice,
+        order: &[BackendKind],
         precision: Precision,
         config: BackendConfig,
     ) -> Result<Failover, ChainError> {
-        let mut pending: VecDeque<BackendKind> = choice.candidates().into();
+        let mut pending: VecDeque<BackendKind> = order.iter().copied().collect();
         let mut refusals = Vec::new();
         let (current, self_test) =
             next_backend(&bundle, &mut pending, precision, &config, &mut refusals).map_err(
                 |last| ChainError {
-                    choice,
+                    order: order.to_vec(),
+                    precision,
                     refusals: refusals.clone(),
                     last: Box::new(last),
                 },
             )?;
         Ok(Failover {
             bundle,
-            choice,
             precision,
             config,
             pending,
             current,
-            self_test: Some(self_test),
+            self_test,
             refusals,
         })
     }
 
-    /// Serves on an already opened `backend` (its self-test is the
-    /// caller's business), with the backends `rest` behind it.
+    /// Serves on `first`, opened and self-tested by the caller (a backend
+    /// that [`open_backend`] gave, or a stand-in for hardware in a test),
+    /// with the backends of `rest` behind it.
     pub fn with_first(
         bundle: Arc<Bundle>,
-        backend: Box<dyn Backend>,
+        first: (Box<dyn Backend>, SelfTest),
         rest: &[BackendKind],
         config: BackendConfig,
     ) -> Failover {
+        let (current, self_test) = first;
         Failover {
             bundle,
-            choice: BackendChoice::Auto,
-            precision: backend.precision(),
+            precision: current.precision(),
             config,
             pending: rest.iter().copied().collect(),
-            current: backend,
-            self_test: None,
+            current,
+            self_test,
             refusals: Vec::new(),
         }
     }
 
-    /// Runs one clip on the serving backend, failing over to the next one
-    /// (and running the clip again there) when it fails.
-    pub fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
-        loop {
-            let err = match self.current.run(input) {
-                Ok(_) => break,
-                Err(e @ InferError::InputSize { .. }) => return Err(e),
-                Err(e) => e,
-            };
-            let failed = self.current.kind();
-            log::warn!("backend {failed} failed while running: {err}; trying the next backend");
-            self.refusals.push(Refusal {
-                kind: failed,
-                reason: err.to_string(),
-            });
-            match next_backend(
-                &self.bundle,
-                &mut self.pending,
-                self.precision,
-                &self.config,
-                &mut self.refusals,
-            ) {
-                Ok((backend, test)) => {
-                    log::warn!("now serving on {} ({})", backend.kind(), backend.provider());
-                    self.current = backend;
-                    self.self_test = Some(test);
-                }
-                Err(_) => {
-                    return Err(InferError::Exhausted {
-                        backend: failed,
-                        cause: Box::new(err),
-                    });
-                }
-            }
-        }
-        Ok(self.current.outputs())
-    }
-
-    /// The serving backend.
-    pub fn backend(&self) -> &dyn Backend {
-        self.current.as_ref()
-    }
-
-    /// Which backend serves now.
-    pub fn kind(&self) -> BackendKind {
-        self.current.kind()
-    }
-
-    /// The execution provider that serves now.
-    pub fn provider(&self) -> &str {
-        self.current.provider()
-    }
-
-    /// Precision of the serving model file.
-    pub fn precision(&self) -> Precision {
-        self.current.precision()
-    }
-
-    /// The serving backend's self-test result (`None` for a backend given
-    /// to [`Failover::with_first`]).
-    pub fn self_test(&self) -> Option<SelfTest> {
+    /// The serving backend's self-test result.
+    pub fn self_test(&self) -> SelfTest {
         self.self_test
-    }
-
-    /// What was asked for.
-    pub fn choice(&self) -> BackendChoice {
-        self.choice
     }
 
     /// Every backend that refused or failed so far, in order.
@@ -361,6 +310,94 @@ impl Failover {
     /// The bundle being served.
     pub fn bundle(&self) -> &Bundle {
         &self.bundle
+    }
+
+    /// Replaces the failed serving backend with the next of the order that
+    /// serves; false when none is left.
+    fn fail_over(&mut self, err: &InferError) -> bool {
+        let failed = self.current.kind();
+        log::warn!("backend {failed} failed while running: {err}; trying the next backend");
+        self.refusals.push(Refusal {
+            kind: failed,
+            reason: err.to_string(),
+        });
+        match next_backend(
+            &self.bundle,
+            &mut self.pending,
+            self.precision,
+            &self.config,
+            &mut self.refusals,
+        ) {
+            Ok((backend, test)) => {
+                log::warn!("now serving on {} ({})", backend.kind(), backend.provider());
+                self.current = backend;
+                self.self_test = test;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl Backend for Failover {
+    fn kind(&self) -> BackendKind {
+        self.current.kind()
+    }
+    fn provider(&self) -> &str {
+        self.current.provider()
+    }
+    fn precision(&self) -> Precision {
+        self.current.precision()
+    }
+    fn model(&self) -> &str {
+        self.current.model()
+    }
+    fn input_memory(&self) -> ClipMemory {
+        self.current.input_memory()
+    }
+    fn device_input(&mut self) -> Option<DeviceClip> {
+        self.current.device_input()
+    }
+
+    /// Runs one clip on the serving backend, failing over to the next one
+    /// (and running the clip again there) when it fails.
+    fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
+        loop {
+            let err = match self.current.run(input) {
+                Ok(_) => break,
+                Err(e @ InferError::InputSize { .. }) => return Err(e),
+                Err(e) => e,
+            };
+            if !self.fail_over(&err) {
+                return Err(InferError::Exhausted {
+                    backend: self.current.kind(),
+                    cause: Box::new(err),
+                });
+            }
+        }
+        Ok(self.current.outputs())
+    }
+
+    /// Runs the clip already in the serving backend's device input. A
+    /// backend that fails is replaced, but the clip it held is gone with it:
+    /// the error is returned and the next clip goes to the new backend.
+    fn run_device(&mut self) -> Result<&Outputs, InferError> {
+        let err = match self.current.run_device() {
+            Ok(_) => return Ok(self.current.outputs()),
+            Err(e) => e,
+        };
+        let backend = self.current.kind();
+        if matches!(err, InferError::NoDeviceInput(_)) || !self.fail_over(&err) {
+            return Err(InferError::Exhausted {
+                backend,
+                cause: Box::new(err),
+            });
+        }
+        Err(err)
+    }
+
+    fn outputs(&self) -> &Outputs {
+        self.current.outputs()
     }
 }
 

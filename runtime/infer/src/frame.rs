@@ -29,3 +29,16 @@ pub struct FrameRef<'a> {
     /// Capture time on the source's monotonic clock.
     pub timestamp: Duration,
 }
+
+impl<'a> FrameRef<'a> {
+    /// A JPEG image as a frame; its size comes from the JPEG header.
+    pub fn jpeg(data: &'a [u8]) -> FrameRef<'a> {
+        FrameRef {
+            format: PixelFormat::Mjpeg,
+            width: 0,
+            height: 0,
+            data,
+            timestamp: Duration::ZERO,
+        }
+    }
+}

@@ -11,11 +11,11 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use artrt_infer::{BackendChoice, BackendConfig, Bundle, Failover, Precision, Preprocessor};
+//! use artrt_infer::{Backend, BackendConfig, BackendKind, Bundle, Failover, Precision, Preprocessor};
 //!
 //! let bundle = Arc::new(Bundle::load("runtime/bundles/art-tiny-gym")?);
 //! let mut pre = Preprocessor::new(&bundle.input);
-//! let mut backend = Failover::open(bundle.clone(), BackendChoice::Auto, Precision::Fp32, BackendConfig::default())?;
+//! let mut backend = Failover::open(bundle.clone(), &BackendKind::ALL, Precision::Fp32, BackendConfig::default())?;
 //! let mut clip = vec![0.0; pre.clip_len()];
 //! # let frames: Vec<artrt_infer::FrameRef> = Vec::new();
 //! pre.clip_into(&frames, &mut clip)?;
@@ -39,7 +39,8 @@ pub mod tract_backend;
 pub use ndarray;
 
 pub use backend::{
-    Backend, BackendChoice, BackendKind, InferError, Outputs, Precision, UnknownBackend,
+    Backend, BackendChoice, BackendKind, ClipMemory, DeviceClip, InferError, Outputs, Precision,
+    UnknownBackend,
 };
 pub use bundle::{Bundle, BundleError, InputSpec};
 pub use chain::{
@@ -48,5 +49,5 @@ pub use chain::{
 };
 pub use frame::{FrameRef, PixelFormat};
 pub use ort_backend::{OrtBackend, OrtConfig, OrtLibError, TensorRtOptions, find_library};
-pub use preprocess::{PreprocessError, Preprocessor, segment_centre};
+pub use preprocess::{PreprocessError, Preprocessor};
 pub use tract_backend::TractBackend;

@@ -4,17 +4,25 @@
 //! Execution providers are registered with `error_on_failure`, so a provider
 //! that cannot start is an error here instead of a silent CPU fallback, and
 //! [`Backend::provider`] names the provider that was registered and runs.
+//!
+//! A session keeps its input and outputs bound (ONNX Runtime's `IoBinding`)
+//! from run to run, in tensors allocated once, and the CPU provider uses
+//! ONNX Runtime's memory arena: a run allocates no tensor memory. Built with
+//! the `cuda` feature, a CUDA or TensorRT session's input lives in device
+//! memory ([`Backend::device_input`]), where a GPU preprocessor writes the
+//! clip; a host clip given to [`Backend::run`] is copied there.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ort::environment::Environment;
 use ort::ep::ExecutionProviderDispatch;
-use ort::session::Session;
-use ort::value::TensorRef;
+use ort::memory::Allocator;
+use ort::session::{IoBinding, Session};
+use ort::value::Tensor;
 use serde::Deserialize;
 
-use crate::backend::{Backend, BackendKind, InferError, Outputs, Precision};
+use crate::backend::{Backend, BackendKind, ClipMemory, DeviceClip, InferError, Outputs, Precision};
 use crate::bundle::{Bundle, ModelEntry};
 use crate::chain::OpenError;
 
@@ -213,6 +221,11 @@ pub struct OrtBackend {
     precision: Precision,
     model: String,
     session: Session,
+    binding: IoBinding,
+    input: Tensor<f32>,
+    memory: ClipMemory,
+    logits: Tensor<f32>,
+    region_attn: Tensor<f32>,
     shape: [usize; 5],
     out: Outputs,
 }
@@ -241,23 +254,90 @@ impl OrtBackend {
             .map_err(|e| ort_err(e.to_string()))?
             .with_intra_op_spinning(false)
             .map_err(|e| ort_err(e.to_string()))?
+            .with_memory_pattern(true)
+            .map_err(|e| ort_err(e.to_string()))?
             .with_execution_providers(eps)
             .map_err(|e| ort_err(format!("cannot register {provider}: {e}")))?
             .commit_from_memory(&bytes)
             .map_err(|e| ort_err(e.to_string()))?;
-        let spec = &bundle.input;
-        let attn =
-            spec.frames * bundle.model.tracklets * bundle.model.grid[0] * bundle.model.grid[1];
+        let shape = bundle.input.clip_shape();
+        let out = bundle.outputs();
+        let [t, tracklets, tokens] = bundle.model.region_attn_shape(bundle.input.frames);
+        let host = Allocator::default();
+        let (input, memory) = input_tensor(&session, kind, &config.tensorrt, shape)
+            .map_err(|e| ort_err(format!("cannot allocate the input: {e}")))?;
+        let mut logits = Tensor::<f32>::new(&host, [1, out.logits.len()])
+            .map_err(|e| ort_err(e.to_string()))?;
+        let mut region_attn = Tensor::<f32>::new(&host, [1, t, tracklets, tokens])
+            .map_err(|e| ort_err(e.to_string()))?;
+        let mut binding = session
+            .create_binding()
+            .map_err(|e| ort_err(e.to_string()))?;
+        binding
+            .bind_input("video", &input)
+            .and_then(|()| binding.bind_output("logits", &mut logits))
+            .and_then(|()| binding.bind_output("region_attn", &mut region_attn))
+            .map_err(|e| ort_err(format!("cannot bind the model's input and outputs: {e}")))?;
         Ok(OrtBackend {
             kind,
             provider,
             precision: entry.precision,
             model: entry.path.clone(),
             session,
-            shape: spec.clip_shape(),
-            out: Outputs::with_sizes(bundle.labels().len(), attn),
+            binding,
+            input,
+            memory,
+            logits,
+            region_attn,
+            shape,
+            out,
         })
     }
+
+    /// Runs the bound input and copies the bound outputs out.
+    fn run_bound(&mut self) -> Result<&Outputs, InferError> {
+        let kind = self.kind;
+        let fail = |e: ort::Error| InferError::Run {
+            backend: kind,
+            message: e.to_string(),
+        };
+        self.binding.bind_input("video", &self.input).map_err(fail)?;
+        drop(self.session.run_binding(&self.binding).map_err(fail)?);
+        let (_, logits) = self.logits.extract_tensor();
+        let (_, attn) = self.region_attn.extract_tensor();
+        self.out.fill(logits, attn)?;
+        Ok(&self.out)
+    }
+}
+
+/// The clip tensor, allocated once: in the CUDA device's memory for a CUDA
+/// or TensorRT session when built with `cuda`, in host memory otherwise.
+fn input_tensor(
+    session: &Session,
+    kind: BackendKind,
+    trt: &TensorRtOptions,
+    shape: [usize; 5],
+) -> Result<(Tensor<f32>, ClipMemory), ort::Error> {
+    #[cfg(feature = "cuda")]
+    if matches!(kind, BackendKind::Cuda | BackendKind::Trt) {
+        use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
+        let info = MemoryInfo::new(
+            AllocationDevice::CUDA,
+            trt.device_id,
+            AllocatorType::Device,
+            MemoryType::Default,
+        )?;
+        let device = Allocator::new(session, info)?;
+        return Ok((
+            Tensor::<f32>::new(&device, shape)?,
+            ClipMemory::Cuda(trt.device_id),
+        ));
+    }
+    let _ = (session, kind, trt);
+    Ok((
+        Tensor::<f32>::new(&Allocator::default(), shape)?,
+        ClipMemory::Host,
+    ))
 }
 
 /// The execution providers for `kind`, each registered so that a failure is
@@ -270,7 +350,12 @@ fn providers(
 ) -> Result<(Vec<ExecutionProviderDispatch>, &'static str), OpenError> {
     match kind {
         BackendKind::OrtCpu => Ok((
-            vec![ort::ep::CPU::default().build().error_on_failure()],
+            vec![
+                ort::ep::CPU::default()
+                    .with_arena_allocator(true)
+                    .build()
+                    .error_on_failure(),
+            ],
             "CPUExecutionProvider",
         )),
         BackendKind::Trt => tensorrt(bundle, entry, &config.tensorrt),
@@ -370,30 +455,56 @@ impl Backend for OrtBackend {
 
     fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
         InferError::check_input(&self.shape, input)?;
-        let kind = self.kind;
-        let fail = |e: ort::Error| InferError::Run {
-            backend: kind,
-            message: e.to_string(),
-        };
-        let tensor = TensorRef::from_array_view((self.shape, input)).map_err(fail)?;
-        let outputs = self.session.run(ort::inputs![tensor]).map_err(fail)?;
-        let get = |name: &str| {
-            outputs
-                .get(name)
-                .ok_or_else(|| InferError::Output(format!("no output `{name}`")))
-                .and_then(|v| {
-                    v.try_extract_tensor::<f32>()
-                        .map(|(_, d)| d)
-                        .map_err(|e| InferError::Output(format!("`{name}`: {e}")))
-                })
-        };
-        let logits = get("logits")?;
-        let attn = get("region_attn")?;
-        self.out.fill(logits, attn)?;
-        Ok(&self.out)
+        match self.memory {
+            ClipMemory::Host => self.input.extract_tensor_mut().1.copy_from_slice(input),
+            ClipMemory::Cuda(_) => self.copy_to_device(input)?,
+        }
+        self.run_bound()
+    }
+
+    fn input_memory(&self) -> ClipMemory {
+        self.memory
+    }
+
+    fn device_input(&mut self) -> Option<DeviceClip> {
+        match self.memory {
+            ClipMemory::Host => None,
+            ClipMemory::Cuda(device) => Some(DeviceClip {
+                device,
+                ptr: self.input.data_ptr_mut() as u64,
+                len: self.shape.iter().product(),
+            }),
+        }
+    }
+
+    fn run_device(&mut self) -> Result<&Outputs, InferError> {
+        match self.memory {
+            ClipMemory::Host => Err(InferError::NoDeviceInput(self.kind)),
+            ClipMemory::Cuda(_) => self.run_bound(),
+        }
     }
 
     fn outputs(&self) -> &Outputs {
         &self.out
+    }
+}
+
+impl OrtBackend {
+    /// Copies a host clip into the device input.
+    #[cfg(feature = "cuda")]
+    fn copy_to_device(&mut self, input: &[f32]) -> Result<(), InferError> {
+        let kind = self.kind;
+        ort::value::TensorRef::from_array_view((self.shape, input))
+            .and_then(|host| host.copy_into(&mut self.input))
+            .map_err(|e| InferError::Run {
+                backend: kind,
+                message: format!("cannot copy the clip to the device: {e}"),
+            })
+    }
+
+    /// Without `cuda` the input is always in host memory.
+    #[cfg(not(feature = "cuda"))]
+    fn copy_to_device(&mut self, _input: &[f32]) -> Result<(), InferError> {
+        Err(InferError::NoDeviceInput(self.kind))
     }
 }

@@ -272,7 +272,7 @@ impl Preprocessor {
         }
         let (n, t, len) = (frames.len(), self.spec.frames, self.frame_len());
         for (i, chunk) in out.chunks_exact_mut(len).enumerate() {
-            self.frame_into(&frames[segment_centre(n, t, i)], chunk)?;
+            self.frame_into(&frames[self.spec.sampling.pick(n, t, i)], chunk)?;
         }
         Ok(())
     }

@@ -72,10 +72,6 @@ impl TractBackend {
         };
         let plan: Plan = model.into_runnable_with_options(&options).map_err(fail)?;
         let state = plan.spawn().map_err(fail)?;
-        let attn = bundle.input.frames
-            * bundle.model.tracklets
-            * bundle.model.grid[0]
-            * bundle.model.grid[1];
         Ok(TractBackend {
             precision: entry.precision,
             model: entry.path.clone(),
@@ -84,7 +80,7 @@ impl TractBackend {
             shape,
             logits_at,
             attn_at,
-            out: Outputs::with_sizes(bundle.labels().len(), attn),
+            out: bundle.outputs(),
         })
     }
 }

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::sink::{ActionEvent, EventSink, Health, Status};
+use crate::sink::{ActionEvent, EventSink, Health};
 
 /// One line of the event log.
 #[derive(Debug, Serialize)]
@@ -48,16 +48,6 @@ impl<W: Write> JsonLines<W> {
     }
 }
 
-/// The ARTS/1 spelling of a status.
-pub fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Ok => "OK",
-        Status::Degraded => "DEGRADED",
-        Status::NoCam => "NOCAM",
-        Status::NoModel => "NOMODEL",
-    }
-}
-
 impl<W: Write> EventSink for JsonLines<W> {
     type Error = io::Error;
 
@@ -81,8 +71,8 @@ impl<W: Write> EventSink for JsonLines<W> {
         self.write(&Line::Health {
             uptime_s: h.uptime_s,
             fps: h.fps,
-            backend: h.backend,
-            status: status_name(h.status),
+            backend: h.backend.as_str(),
+            status: h.status.as_str(),
         })
     }
 }
@@ -104,8 +94,8 @@ mod tests {
         log.health(&Health {
             uptime_s: 1,
             fps: 30.0,
-            backend: "tract",
-            status: Status::Ok,
+            backend: artrt_infer::BackendKind::Tract,
+            status: crate::health::Status::Ok,
         })
         .unwrap();
         log.clear(20).unwrap();

@@ -21,13 +21,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use artrt_infer::bundle::Sampling;
 use artrt_infer::postprocess::softmax_into;
-use artrt_infer::{Backend, BackendKind, Preprocessor};
+use artrt_infer::{Backend, BackendKind, Bundle, FrameRef, PreprocessError, Preprocessor};
 use serde::Serialize;
 
+use crate::board::Profile;
 use crate::decision::{Decider, Decision, DecisionConfig, DecisionConfigError};
+use crate::health::{self, Health, Observed};
 use crate::scoreboard::serial::Backoff;
-use crate::sink::{ActionEvent, EventSink, Health, Status};
+use crate::sink::{ActionEvent, EventSink};
 use crate::source::{FrameSource, SourceError};
 use crate::window::{WindowError, WindowRing};
 
@@ -40,6 +43,8 @@ pub struct PipelineConfig {
     pub hop: usize,
     /// Frames in a clip (the model's T).
     pub frames: usize,
+    /// How the clip's frames are picked from the window (the bundle's rule).
+    pub sampling: Sampling,
     /// Smoothing and thresholds.
     pub decision: DecisionConfig,
     /// The class that means "no element", if the model has one.
@@ -57,9 +62,59 @@ pub struct PipelineConfig {
     pub max_frames: Option<u64>,
 }
 
+impl PipelineConfig {
+    /// How a board profile runs a bundle: the bundle's clip (window, `T`,
+    /// sampling, background class), the profile's hop, decisions and
+    /// heartbeat. Refuses a profile whose window is not the bundle's.
+    pub fn new(
+        profile: &Profile,
+        bundle: &Bundle,
+        preferred: BackendKind,
+        started: Instant,
+        realtime: bool,
+    ) -> Result<PipelineConfig, PipelineError> {
+        if profile.clip.window != bundle.input.window {
+            return Err(PipelineError::WindowMismatch {
+                profile: profile.name.clone(),
+                profile_window: profile.clip.window,
+                bundle: bundle.dir().display().to_string(),
+                bundle_window: bundle.input.window,
+            });
+        }
+        Ok(PipelineConfig {
+            window: bundle.input.window,
+            hop: profile.clip.hop,
+            frames: bundle.input.frames,
+            sampling: bundle.input.sampling,
+            decision: profile.decision.clone(),
+            background: bundle.background(),
+            heartbeat: Duration::from_millis(profile.scoreboard.heartbeat_interval_ms),
+            preferred,
+            started,
+            realtime,
+            max_frames: None,
+        })
+    }
+}
+
 /// Why the pipeline could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    /// The profile cuts windows of another length than the model was trained on.
+    #[error(
+        "board profile {profile} cuts windows of {profile_window} frames, but bundle {bundle} \
+         was trained on windows of {bundle_window}: set clip.window = {bundle_window}"
+    )]
+    WindowMismatch {
+        /// The profile's name.
+        profile: String,
+        /// Its `clip.window`.
+        profile_window: usize,
+        /// The bundle's directory.
+        bundle: String,
+        /// The bundle's `input.window`.
+        bundle_window: usize,
+    },
     /// The window shape does not fit the model.
     #[error(transparent)]
     Window(#[from] WindowError),
@@ -124,7 +179,13 @@ where
     K: EventSink,
 {
     let frame_len = preprocessor.frame_len();
-    let mut ring = WindowRing::new(frame_len, config.window, config.hop, config.frames)?;
+    let mut ring = WindowRing::new(
+        frame_len,
+        config.window,
+        config.hop,
+        config.frames,
+        config.sampling,
+    )?;
     let mut decider = Decider::new(config.decision.clone(), labels.len(), config.background)?;
     let clip_len = ring.clip_len();
     let shared = Shared {
@@ -182,18 +243,13 @@ fn capture_loop<S: FrameSource + ?Sized>(
     let mut spare = vec![0.0; ring.clip_len()];
     let mut taken = 0u64;
     while !stop.load(Ordering::SeqCst) && config.max_frames.is_none_or(|m| taken < m) {
-        let timestamp = match source.next_frame() {
+        let due = match source.next_frame() {
             Ok(frame) => {
                 taken += 1;
                 shared.frames.fetch_add(1, Ordering::Relaxed);
                 shared.source_down.store(false, Ordering::Relaxed);
-                let done = if ring.wants_next() {
-                    preprocessor.frame_into(&frame, ring.next_slot())
-                } else {
-                    preprocessor.validate(&frame)
-                };
-                match done {
-                    Ok(()) => frame.timestamp,
+                match take_frame(preprocessor, ring, &frame) {
+                    Ok(due) => due,
                     Err(e) => {
                         log::warn!("{}: frame skipped: {e}", source.describe());
                         shared.bad_frames.fetch_add(1, Ordering::Relaxed);
@@ -227,11 +283,27 @@ fn capture_loop<S: FrameSource + ?Sized>(
                 continue;
             }
         };
-        if ring.commit(timestamp) {
+        if due {
             let end = ring.cut(&mut spare);
             hand_off(&mut spare, end, shared, config.realtime, stop);
         }
     }
+}
+
+/// Takes one frame into the ring: preprocesses it into the ring's next slot
+/// when a clip will sample it (only checks it otherwise) and commits it.
+/// Returns whether a clip is due; a refused frame is not committed.
+pub fn take_frame(
+    preprocessor: &mut Preprocessor,
+    ring: &mut WindowRing,
+    frame: &FrameRef<'_>,
+) -> Result<bool, PreprocessError> {
+    if ring.wants_next() {
+        preprocessor.frame_into(frame, ring.next_slot())?;
+    } else {
+        preprocessor.validate(frame)?;
+    }
+    Ok(ring.commit(frame.timestamp))
 }
 
 /// Reopens a lost source with exponential backoff (0.1 s up to 2 s) until it
@@ -413,21 +485,19 @@ fn send_health<K: EventSink>(
     } else {
         (frames - beat.frames) as f32 / elapsed.as_secs_f32()
     };
-    let status = if shared.source_down.load(Ordering::Relaxed)
-        || (!elapsed.is_zero() && frames == beat.frames)
-    {
-        Status::NoCam
-    } else if backend.kind() != config.preferred || dropped > beat.dropped {
-        Status::Degraded
-    } else {
-        Status::Ok
-    };
+    let status = health::status(Observed::Serving {
+        serving: backend.kind(),
+        preferred: config.preferred,
+        source_down: shared.source_down.load(Ordering::Relaxed),
+        frames: (!elapsed.is_zero()).then(|| frames - beat.frames),
+        dropped: dropped - beat.dropped,
+    });
     beat.frames = frames;
     beat.dropped = dropped;
     let health = Health {
         uptime_s: config.started.elapsed().as_secs() as u32,
         fps,
-        backend: backend.kind().as_str(),
+        backend: backend.kind(),
         status,
     };
     let _ = sink.health(&health);
@@ -438,7 +508,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use artrt_infer::bundle::{Crop, Resize, Sampling};
-    use artrt_infer::{FrameRef, InferError, InputSpec, Outputs, PixelFormat};
+    use artrt_infer::{InferError, InputSpec, Outputs, PixelFormat};
 
     use super::*;
     use crate::sink::BoxError;
@@ -589,6 +659,7 @@ mod tests {
             window: 8,
             hop: 2,
             frames: 4,
+            sampling: Sampling::SegmentCentre,
             decision: DecisionConfig {
                 smoothing_windows: 2,
                 enter_threshold: 0.6,

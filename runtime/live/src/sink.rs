@@ -1,6 +1,8 @@
 //! Where decisions go: the boundary between the pipeline and the scoreboard,
 //! the event log and the preview panel.
 
+pub use crate::health::{Health, Status};
+
 /// An action the pipeline recognised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionEvent {
@@ -12,32 +14,6 @@ pub struct ActionEvent {
     pub confidence: f32,
     /// Device monotonic milliseconds at the end of the clip.
     pub t_ms: u32,
-}
-
-/// Device status, as ARTS/1 heartbeats report it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Running on the preferred backend with every frame.
-    Ok,
-    /// Running on a fallback backend, or dropping frames.
-    Degraded,
-    /// No frames from the camera.
-    NoCam,
-    /// No model can run.
-    NoModel,
-}
-
-/// What a heartbeat carries.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Health {
-    /// Seconds since the runtime started.
-    pub uptime_s: u32,
-    /// Camera frames per second.
-    pub fps: f32,
-    /// The backend in use (`trt`, `cuda`, `ort-cpu`, `tract`).
-    pub backend: &'static str,
-    /// Overall status.
-    pub status: Status,
 }
 
 /// Something that shows or records the pipeline's decisions.

@@ -1,15 +1,15 @@
 //! Where frames come from: the boundary between capture and the clip pipeline.
 //!
 //! Every camera, and everything that stands in for one, implements
-//! [`FrameSource`]: a V4L2 device (module `v4l2`, Cargo feature `v4l2`), the synthetic gym
-//! stream ([`synthetic`]) and a clip set or frame folder replayed as a camera
-//! ([`frames`]). [`SourceSpec`] names one of them in a string
+//! [`FrameSource`]: a V4L2 device (module `v4l2`, Cargo feature `v4l2`), the
+//! synthetic gym stream (module `synthetic`, Cargo feature `synthetic`) and a
+//! clip set or frame folder replayed as a camera ([`frames`]). [`SourceSpec`] names one of them in a string
 //! (`v4l2:/dev/video0`, `synthetic:7`, `frames:DIR`) and [`open`] opens it.
 //!
 //! ```no_run
 //! use artrt_live::source::{self, FrameSource, SourceOptions, SourceSpec};
 //!
-//! let spec: SourceSpec = "synthetic:7".parse()?;
+//! let spec: SourceSpec = "frames:demo-set".parse()?;
 //! let mut source = source::open(&spec, &SourceOptions::default())?;
 //! let name = source.describe();
 //! let frame = source.next_frame()?;
@@ -22,6 +22,7 @@ use artrt_infer::FrameRef;
 pub mod frames;
 mod pacing;
 mod spec;
+#[cfg(feature = "synthetic")]
 pub mod synthetic;
 #[cfg(feature = "v4l2")]
 pub mod v4l2;

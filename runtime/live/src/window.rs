@@ -2,12 +2,15 @@
 //!
 //! Every camera frame is preprocessed once into a slot of a fixed ring of
 //! `window` slots. Every `hop` frames, once the ring is full, a clip of `T`
-//! frames is gathered from it with the bundle's segment-centre rule (frame
-//! `i` of `T` is window frame `floor((i + 0.5) * window / T)`), oldest first.
+//! frames is gathered from it with the bundle's sampling rule (segment
+//! centres: frame `i` of `T` is window frame `floor((i + 0.5) * window / T)`),
+//! oldest first.
 //! A frame that no clip will sample need not be preprocessed at all
 //! ([`WindowRing::wants_next`]). Nothing allocates after [`WindowRing::new`].
 
 use std::time::Duration;
+
+use artrt_infer::bundle::Sampling;
 
 /// Why a window shape cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +36,7 @@ pub struct WindowRing {
     window: usize,
     hop: usize,
     frames: usize,
+    sampling: Sampling,
     slots: Vec<f32>,
     stamps: Vec<Duration>,
     head: usize,
@@ -44,12 +48,13 @@ pub struct WindowRing {
 
 impl WindowRing {
     /// A ring for frames of `frame_len` floats, `window` frames long, cutting a
-    /// clip of `frames` frames every `hop` frames.
+    /// clip of `frames` frames by `sampling` every `hop` frames.
     pub fn new(
         frame_len: usize,
         window: usize,
         hop: usize,
         frames: usize,
+        sampling: Sampling,
     ) -> Result<Self, WindowError> {
         if frames == 0 || hop == 0 || window < frames {
             return Err(WindowError::Shape {
@@ -63,6 +68,7 @@ impl WindowRing {
             window,
             hop,
             frames,
+            sampling,
             slots: vec![0.0; frame_len * window],
             stamps: vec![Duration::ZERO; window],
             head: 0,
@@ -91,7 +97,7 @@ impl WindowRing {
 
     /// Window frame that clip frame `i` is taken from.
     fn offset(&self, i: usize) -> usize {
-        (2 * i + 1) * self.window / (2 * self.frames)
+        self.sampling.pick(self.window, self.frames, i)
     }
 
     /// The slot the next frame is preprocessed into.
@@ -147,7 +153,7 @@ mod tests {
 
     #[test]
     fn first_clip_waits_for_a_full_window_then_every_hop() {
-        let mut ring = WindowRing::new(2, 4, 2, 2).unwrap();
+        let mut ring = WindowRing::new(2, 4, 2, 2, Sampling::SegmentCentre).unwrap();
         let due: Vec<bool> = (0..9).map(|i| push(&mut ring, i as f32)).collect();
         assert_eq!(
             due,
@@ -157,7 +163,7 @@ mod tests {
 
     #[test]
     fn clip_samples_segment_centres_oldest_first() {
-        let mut ring = WindowRing::new(1, 16, 1, 8).unwrap();
+        let mut ring = WindowRing::new(1, 16, 1, 8, Sampling::SegmentCentre).unwrap();
         for i in 0..20 {
             push(&mut ring, i as f32);
         }
@@ -173,7 +179,7 @@ mod tests {
         for window in 1..=20 {
             for frames in 1..=window {
                 for hop in 1..=window + 2 {
-                    let mut ring = WindowRing::new(1, window, hop, frames).unwrap();
+                    let mut ring = WindowRing::new(1, window, hop, frames, Sampling::SegmentCentre).unwrap();
                     let mut out = vec![0.0; ring.clip_len()];
                     let (mut wanted, mut used, mut last_cut) = (Vec::new(), Vec::new(), 0);
                     for f in 0..6 * window {
@@ -206,7 +212,7 @@ mod tests {
 
     #[test]
     fn reset_requires_a_full_window_again() {
-        let mut ring = WindowRing::new(1, 3, 1, 3).unwrap();
+        let mut ring = WindowRing::new(1, 3, 1, 3, Sampling::SegmentCentre).unwrap();
         assert!((0..3).map(|i| push(&mut ring, i as f32)).last().unwrap());
         ring.reset();
         assert!(!push(&mut ring, 9.0));
@@ -216,8 +222,8 @@ mod tests {
 
     #[test]
     fn impossible_shapes_are_refused() {
-        assert!(WindowRing::new(1, 4, 0, 2).is_err());
-        assert!(WindowRing::new(1, 4, 1, 5).is_err());
-        assert!(WindowRing::new(1, 4, 1, 0).is_err());
+        assert!(WindowRing::new(1, 4, 0, 2, Sampling::SegmentCentre).is_err());
+        assert!(WindowRing::new(1, 4, 1, 5, Sampling::SegmentCentre).is_err());
+        assert!(WindowRing::new(1, 4, 1, 0, Sampling::SegmentCentre).is_err());
     }
 }

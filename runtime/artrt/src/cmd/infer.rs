@@ -1,53 +1,14 @@
 //! `artrt infer`: classify one clip directory and print JSON.
-//!
-//! Also home of what `infer`, `eval` and `bench` share: the backend options
-//! and reading a clip's JPEG frames.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use artrt_infer::postprocess::{softmax_into, top_k};
-use artrt_infer::{
-    BackendChoice, BackendConfig, Bundle, Failover, FrameRef, OrtConfig, PixelFormat, Precision,
-    Preprocessor,
-};
+use artrt_infer::{Backend, FrameRef, Precision, Preprocessor};
 use serde_json::json;
 
-/// The committed default bundle, relative to the repository root.
-pub const DEFAULT_BUNDLE: &str = "runtime/bundles/art-tiny-gym";
-
-/// Backend options shared by `infer`, `eval` and `bench`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct BackendArgs {
-    /// Backend: auto (TensorRT, CUDA, ONNX Runtime CPU, tract) or exactly one of trt, cuda, ort-cpu, tract.
-    #[arg(long, default_value = "auto")]
-    pub backend: BackendChoice,
-    /// CPU threads for inference (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// ONNX Runtime shared library (otherwise ORT_DYLIB_PATH, then the project's .venv).
-    #[arg(long)]
-    pub ort_lib: Option<PathBuf>,
-}
-
-impl BackendArgs {
-    /// The backend configuration these options describe.
-    pub fn config(&self) -> BackendConfig {
-        let mut config = BackendConfig {
-            ort: OrtConfig {
-                lib: self.ort_lib.clone(),
-                ..OrtConfig::default()
-            },
-            ..BackendConfig::default()
-        };
-        if let Some(t) = self.threads {
-            config.threads = t.max(1);
-        }
-        config
-    }
-}
+use super::common::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
 
 /// Arguments of `artrt infer`.
 #[derive(clap::Args)]
@@ -68,15 +29,8 @@ pub struct Args {
     dump_input: Option<PathBuf>,
 }
 
-/// Loads a bundle, naming its directory on failure.
-pub fn load_bundle(dir: &Path) -> anyhow::Result<Arc<Bundle>> {
-    let bundle = Bundle::load(dir)
-        .with_context(|| format!("cannot load the model bundle {}", dir.display()))?;
-    Ok(Arc::new(bundle))
-}
-
 /// The JPEG frames of a clip directory (`img_*.jpg`, in name order).
-pub fn read_clip_dir(dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+fn read_clip_dir(dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read clip directory {}", dir.display()))?
         .flatten()
@@ -97,43 +51,15 @@ pub fn read_clip_dir(dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
         .collect()
 }
 
-/// MJPEG frame views of JPEG files (the size comes from each JPEG header).
-pub fn jpeg_frames(jpegs: &[Vec<u8>]) -> Vec<FrameRef<'_>> {
-    jpegs
-        .iter()
-        .map(|data| FrameRef {
-            format: PixelFormat::Mjpeg,
-            width: 0,
-            height: 0,
-            data,
-            timestamp: Default::default(),
-        })
-        .collect()
-}
-
-/// Opens the backend chain, naming the bundle on failure.
-pub fn open_chain(
-    bundle: &Arc<Bundle>,
-    args: &BackendArgs,
-    precision: Precision,
-) -> anyhow::Result<Failover> {
-    Failover::open(bundle.clone(), args.backend, precision, args.config()).with_context(|| {
-        format!(
-            "no {precision} backend for bundle {}",
-            bundle.dir().display()
-        )
-    })
-}
-
 /// Runs `artrt infer`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let bundle = load_bundle(&args.bundle)?;
-    let mut chain = open_chain(&bundle, &args.backend, args.precision)?;
+    let mut chain = args.backend.open(&bundle, args.precision)?;
     let mut pre = Preprocessor::new(&bundle.input);
     let start = Instant::now();
     let jpegs = read_clip_dir(&args.clip)?;
     let read = start.elapsed();
-    let frames = jpeg_frames(&jpegs);
+    let frames: Vec<FrameRef<'_>> = jpegs.iter().map(|j| FrameRef::jpeg(j)).collect();
     let mut input = vec![0.0f32; pre.clip_len()];
     let t0 = Instant::now();
     pre.clip_into(&frames, &mut input)
@@ -165,8 +91,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "backend": chain.kind().as_str(),
         "provider": chain.provider(),
         "precision": chain.precision().as_str(),
-        "model": chain.backend().model(),
-        "self_test_max_logit_diff": chain.self_test().map(|t| t.max_logit_diff),
+        "model": chain.model(),
+        "self_test_max_logit_diff": chain.self_test().max_logit_diff,
         "logits": out.logits,
         "probabilities": probs,
         "top5": top5,

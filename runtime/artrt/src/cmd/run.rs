@@ -5,28 +5,26 @@
 //! Events go to the scoreboard over ARTS/1 and, as JSON lines, to `--events`
 //! (standard output by default). SIGINT and SIGTERM stop the run cleanly: the
 //! last clip is finished, the scoreboard link flushes what it owes, and a
-//! summary is logged.
+//! summary is logged. The device itself is `artrt_live::supervisor`.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use artrt_infer::{
-    Backend, BackendChoice, BackendConfig, BackendKind, Bundle, Failover, OrtConfig, Precision,
-    Preprocessor, open_backend,
-};
+use artrt_infer::{BackendChoice, Precision};
 use artrt_live::board::{Profile, ScoreboardPort};
 use artrt_live::jsonl::JsonLines;
-use artrt_live::pipeline::{self, PipelineConfig};
-use artrt_live::scoreboard::{Link, LinkConfig, emulator, panel};
-use artrt_live::sink::{EventSink, Fanout, Health, Status, boxed};
-use artrt_live::source::{self, Pacing, SourceOptions, SourceSpec};
-
-use super::infer::load_bundle;
+use artrt_live::scoreboard::{Link, LinkConfig};
+use artrt_live::sink::{Fanout, boxed};
+use artrt_live::source::{Pacing, SourceSpec};
+use artrt_live::supervisor::{self, ServeOptions, Served};
+use artrt_tools::emulator::{self, Emulator};
+use artrt_tools::panel;
 
 /// Arguments of `artrt run`.
 #[derive(clap::Args)]
@@ -99,8 +97,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .context("cannot install the signal handlers")?;
     }
     if let Some(seconds) = args.duration {
-        if !(seconds.is_finite() && seconds >= 0.0) {
-            bail!("--duration {seconds} is not a number of seconds");
+        if !(seconds.is_finite() && (0.0..=MAX_DURATION_S).contains(&seconds)) {
+            bail!("--duration {seconds} is not a number of seconds in 0..={MAX_DURATION_S}");
         }
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
@@ -110,16 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let mut sinks = Fanout::default();
-    let events: Box<dyn Write + Send> = if args.events == "-" {
-        Box::new(std::io::stdout())
-    } else {
-        let path = Path::new(&args.events);
-        Box::new(BufWriter::new(File::create(path).with_context(|| {
-            format!("cannot create event log {}", path.display())
-        })?))
-    };
-    sinks.push("event log", boxed(JsonLines::new(events, false)));
-
+    sinks.push("event log", boxed(JsonLines::new(event_log(&args.events)?, false)));
     let emulator = match profile.scoreboard_port() {
         ScoreboardPort::Emulator => {
             let emu = emulator::spawn_pty(profile.scoreboard.acknowledged)
@@ -134,42 +123,47 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (ScoreboardPort::Emulator, Some(emu)) => Some(emu.path().to_string()),
         _ => None,
     };
-    let link =
-        match link_port {
-            Some(port) => {
-                let config = LinkConfig {
-                    port,
-                    ..profile.scoreboard.clone()
-                };
-                Some(Link::spawn(config.clone()).with_context(|| {
-                    format!("cannot start the scoreboard link on {}", config.port)
-                })?)
-            }
-            None => None,
+    if let Some(port) = link_port {
+        let config = LinkConfig {
+            port,
+            ..profile.scoreboard.clone()
         };
-    let panel_thread = match (&emulator, args.no_panel) {
-        (Some(emu), false) => {
-            let changes = emu.changes().clone();
-            let terminal = std::io::stderr().is_terminal();
-            Some(std::thread::spawn(move || {
-                for state in changes.iter() {
-                    let text = panel::to_blocks(&state.render());
-                    let mut err = std::io::stderr().lock();
-                    if terminal {
-                        let _ = write!(err, "\x1b[2J\x1b[H");
-                    }
-                    let _ = writeln!(err, "{}\n{text}", state.device_line());
-                }
-            }))
-        }
-        _ => None,
-    };
-    if let Some(link) = link {
+        let link = Link::spawn(config.clone())
+            .with_context(|| format!("cannot start the scoreboard link on {}", config.port))?;
         sinks.push("scoreboard", boxed(link));
     }
+    let panel_thread = emulator
+        .as_ref()
+        .filter(|_| !args.no_panel)
+        .map(draw_panel);
 
-    let outcome = serve(&profile, &args, &mut sinks, &stop);
+    let options = ServeOptions {
+        backend: args.backend.unwrap_or_default(),
+        precision: args.precision,
+        ort_lib: args.ort_lib.clone(),
+        pacing: if args.fast {
+            Pacing::Fast
+        } else {
+            Pacing::RealTime
+        },
+    };
+    let started = Instant::now();
+    let outcome = supervisor::serve(&profile, &options, &mut sinks, &stop);
     drop(sinks);
+    let elapsed = started.elapsed().as_secs_f64();
+    match &outcome {
+        Ok(Served::NoModel) => log::info!("stopped after {elapsed:.1} s without a usable model"),
+        Ok(Served::Ran { serving, stats }) => log::info!(
+            "stopped after {elapsed:.1} s serving {serving}: {} frames, {} clips ({} dropped, {} failed), {} actions, inference p50 {:.1} ms",
+            stats.frames,
+            stats.clips,
+            stats.dropped_clips,
+            stats.failed_clips,
+            stats.actions,
+            stats.inference_p50_us as f64 / 1000.0
+        ),
+        Err(_) => {}
+    }
     if let Some(emu) = emulator {
         let shown = emu.history();
         let actions = shown.iter().filter(|s| s.action.is_some()).count();
@@ -182,193 +176,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(handle) = panel_thread {
         let _ = handle.join();
     }
-    outcome
-}
-
-/// Loads the model and runs the pipeline. Without a usable model (a missing
-/// or damaged bundle, no backend that passes its self-test) the runtime stays
-/// up: it reports NOMODEL on every heartbeat and tries again every 10 s, so a
-/// repaired bundle is picked up without a restart.
-fn serve(
-    profile: &Profile,
-    args: &Args,
-    sinks: &mut Fanout,
-    stop: &AtomicBool,
-) -> anyhow::Result<()> {
-    let inference = &profile.inference;
-    let choice = args.backend.unwrap_or(BackendChoice::Auto);
-    let order: Vec<BackendKind> = match choice {
-        BackendChoice::Auto => inference.backends.clone(),
-        BackendChoice::Only(kind) => vec![kind],
-    };
-    let precision = args
-        .precision
-        .unwrap_or(if order.first() == Some(&BackendKind::Trt) {
-            Precision::Int8
-        } else {
-            Precision::Fp32
-        });
-    let config = BackendConfig {
-        threads: inference.threads,
-        ort: OrtConfig {
-            lib: args.ort_lib.clone(),
-            profile_lib: inference.ort_library.clone(),
-            tensorrt: inference.tensorrt.clone(),
-        },
-    };
-    let started = Instant::now();
-    let preferred = order.first().copied().unwrap_or(BackendKind::Tract);
-    let heartbeat = Duration::from_millis(profile.scoreboard.heartbeat_interval_ms);
-    let mut next_try = Instant::now();
-    let (bundle, mut chain) = loop {
-        if stop.load(Ordering::SeqCst) {
-            log::info!(
-                "stopped after {:.1} s without a usable model",
-                started.elapsed().as_secs_f64()
-            );
-            return Ok(());
-        }
-        // Before each attempt, so that the scoreboard hears from the device
-        // while a model loads (a TensorRT engine build can take minutes).
-        let health = Health {
-            uptime_s: started.elapsed().as_secs() as u32,
-            fps: 0.0,
-            backend: preferred.as_str(),
-            status: Status::NoModel,
-        };
-        let _ = sinks.health(&health);
-        if Instant::now() >= next_try {
-            match load_bundle(&inference.bundle)
-                .and_then(|b| open_chain(&b, &order, precision, &config).map(|c| (b, c)))
-            {
-                Ok(ready) => break ready,
-                Err(e) => log::error!("no usable model, retrying in 10 s: {e:#}"),
-            }
-            next_try = Instant::now() + Duration::from_secs(10);
-        }
-        let wait = Instant::now() + heartbeat;
-        while Instant::now() < wait && !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    log::info!(
-        "serving {} on {} ({}), {}",
-        bundle.model.name,
-        chain.kind(),
-        chain.provider(),
-        chain.precision()
-    );
-
-    let options = SourceOptions {
-        format: profile.camera.format,
-        width: profile.camera.width,
-        height: profile.camera.height,
-        fps: profile.camera.fps,
-        pacing: if args.fast {
-            Pacing::Fast
-        } else {
-            Pacing::RealTime
-        },
-        ..SourceOptions::default()
-    };
-    let mut source = source::open(&profile.camera.source, &options)
-        .with_context(|| format!("cannot open frame source {}", profile.camera.source))?;
-    log::info!("frames from {}", source.describe());
-
-    let mut preprocessor = Preprocessor::new(&bundle.input);
-    let config = PipelineConfig {
-        window: profile.clip.window,
-        hop: profile.clip.hop,
-        frames: bundle.input.frames,
-        decision: profile.decision.clone(),
-        background: bundle.background(),
-        heartbeat,
-        preferred,
-        started,
-        realtime: !args.fast,
-        max_frames: None,
-    };
-    let mut serving = Serving(&mut chain);
-    let stats = pipeline::run(
-        source.as_mut(),
-        &mut preprocessor,
-        &mut serving,
-        sinks,
-        bundle.labels(),
-        &config,
-        stop,
-    )?;
-    log::info!(
-        "stopped after {:.1} s: {} frames, {} clips ({} dropped, {} failed), {} actions, inference p50 {:.1} ms",
-        started.elapsed().as_secs_f64(),
-        stats.frames,
-        stats.clips,
-        stats.dropped_clips,
-        stats.failed_clips,
-        stats.actions,
-        stats.inference_p50_us as f64 / 1000.0
-    );
+    outcome?;
     Ok(())
 }
 
-/// Opens the first backend of `order` that loads and passes its golden
-/// self-test, with the rest of `order` behind it for failover.
-pub fn open_chain(
-    bundle: &Arc<Bundle>,
-    order: &[BackendKind],
-    precision: Precision,
-    config: &BackendConfig,
-) -> anyhow::Result<Failover> {
-    let mut refusals = Vec::new();
-    for (i, &kind) in order.iter().enumerate() {
-        match open_backend(bundle, kind, precision, config) {
-            Ok((backend, test)) => {
-                log::info!(
-                    "{kind}: golden self-test passed (max |logit diff| {:.2e}, tolerance {:.0e})",
-                    test.max_logit_diff,
-                    test.atol
-                );
-                return Ok(Failover::with_first(
-                    Arc::clone(bundle),
-                    backend,
-                    &order[i + 1..],
-                    config.clone(),
-                ));
-            }
-            Err(e) => {
-                log::warn!("{kind} refused: {e}");
-                refusals.push(format!("{kind}: {e}"));
-            }
-        }
+/// Longest `--duration`: a year.
+const MAX_DURATION_S: f64 = 365.0 * 86_400.0;
+
+/// The event log `--events` names: standard output for `-`, else a new file.
+fn event_log(name: &str) -> anyhow::Result<Box<dyn Write + Send>> {
+    if name == "-" {
+        return Ok(Box::new(std::io::stdout()));
     }
-    bail!(
-        "no backend could serve {precision}: {}",
-        refusals.join("; ")
-    )
+    let path = Path::new(name);
+    let file = File::create(path)
+        .with_context(|| format!("cannot create event log {}", path.display()))?;
+    Ok(Box::new(BufWriter::new(file)))
 }
 
-/// The failover chain seen through the inference boundary.
-pub struct Serving<'a>(pub &'a mut Failover);
-
-impl Backend for Serving<'_> {
-    fn kind(&self) -> BackendKind {
-        self.0.kind()
-    }
-    fn provider(&self) -> &str {
-        self.0.provider()
-    }
-    fn precision(&self) -> Precision {
-        self.0.precision()
-    }
-    fn model(&self) -> &str {
-        self.0.backend().model()
-    }
-    fn run(&mut self, input: &[f32]) -> Result<&artrt_infer::Outputs, artrt_infer::InferError> {
-        self.0.run(input)
-    }
-    fn outputs(&self) -> &artrt_infer::Outputs {
-        self.0.backend().outputs()
-    }
+/// Draws the built-in emulator's panel on standard error at every change.
+fn draw_panel(emu: &Emulator) -> JoinHandle<()> {
+    let changes = emu.changes().clone();
+    let terminal = std::io::stderr().is_terminal();
+    std::thread::spawn(move || {
+        for state in changes.iter() {
+            let text = panel::to_blocks(&state.render());
+            let mut err = std::io::stderr().lock();
+            if terminal {
+                let _ = write!(err, "\x1b[2J\x1b[H");
+            }
+            let _ = writeln!(err, "{}\n{text}", state.device_line());
+        }
+    })
 }
 
 /// Applies the command line over the profile and validates the result.

@@ -13,13 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use artrt_live::scoreboard::emulator::{self, Board, Observer, Outcome};
-use artrt_live::scoreboard::panel::{self, PANEL_HEIGHT};
-use artrt_live::scoreboard::serial::{self, Backoff, TTYPort};
+use artrt_live::scoreboard::serial;
 use artrt_live::scoreboard::{MAX_BAUD, MIN_BAUD};
-use arts::Sentence;
-use log::{debug, info, warn};
-use serde_json::{Value, json};
+use artrt_tools::emulator::{self, Board, Observer, Outcome, to_json};
+use artrt_tools::panel::{self, PANEL_HEIGHT};
+use log::{info, warn};
 
 /// Arguments of `artrt scoreboard-sim`.
 #[derive(clap::Args)]
@@ -86,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             });
         }
-        serve_until_stopped(&args, port, &board, &stop, &mut view);
+        emulator::serve_reconnecting(&args.port, args.baud, port, &board, &stop, &mut view);
         stop.store(true, Ordering::Relaxed);
     });
     let board = board.lock().unwrap_or_else(|e| e.into_inner());
@@ -96,47 +94,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         s.accepted, s.dropped, s.shown, s.repeats, s.heartbeats
     );
     Ok(())
-}
-
-/// Serves the board on the port, reopening it with backoff whenever the line
-/// is lost, until `stop` is set.
-fn serve_until_stopped(
-    args: &Args,
-    mut port: TTYPort,
-    board: &Mutex<Board>,
-    stop: &AtomicBool,
-    view: &mut View,
-) {
-    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
-    loop {
-        match emulator::serve(&mut port, board, stop, view) {
-            Ok(()) => return,
-            Err(e) => warn!("scoreboard port {}: line lost ({e}); reopening", args.port),
-        }
-        port = loop {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            let now = Instant::now();
-            if backoff.ready(now) {
-                match serial::open(&args.port, args.baud) {
-                    Ok(port) => {
-                        info!("scoreboard port {}: open again", args.port);
-                        backoff.reset();
-                        break port;
-                    }
-                    Err(e) => {
-                        let wait = backoff.failed(now);
-                        debug!(
-                            "scoreboard port {}: cannot open ({e}); next try in {wait:?}",
-                            args.port
-                        );
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-    }
 }
 
 /// Prints sentences and draws the panel.
@@ -191,51 +148,13 @@ impl Observer for View {
     }
 }
 
-/// One sentence as a JSON object: `type` and the spec's field names.
-fn to_json(sentence: &Sentence) -> Value {
-    let kind = sentence.kind().tag();
-    match sentence {
-        Sentence::Event(e) => json!({
-            "type": kind, "seq": e.seq, "class_id": e.class_id, "label": e.label.as_str(),
-            "conf": e.conf, "t_ms": e.t_ms,
-        }),
-        Sentence::Heartbeat(h) => json!({
-            "type": kind, "seq": h.seq, "uptime_s": h.uptime_s, "fps_x10": h.fps_x10,
-            "backend": h.backend.as_str(), "status": h.status.as_str(),
-        }),
-        Sentence::Clear { seq } | Sentence::Ack { seq } | Sentence::Nak { seq } => {
-            json!({ "type": kind, "seq": seq })
-        }
-        Sentence::Request => json!({ "type": kind }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn json_lines_carry_the_spec_fields() {
-        let ev = arts::parse(b"$ARTEV,17,3,salto backward tucked,912,845210*DDA5\r\n").unwrap();
-        assert_eq!(
-            to_json(&ev),
-            json!({"type": "ARTEV", "seq": 17, "class_id": 3, "label": "salto backward tucked", "conf": 912, "t_ms": 845210})
-        );
-        let hb = arts::parse(b"$ARTHB,18,3600,300,trt,OK*4EFA\r\n").unwrap();
-        assert_eq!(
-            to_json(&hb),
-            json!({"type": "ARTHB", "seq": 18, "uptime_s": 3600, "fps_x10": 300, "backend": "trt", "status": "OK"})
-        );
-        assert_eq!(
-            to_json(&Sentence::Ack { seq: 17 }),
-            json!({"type": "ARTAK", "seq": 17})
-        );
-        assert_eq!(to_json(&Sentence::Request), json!({"type": "ARTRQ"}));
-    }
-
-    #[test]
     fn runs_on_a_pty_acknowledges_and_writes_the_panel() {
-        use artrt_live::scoreboard::serial::SerialPort;
+        use artrt_live::scoreboard::serial::{SerialPort, TTYPort};
         use std::io::Read;
 
         let (mut master, device_end) = TTYPort::pair().unwrap();

@@ -9,13 +9,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+use artrt_infer::Backend;
 use artrt_live::decision::DecisionConfig;
-use artrt_live::scoring::StreamScore;
-use artrt_live::tuning::{self, Candidate, Grid, Recording};
+use artrt_tools::scoring::StreamScore;
+use artrt_tools::stream::record;
+use artrt_tools::tuning::{self, Candidate, Grid, Recording};
 use serde_json::json;
 
-use super::eval_stream::{Opened, StreamSetup, record};
+use super::common::{Opened, StreamSetup, write_json};
 
 /// Arguments of `artrt tune-decision`.
 #[derive(clap::Args)]
@@ -138,8 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "current_check": current_check,
             "top": ranked.iter().take(args.top).collect::<Vec<_>>(),
         });
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_json(path, &report)?;
     }
     Ok(())
 }

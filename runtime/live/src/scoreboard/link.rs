@@ -18,7 +18,7 @@ use serialport::TTYPort;
 
 use super::config::{LinkConfig, LinkConfigError};
 use super::serial::{self, Backoff, Received};
-use crate::sink::{ActionEvent, EventSink, Health, Status};
+use crate::sink::{ActionEvent, EventSink, Health};
 
 /// Longest the link thread waits before looking at its timers and channel.
 const TICK: Duration = Duration::from_millis(10);
@@ -40,9 +40,6 @@ pub enum LinkError {
     /// The link thread has stopped.
     #[error("the scoreboard link thread has stopped")]
     Stopped,
-    /// A heartbeat names a backend ARTS/1 does not know.
-    #[error("backend `{0}` has no ARTS/1 name (trt, cuda, ort-cpu, tract)")]
-    UnknownBackend(&'static str),
 }
 
 /// Counters of what the link has done, for logs and tests.
@@ -216,15 +213,6 @@ pub fn per_mille(confidence: f32) -> u16 {
     (confidence * 1000.0).round().clamp(0.0, 1000.0) as u16
 }
 
-fn wire_status(status: Status) -> arts::Status {
-    match status {
-        Status::Ok => arts::Status::Ok,
-        Status::Degraded => arts::Status::Degraded,
-        Status::NoCam => arts::Status::NoCam,
-        Status::NoModel => arts::Status::NoModel,
-    }
-}
-
 impl EventSink for Link {
     type Error = LinkError;
 
@@ -242,8 +230,6 @@ impl EventSink for Link {
     }
 
     fn health(&mut self, health: &Health) -> Result<(), LinkError> {
-        let backend =
-            Backend::from_name(health.backend).ok_or(LinkError::UnknownBackend(health.backend))?;
         let fps_x10 = if health.fps.is_nan() {
             0.0
         } else {
@@ -253,8 +239,8 @@ impl EventSink for Link {
             uptime_s: health.uptime_s,
             at: Instant::now(),
             fps_x10: fps_x10 as u16,
-            backend,
-            status: wire_status(health.status),
+            backend: health.backend,
+            status: health.status,
         }))
     }
 }

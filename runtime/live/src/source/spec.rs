@@ -7,7 +7,6 @@ use std::str::FromStr;
 use serde::Deserialize;
 
 use super::frames::{FramesOptions, FramesSource};
-use super::synthetic::SyntheticSource;
 use super::{FrameSource, Pacing, SourceError};
 
 /// A frame source named by a string: `v4l2:/dev/videoN`, `synthetic`,
@@ -191,7 +190,8 @@ impl Default for SourceOptions {
 /// A V4L2 camera that is absent opens closed: its first frame is
 /// [`SourceError::Lost`] and [`FrameSource::reopen`] brings it up once it is
 /// plugged in. A V4L2 spec in a build without the `v4l2` feature gives
-/// [`SourceError::Unusable`].
+/// [`SourceError::Unusable`], and so does a synthetic spec without the
+/// `synthetic` feature.
 pub fn open(
     spec: &SourceSpec,
     options: &SourceOptions,
@@ -214,14 +214,20 @@ pub fn open(
             source_name: spec.to_string(),
             reason: "this build has no V4L2 support (build with the `v4l2` feature)".into(),
         }),
+        #[cfg(feature = "synthetic")]
         SourceSpec::Synthetic { seed } => {
             let fps = options.fps.round().max(1.0) as u32;
-            Ok(Box::new(SyntheticSource::with_seed(
+            Ok(Box::new(super::synthetic::SyntheticSource::with_seed(
                 *seed,
                 fps,
                 options.pacing,
             )))
         }
+        #[cfg(not(feature = "synthetic"))]
+        SourceSpec::Synthetic { .. } => Err(SourceError::Unusable {
+            source_name: spec.to_string(),
+            reason: "this build has no synthetic gym (build with the `synthetic` feature)".into(),
+        }),
         SourceSpec::Frames(dir) => {
             let frames = FramesOptions {
                 fps: options.fps,

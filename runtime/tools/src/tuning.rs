@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::decision::{Decider, Decision, DecisionConfig, DecisionConfigError};
+use artrt_live::decision::{Decider, Decision, DecisionConfig, DecisionConfigError};
 use crate::scoring::{self, Detection, Segment, StreamScore};
 
 /// One window's end (stream milliseconds) and its class probabilities.

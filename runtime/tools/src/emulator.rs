@@ -3,7 +3,7 @@
 //!
 //! [`Board`] is the protocol alone (bytes in, replies out); [`serve`] runs it
 //! on a serial port; [`spawn_pty`] runs it on its own thread behind a new
-//! pseudo-terminal pair, so the runtime's [`Link`](super::Link) can open the
+//! pseudo-terminal pair, so the runtime's [`Link`](artrt_live::scoreboard::Link) can open the
 //! other end as if a scoreboard were plugged in.
 
 use std::collections::VecDeque;
@@ -13,13 +13,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use artrt_live::scoreboard::serial::{self, Backoff, Received};
 use arts::{DropReason, Parser, Sentence};
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, warn};
+use serde_json::{Value, json};
 use serialport::{SerialPort, TTYPort};
 
-use super::panel::{DeviceState, PanelState, ShownAction};
-use super::serial::{self, Received};
+use crate::panel::{DeviceState, PanelState, ShownAction};
 
 /// A heartbeat older than this marks the device line stale.
 pub const HEARTBEAT_STALE: Duration = Duration::from_secs(3);
@@ -422,6 +423,67 @@ impl Drop for Emulator {
     }
 }
 
+/// Serves the board on the port, reopening it with backoff whenever the line
+/// is lost, until `stop` is set.
+pub fn serve_reconnecting(
+    name: &str,
+    baud: u32,
+    mut port: TTYPort,
+    board: &Mutex<Board>,
+    stop: &AtomicBool,
+    observer: &mut impl Observer,
+) {
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+    loop {
+        match serve(&mut port, board, stop, observer) {
+            Ok(()) => return,
+            Err(e) => warn!("scoreboard port {}: line lost ({e}); reopening", name),
+        }
+        port = loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let now = Instant::now();
+            if backoff.ready(now) {
+                match serial::open(name, baud) {
+                    Ok(port) => {
+                        log::info!("scoreboard port {}: open again", name);
+                        backoff.reset();
+                        break port;
+                    }
+                    Err(e) => {
+                        let wait = backoff.failed(now);
+                        debug!(
+                            "scoreboard port {}: cannot open ({e}); next try in {wait:?}",
+                            name
+                        );
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+    }
+}
+
+/// One sentence as a JSON object: `type` and the spec's field names.
+pub fn to_json(sentence: &Sentence) -> Value {
+    let kind = sentence.kind().tag();
+    match sentence {
+        Sentence::Event(e) => json!({
+            "type": kind, "seq": e.seq, "class_id": e.class_id, "label": e.label.as_str(),
+            "conf": e.conf, "t_ms": e.t_ms,
+        }),
+        Sentence::Heartbeat(h) => json!({
+            "type": kind, "seq": h.seq, "uptime_s": h.uptime_s, "fps_x10": h.fps_x10,
+            "backend": h.backend.as_str(), "status": h.status.as_str(),
+        }),
+        Sentence::Clear { seq } | Sentence::Ack { seq } | Sentence::Nak { seq } => {
+            json!({ "type": kind, "seq": seq })
+        }
+        Sentence::Request => json!({ "type": kind }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,4 +643,24 @@ mod tests {
         assert_eq!(board.stats().dropped, 1);
         assert_eq!(board.panel().action, None);
     }
+
+    #[test]
+    fn json_lines_carry_the_spec_fields() {
+        let ev = arts::parse(b"$ARTEV,17,3,salto backward tucked,912,845210*DDA5\r\n").unwrap();
+        assert_eq!(
+            to_json(&ev),
+            json!({"type": "ARTEV", "seq": 17, "class_id": 3, "label": "salto backward tucked", "conf": 912, "t_ms": 845210})
+        );
+        let hb = arts::parse(b"$ARTHB,18,3600,300,trt,OK*4EFA\r\n").unwrap();
+        assert_eq!(
+            to_json(&hb),
+            json!({"type": "ARTHB", "seq": 18, "uptime_s": 3600, "fps_x10": 300, "backend": "trt", "status": "OK"})
+        );
+        assert_eq!(
+            to_json(&Sentence::Ack { seq: 17 }),
+            json!({"type": "ARTAK", "seq": 17})
+        );
+        assert_eq!(to_json(&Sentence::Request), json!({"type": "ARTRQ"}));
+    }
+
 }

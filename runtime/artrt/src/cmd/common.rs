@@ -1,0 +1,147 @@
+//! What several subcommands share: backend options, opening a bundle and its
+//! backend chain, writing a report, and the synthetic-stream setup.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use artrt_infer::{
+    BackendChoice, BackendConfig, BackendKind, Bundle, Failover, OrtConfig, Precision,
+};
+use serde::Serialize;
+
+/// The committed default bundle, relative to the repository root.
+pub const DEFAULT_BUNDLE: &str = "runtime/bundles/art-tiny-gym";
+
+/// Backend options of the commands that run a bundle without a board profile.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BackendArgs {
+    /// Backend: auto (TensorRT, CUDA, ONNX Runtime CPU, tract) or exactly one of trt, cuda, ort-cpu, tract.
+    #[arg(long, default_value = "auto")]
+    pub backend: BackendChoice,
+    /// CPU threads for inference (1..=256; default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
+    /// ONNX Runtime shared library (otherwise ORT_DYLIB_PATH, then the project's .venv).
+    #[arg(long)]
+    pub ort_lib: Option<PathBuf>,
+}
+
+impl BackendArgs {
+    /// The backends tried, in order.
+    pub fn order(&self) -> Vec<BackendKind> {
+        self.backend.order(&BackendKind::ALL)
+    }
+
+    /// The backend configuration these options describe.
+    pub fn config(&self) -> BackendConfig {
+        let mut config = BackendConfig {
+            ort: OrtConfig {
+                lib: self.ort_lib.clone(),
+                ..OrtConfig::default()
+            },
+            ..BackendConfig::default()
+        };
+        if let Some(t) = self.threads {
+            config.threads = usize::from(t);
+        }
+        config
+    }
+
+    /// Opens the chain these options describe on `bundle`.
+    pub fn open(&self, bundle: &Arc<Bundle>, precision: Precision) -> anyhow::Result<Failover> {
+        open_chain(bundle, &self.order(), precision, &self.config())
+    }
+}
+
+/// Loads a bundle, naming its directory on failure.
+pub fn load_bundle(dir: &Path) -> anyhow::Result<Arc<Bundle>> {
+    let bundle = Bundle::load(dir)
+        .with_context(|| format!("cannot load the model bundle {}", dir.display()))?;
+    Ok(Arc::new(bundle))
+}
+
+/// Opens the backend chain of `order` on `bundle`, naming the bundle on failure.
+pub fn open_chain(
+    bundle: &Arc<Bundle>,
+    order: &[BackendKind],
+    precision: Precision,
+    config: &BackendConfig,
+) -> anyhow::Result<Failover> {
+    Failover::open(Arc::clone(bundle), order, precision, config.clone())
+        .with_context(|| format!("bundle {}", bundle.dir().display()))
+}
+
+/// Writes `value` as pretty JSON to `path`.
+pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(feature = "synthetic")]
+pub use stream::{Opened, StreamSetup};
+
+#[cfg(feature = "synthetic")]
+mod stream {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use anyhow::{Context, bail};
+    use artrt_infer::{Bundle, Failover, Precision};
+    use artrt_live::board::Profile;
+
+    use super::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
+
+    /// What a synthetic-stream command runs: the bundle, the stream's length,
+    /// the board profile and the backend.
+    #[derive(clap::Args)]
+    pub struct StreamSetup {
+        /// Model bundle directory.
+        #[arg(long, default_value = DEFAULT_BUNDLE)]
+        pub bundle: PathBuf,
+        /// Seconds of each stream.
+        #[arg(long, default_value_t = 120.0)]
+        pub seconds: f64,
+        /// Board profile whose clip and decision settings are used.
+        #[arg(long, default_value = "x86-64-cpu")]
+        pub board: String,
+        #[command(flatten)]
+        pub backend: BackendArgs,
+        /// Model precision.
+        #[arg(long, default_value = "fp32")]
+        pub precision: Precision,
+    }
+
+    /// A loaded [`StreamSetup`]: the profile, the bundle and the serving backend chain.
+    pub struct Opened {
+        /// The board profile.
+        pub profile: Profile,
+        /// The bundle, checked to name the stream's elements.
+        pub bundle: Arc<Bundle>,
+        /// The backends, the first that passed its self-test serving.
+        pub chain: Failover,
+    }
+
+    impl StreamSetup {
+        /// Loads the profile and the bundle, checks the bundle's classes
+        /// against the stream's, and opens the backends.
+        pub fn open(&self) -> anyhow::Result<Opened> {
+            if !(self.seconds.is_finite() && self.seconds > 0.0 && self.seconds <= 86_400.0) {
+                bail!(
+                    "--seconds {} is not a number of seconds in (0, 86400]",
+                    self.seconds
+                );
+            }
+            let profile = Profile::load(&self.board)
+                .with_context(|| format!("cannot use board profile {}", self.board))?;
+            let bundle = load_bundle(&self.bundle)?;
+            artrt_tools::stream::check_stream_labels(&bundle, &self.bundle)?;
+            let chain = self.backend.open(&bundle, self.precision)?;
+            Ok(Opened {
+                profile,
+                bundle,
+                chain,
+            })
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The device supervisor: from a board profile to a serving pipeline, and
+//! the device's state until it stops.
+//!
+//! [`serve`] loads the profile's bundle and opens its backends in the
+//! profile's order. Without a usable model (a missing or damaged bundle, no
+//! backend that passes its self-test) the device stays up: every heartbeat
+//! period it reports `NOMODEL`, and it tries again every
+//! [`MODEL_RETRY`], so a repaired bundle is picked up without a restart.
+//! Once a model serves, the pipeline runs until the source ends or `stop`
+//! is set.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use artrt_infer::{
+    Backend, BackendChoice, BackendConfig, BackendKind, Bundle, Failover, OrtConfig, Precision,
+    Preprocessor,
+};
+
+use crate::board::Profile;
+use crate::health::{self, Health, Observed};
+use crate::pipeline::{self, PipelineConfig, PipelineError, RunStats};
+use crate::sink::EventSink;
+use crate::source::{self, Pacing, SourceError, SourceOptions};
+
+/// Time between two attempts to load a model.
+pub const MODEL_RETRY: Duration = Duration::from_secs(10);
+
+/// What the command line asks of the supervisor beyond the profile.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// `auto` (the profile's order) or one backend.
+    pub backend: BackendChoice,
+    /// Model precision; `None`: [`precision_for`] the order.
+    pub precision: Option<Precision>,
+    /// ONNX Runtime library, before `ORT_DYLIB_PATH` and the profile's.
+    pub ort_lib: Option<PathBuf>,
+    /// Real time, or a replay as fast as the model takes it.
+    pub pacing: Pacing,
+}
+
+/// Why the device stopped before serving out its source.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The profile's source cannot be opened.
+    #[error("cannot open frame source {spec}")]
+    Source {
+        /// The source spec.
+        spec: String,
+        /// Why.
+        #[source]
+        cause: SourceError,
+    },
+    /// The profile does not fit the bundle.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Served {
+    /// Stopped before any model could serve.
+    NoModel,
+    /// A model served; what the pipeline did.
+    Ran {
+        /// `model on backend (provider), precision`.
+        serving: String,
+        /// The pipeline's counters.
+        stats: RunStats,
+    },
+}
+
+/// The precision policy: what was asked, else INT8 when TensorRT is first
+/// in line (its INT8 kernels pay off), FP32 otherwise.
+pub fn precision_for(order: &[BackendKind], asked: Option<Precision>) -> Precision {
+    asked.unwrap_or(if order.first() == Some(&BackendKind::Trt) {
+        Precision::Int8
+    } else {
+        Precision::Fp32
+    })
+}
+
+/// The backend settings of a profile, with `ort_lib` from the command line.
+pub fn backend_config(profile: &Profile, ort_lib: Option<PathBuf>) -> BackendConfig {
+    let inference = &profile.inference;
+    BackendConfig {
+        threads: inference.threads,
+        ort: OrtConfig {
+            lib: ort_lib,
+            profile_lib: inference.ort_library.clone(),
+            tensorrt: inference.tensorrt.clone(),
+        },
+    }
+}
+
+/// Loads the profile's bundle and opens the backend chain for `order`.
+pub fn open_model(
+    profile: &Profile,
+    order: &[BackendKind],
+    precision: Precision,
+    config: &BackendConfig,
+) -> Result<(Arc<Bundle>, Failover), String> {
+    let dir = &profile.inference.bundle;
+    let bundle = Bundle::load(dir)
+        .map(Arc::new)
+        .map_err(|e| format!("cannot load the model bundle {}: {e}", dir.display()))?;
+    let chain = Failover::open(Arc::clone(&bundle), order, precision, config.clone())
+        .map_err(|e| format!("bundle {}: {e}", dir.display()))?;
+    Ok((bundle, chain))
+}
+
+/// Runs the device on `profile` until the source ends or `stop` is set.
+pub fn serve<K: EventSink>(
+    profile: &Profile,
+    options: &ServeOptions,
+    sink: &mut K,
+    stop: &AtomicBool,
+) -> Result<Served, ServeError> {
+    let started = Instant::now();
+    let order = options.backend.order(&profile.inference.backends);
+    let precision = precision_for(&order, options.precision);
+    let config = backend_config(profile, options.ort_lib.clone());
+    let preferred = order.first().copied().unwrap_or(BackendKind::Tract);
+    let heartbeat = Duration::from_millis(profile.scoreboard.heartbeat_interval_ms);
+
+    let mut next_try = Instant::now();
+    let (bundle, mut chain) = loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(Served::NoModel);
+        }
+        // Before each attempt, so that the scoreboard hears from the device
+        // while a model loads (a TensorRT engine build can take minutes).
+        let _ = sink.health(&Health {
+            uptime_s: started.elapsed().as_secs() as u32,
+            fps: 0.0,
+            backend: preferred,
+            status: health::status(Observed::NoModel),
+        });
+        if Instant::now() >= next_try {
+            match open_model(profile, &order, precision, &config) {
+                Ok(ready) => break ready,
+                Err(e) => log::error!(
+                    "no usable model, retrying in {} s: {e}",
+                    MODEL_RETRY.as_secs()
+                ),
+            }
+            next_try = Instant::now() + MODEL_RETRY;
+        }
+        let wait = Instant::now() + heartbeat;
+        while Instant::now() < wait && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let serving = format!(
+        "{} on {} ({}), {}",
+        bundle.model.name,
+        chain.kind(),
+        chain.provider(),
+        chain.precision()
+    );
+    log::info!("serving {serving}");
+
+    let realtime = options.pacing == Pacing::RealTime;
+    let pipeline = PipelineConfig::new(profile, &bundle, preferred, started, realtime)?;
+    let camera = &profile.camera;
+    let source_options = SourceOptions {
+        format: camera.format,
+        width: camera.width,
+        height: camera.height,
+        fps: camera.fps,
+        pacing: options.pacing,
+        ..SourceOptions::default()
+    };
+    let mut source =
+        source::open(&camera.source, &source_options).map_err(|cause| ServeError::Source {
+            spec: camera.source.to_string(),
+            cause,
+        })?;
+    log::info!("frames from {}", source.describe());
+    let mut preprocessor = Preprocessor::new(&bundle.input);
+    let stats = pipeline::run(
+        source.as_mut(),
+        &mut preprocessor,
+        &mut chain,
+        sink,
+        bundle.labels(),
+        &pipeline,
+        stop,
+    )?;
+    Ok(Served::Ran { serving, stats })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensorrt_first_serves_int8_unless_asked_otherwise() {
+        let trt = [BackendKind::Trt, BackendKind::OrtCpu];
+        let cpu = [BackendKind::OrtCpu, BackendKind::Tract];
+        assert_eq!(precision_for(&trt, None), Precision::Int8);
+        assert_eq!(precision_for(&cpu, None), Precision::Fp32);
+        assert_eq!(precision_for(&trt, Some(Precision::Fp32)), Precision::Fp32);
+        assert_eq!(precision_for(&[], None), Precision::Fp32);
+    }
+}

@@ -1,0 +1,292 @@
+//! Accuracy of a bundle on a clip set: top-1, top-5, mean class accuracy,
+//! per-class results, the confusion matrix, INT8/FP32 agreement and
+//! per-clip latency (what `artrt eval` reports).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use artrt_calibration::ClipSet;
+use artrt_infer::postprocess::{softmax_into, top_k};
+use artrt_infer::{Backend, Bundle, FrameRef, Failover, Preprocessor};
+use serde::Serialize;
+
+/// The JSON report of `artrt eval`.
+#[derive(Serialize)]
+pub struct Report {
+    /// Bundle directory.
+    pub bundle: PathBuf,
+    /// Model name.
+    pub model: String,
+    /// Clip set directory.
+    pub set: PathBuf,
+    /// Clips evaluated.
+    pub clips: usize,
+    /// Class labels (bundle and set agree).
+    pub labels: Vec<String>,
+    /// One entry per precision.
+    pub runs: Vec<Run>,
+    /// Fraction of clips where INT8 and FP32 give the same top-1 class (`both` only).
+    pub int8_fp32_agreement: Option<f64>,
+}
+
+/// Results of one precision.
+#[derive(Serialize)]
+pub struct Run {
+    /// `fp32` or `int8`.
+    pub precision: String,
+    /// Backend that served (after any failover).
+    pub backend: String,
+    /// Execution provider that served.
+    pub provider: String,
+    /// Model file.
+    pub model: String,
+    /// Backends that refused or failed, with reasons.
+    pub refusals: Vec<String>,
+    /// Top-1 accuracy.
+    pub top1: f64,
+    /// Top-5 accuracy.
+    pub top5: f64,
+    /// Mean over classes of per-class top-1 accuracy (classes with clips).
+    pub mean_class_accuracy: f64,
+    /// Per-class results.
+    pub per_class: Vec<ClassRow>,
+    /// `confusion[true][predicted]` clip counts.
+    pub confusion: Vec<Vec<usize>>,
+    /// Inference time per clip, milliseconds.
+    pub inference_ms: Percentiles,
+    /// Decode, preprocessing, inference and postprocessing per clip, milliseconds.
+    pub clip_ms: Percentiles,
+    /// Predicted class of every clip, in set order.
+    pub predictions: Vec<usize>,
+}
+
+/// One row of the per-class table.
+#[derive(Serialize)]
+pub struct ClassRow {
+    /// Class id.
+    pub class: usize,
+    /// Label.
+    pub label: String,
+    /// Clips of this class.
+    pub clips: usize,
+    /// Of those, predicted correctly.
+    pub correct: usize,
+    /// `correct / clips` (null without clips).
+    pub accuracy: Option<f64>,
+}
+
+/// Latency percentiles.
+#[derive(Serialize, Clone, Copy, Default)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `values`.
+    pub fn of(values: &[f64]) -> Percentiles {
+        if values.is_empty() {
+            return Percentiles::default();
+        }
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[(((q * v.len() as f64).ceil() as usize).max(1) - 1).min(v.len() - 1)];
+        Percentiles {
+            p50: at(0.50),
+            p95: at(0.95),
+            p99: at(0.99),
+            mean: v.iter().sum::<f64>() / v.len() as f64,
+        }
+    }
+}
+
+/// Refuses a set whose labels are not the bundle's, saying how they differ.
+pub fn check_labels(bundle: &Bundle, set: &ClipSet) -> anyhow::Result<()> {
+    let (b, s) = (bundle.labels(), set.labels());
+    if b == s {
+        return Ok(());
+    }
+    let mut how = Vec::new();
+    if b.len() != s.len() {
+        how.push(format!(
+            "the bundle has {} classes, the set {}",
+            b.len(),
+            s.len()
+        ));
+    }
+    if let Some(i) = b.iter().zip(s).position(|(x, y)| x != y) {
+        how.push(format!(
+            "class {i} is \"{}\" in the bundle but \"{}\" in the set",
+            b[i], s[i]
+        ));
+    }
+    let missing: Vec<&String> = s.iter().filter(|l| !b.contains(l)).collect();
+    if !missing.is_empty() {
+        how.push(format!("labels the bundle lacks: {missing:?}"));
+    }
+    bail!(
+        "the labels of {} differ from the bundle's ({}): {}",
+        set.root().join("labels.txt").display(),
+        bundle.dir().display(),
+        how.join("; ")
+    )
+}
+
+/// Per-clip outcome collected while evaluating one precision.
+struct Tally {
+    chain: Failover,
+    predictions: Vec<usize>,
+    top5_hits: usize,
+    inference_ms: Vec<f64>,
+    clip_ms: Vec<f64>,
+}
+
+/// Classifies every clip of `set` once per chain (one chain per precision,
+/// each opened on `bundle`), calling `progress` after each clip.
+pub fn evaluate(
+    bundle: &Arc<Bundle>,
+    set: &ClipSet,
+    chains: Vec<Failover>,
+    mut progress: impl FnMut(),
+) -> anyhow::Result<Report> {
+    check_labels(bundle, set)?;
+    if set.clips().is_empty() {
+        bail!("clip set {} has no clips", set.root().display());
+    }
+    let mut tallies: Vec<Tally> = chains
+        .into_iter()
+        .map(|chain| Tally {
+            chain,
+            predictions: Vec::new(),
+            top5_hits: 0,
+            inference_ms: Vec::new(),
+            clip_ms: Vec::new(),
+        })
+        .collect();
+    let mut pre = Preprocessor::new(&bundle.input);
+    let mut input = vec![0.0f32; pre.clip_len()];
+    let mut probs = vec![0.0f32; bundle.labels().len()];
+    for clip in set.clips() {
+        let start = Instant::now();
+        let jpegs = (1..=clip.num_frames)
+            .map(|k| {
+                let path = set.frame_path(clip, k);
+                std::fs::read(&path)
+                    .with_context(|| format!("cannot read frame {}", path.display()))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let frames: Vec<FrameRef<'_>> = jpegs.iter().map(|j| FrameRef::jpeg(j)).collect();
+        pre.clip_into(&frames, &mut input).with_context(|| {
+            format!(
+                "cannot preprocess clip {}",
+                set.root().join(&clip.clip_dir).display()
+            )
+        })?;
+        let prepared = start.elapsed();
+        for t in &mut tallies {
+            let t0 = Instant::now();
+            let out = t
+                .chain
+                .run(&input)
+                .with_context(|| format!("inference failed on clip {}", clip.clip_dir))?;
+            let inference = t0.elapsed();
+            softmax_into(&out.logits, &mut probs);
+            let best = top_k::<5>(&probs);
+            t.predictions.push(best[0].0);
+            t.top5_hits += usize::from(best.iter().any(|b| b.0 == clip.class_id));
+            t.inference_ms.push(inference.as_secs_f64() * 1e3);
+            t.clip_ms
+                .push((prepared + t0.elapsed()).as_secs_f64() * 1e3);
+        }
+        progress();
+    }
+
+    let truth: Vec<usize> = set.clips().iter().map(|c| c.class_id).collect();
+    let labels = bundle.labels().to_vec();
+    let runs: Vec<Run> = tallies
+        .into_iter()
+        .map(|t| summarise(t, &truth, &labels))
+        .collect();
+    let agreement = (runs.len() == 2).then(|| {
+        let same = runs[0]
+            .predictions
+            .iter()
+            .zip(&runs[1].predictions)
+            .filter(|(a, b)| a == b)
+            .count();
+        same as f64 / truth.len() as f64
+    });
+    Ok(Report {
+        bundle: bundle.dir().to_path_buf(),
+        model: bundle.model.name.clone(),
+        set: set.root().to_path_buf(),
+        clips: truth.len(),
+        labels,
+        runs,
+        int8_fp32_agreement: agreement,
+    })
+}
+
+/// Accuracy figures of one precision.
+fn summarise(t: Tally, truth: &[usize], labels: &[String]) -> Run {
+    let c = labels.len();
+    let mut confusion = vec![vec![0usize; c]; c];
+    for (&y, &p) in truth.iter().zip(&t.predictions) {
+        if p < c {
+            confusion[y][p] += 1;
+        }
+    }
+    let per_class: Vec<ClassRow> = (0..c)
+        .map(|k| {
+            let clips = confusion[k].iter().sum::<usize>();
+            let correct = confusion[k][k];
+            ClassRow {
+                class: k,
+                label: labels[k].clone(),
+                clips,
+                correct,
+                accuracy: (clips > 0).then(|| correct as f64 / clips as f64),
+            }
+        })
+        .collect();
+    let present: Vec<f64> = per_class.iter().filter_map(|r| r.accuracy).collect();
+    let n = truth.len() as f64;
+    let correct = truth
+        .iter()
+        .zip(&t.predictions)
+        .filter(|(y, p)| y == p)
+        .count();
+    Run {
+        precision: t.chain.precision().as_str().to_string(),
+        backend: t.chain.kind().as_str().to_string(),
+        provider: t.chain.provider().to_string(),
+        model: t.chain.model().to_string(),
+        refusals: t
+            .chain
+            .refusals()
+            .iter()
+            .map(|r| format!("{}: {}", r.kind, r.reason))
+            .collect(),
+        top1: correct as f64 / n,
+        top5: t.top5_hits as f64 / n,
+        mean_class_accuracy: if present.is_empty() {
+            0.0
+        } else {
+            present.iter().sum::<f64>() / present.len() as f64
+        },
+        per_class,
+        confusion,
+        inference_ms: Percentiles::of(&t.inference_ms),
+        clip_ms: Percentiles::of(&t.clip_ms),
+        predictions: t.predictions,
+    }
+}
+

@@ -1,0 +1,220 @@
+//! The whole live path (clips, inference, decisions) on the synthetic gym
+//! stream, every window classified and recorded, for `artrt eval-stream`
+//! and `artrt tune-decision`.
+//!
+//! The stream is generated as fast as the model takes it and nothing is
+//! dropped, so a run depends only on the bundle, the seed and the decision
+//! settings, not on the machine's speed. Times are stream times.
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use artrt_calibration::{ELEMENTS, StreamOptions};
+use artrt_infer::postprocess::softmax_into;
+use artrt_infer::{Backend, BackendKind, Bundle, InferError, Outputs, Precision, Preprocessor};
+use artrt_live::board::Profile;
+use artrt_live::pipeline::{self, PipelineConfig, RunStats};
+use artrt_live::sink::{ActionEvent, EventSink, Health};
+use artrt_live::source::Pacing;
+use artrt_live::source::synthetic::SyntheticSource;
+
+use crate::scoring::{Detection, Segment};
+use crate::tuning::{Recording, Window};
+
+/// A backend that keeps each window's class probabilities, one after the
+/// other in one buffer reserved for the whole stream: a decorator that is
+/// itself a [`Backend`].
+///
+/// Nothing is allocated per window: with a small allocation kept after each
+/// inference, glibc's heap grew on some runs by one of the 5 MB blocks that
+/// ONNX Runtime allocated and freed on every run, a window after another
+/// (gigabytes a minute), instead of reusing the freed ones.
+pub struct Traced<B> {
+    inner: B,
+    probs: Vec<f32>,
+}
+
+impl<B: Backend> Traced<B> {
+    /// Traces `inner`, with room for `windows` windows of `classes` classes.
+    pub fn new(inner: B, windows: usize, classes: usize) -> Traced<B> {
+        Traced {
+            inner,
+            probs: Vec::with_capacity(windows * classes),
+        }
+    }
+
+    /// The probabilities of every window run so far, one after the other.
+    pub fn probabilities(&self) -> &[f32] {
+        &self.probs
+    }
+}
+
+impl<B: Backend> Backend for Traced<B> {
+    fn kind(&self) -> BackendKind {
+        self.inner.kind()
+    }
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+    fn precision(&self) -> Precision {
+        self.inner.precision()
+    }
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+    fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
+        let out = self.inner.run(input)?;
+        let start = self.probs.len();
+        self.probs.resize(start + out.logits.len(), 0.0);
+        softmax_into(&out.logits, &mut self.probs[start..]);
+        Ok(out)
+    }
+    fn outputs(&self) -> &Outputs {
+        self.inner.outputs()
+    }
+}
+
+/// Records the events of a run.
+#[derive(Default)]
+pub struct Recorder {
+    /// The actions, in order.
+    pub events: Vec<ActionEvent>,
+}
+
+impl EventSink for Recorder {
+    type Error = Infallible;
+    fn action(&mut self, event: &ActionEvent) -> Result<(), Infallible> {
+        self.events.push(event.clone());
+        Ok(())
+    }
+    fn clear(&mut self, _t_ms: u32) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn health(&mut self, _health: &Health) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+/// One seeded synthetic stream run through a bundle with a profile's clip
+/// and decision settings: what the model said about every window, what
+/// the decider sent, and what was performed.
+pub struct StreamRun {
+    /// Every window and the elements performed.
+    pub recording: Recording,
+    /// The events the pipeline sent.
+    pub detections: Vec<Detection>,
+    /// Frames of stream generated.
+    pub frames: u64,
+    /// The pipeline's counters.
+    pub stats: RunStats,
+    /// Wall-clock time of the run.
+    pub wall: Duration,
+}
+
+/// Refuses a bundle whose classes are not the synthetic stream's elements in
+/// order (optionally followed by its background class).
+pub fn check_stream_labels(bundle: &Bundle, path: &Path) -> anyhow::Result<()> {
+    let stream_labels: Vec<&str> = ELEMENTS.iter().map(|e| e.label).collect();
+    let labels = bundle.labels();
+    let (elements, rest) = labels.split_at(stream_labels.len().min(labels.len()));
+    let background = bundle.background().map(|i| labels[i].as_str());
+    if elements != stream_labels.as_slice() || !rest.iter().all(|l| Some(l.as_str()) == background)
+    {
+        bail!(
+            "bundle {} names the classes {:?} (background {:?}); the synthetic stream performs {:?}: \
+             the bundle must name them in the same order, followed by nothing or its background class",
+            path.display(),
+            labels,
+            background,
+            stream_labels
+        );
+    }
+    Ok(())
+}
+
+/// Runs `seconds` of the synthetic stream with `seed` through `backend`,
+/// every window classified; `tolerance_ms` defaults to the window's duration.
+pub fn record(
+    bundle: &Bundle,
+    profile: &Profile,
+    backend: &mut dyn Backend,
+    seed: u64,
+    seconds: f64,
+    tolerance_ms: Option<u64>,
+) -> anyhow::Result<StreamRun> {
+    let fps = bundle.input.fps.round().max(1.0) as u32;
+    let options = StreamOptions {
+        seed,
+        fps,
+        ..StreamOptions::default()
+    };
+    let mut source = SyntheticSource::new(options, Pacing::Fast);
+    let truth = source.ground_truth();
+    let frames = (seconds * f64::from(fps)).ceil() as u64;
+    let pipeline_config = PipelineConfig {
+        heartbeat: Duration::from_secs(3600),
+        max_frames: Some(frames),
+        ..PipelineConfig::new(profile, bundle, backend.kind(), Instant::now(), false)?
+    };
+    let mut preprocessor = Preprocessor::new(&bundle.input);
+    let mut recorder = Recorder::default();
+    let (window, hop) = (profile.clip.window as u64, profile.clip.hop as u64);
+    let expected = frames.saturating_sub(window - 1).div_ceil(hop);
+    let mut traced = Traced::new(backend, expected as usize, bundle.labels().len());
+    let started = Instant::now();
+    let stats = pipeline::run(
+        &mut source,
+        &mut preprocessor,
+        &mut traced,
+        &mut recorder,
+        bundle.labels(),
+        &pipeline_config,
+        &AtomicBool::new(false),
+    )?;
+    let wall = started.elapsed();
+    drop(source);
+
+    let ms = |frame: u64| truth.time_of(frame).as_millis() as u64;
+    let windows = traced
+        .probabilities()
+        .chunks_exact(bundle.labels().len())
+        .enumerate()
+        .map(|(k, probs)| Window {
+            t_ms: ms(window - 1 + k as u64 * hop),
+            probs: probs.to_vec(),
+        })
+        .collect();
+    let segments = truth
+        .segments()
+        .iter()
+        .filter(|s| s.end <= frames)
+        .map(|s| Segment {
+            start_ms: ms(s.start),
+            end_ms: ms(s.end),
+            class_id: s.class_id,
+        })
+        .collect();
+    let detections = recorder
+        .events
+        .iter()
+        .map(|e| Detection {
+            t_ms: u64::from(e.t_ms),
+            class_id: usize::from(e.class_id),
+        })
+        .collect();
+    Ok(StreamRun {
+        recording: Recording {
+            windows,
+            segments,
+            tolerance_ms: tolerance_ms.unwrap_or(ms(window)),
+        },
+        detections,
+        frames,
+        stats,
+        wall,
+    })
+}
+
