@@ -20,7 +20,7 @@
 //! use artrt_infer::{BackendConfig, BackendKind, Bundle, Failover, Precision};
 //!
 //! let bundle = Arc::new(Bundle::load("runtime/bundles/art-tiny-gym")?);
-//! let set = ClipSet::open("out/gym/test".as_ref())?;
+//! let set = ClipSet::open(std::path::Path::new("out/gym/test"))?;
 //! let chain = Failover::open(bundle.clone(), &BackendKind::ALL, Precision::Fp32, BackendConfig::default())?;
 //! let report = artrt_tools::eval::evaluate(&bundle, &set, vec![chain], || {})?;
 //! println!("top-1 {:.3}", report.runs[0].top1);
