@@ -11,5 +11,12 @@ venv=$(bash export/setup.sh)
 echo "== cargo test"
 cargo test --workspace --all-features
 
+echo "== device build: V4L2 without the synthetic gym"
+cargo build -p artrt --no-default-features --features v4l2
+if target/debug/artrt synth --help >/dev/null 2>&1; then
+    echo "the device build still has the synthetic gym (artrt synth)" >&2
+    exit 1
+fi
+
 echo "== pytest (export)"
 (cd export && "$venv/bin/python" -m pytest -q)

@@ -466,7 +466,11 @@ impl Bundle {
     /// Output buffers sized for this bundle's model: its logits and one
     /// clip's region attention.
     pub fn outputs(&self) -> Outputs {
-        let attn: usize = self.model.region_attn_shape(self.input.frames).iter().product();
+        let attn: usize = self
+            .model
+            .region_attn_shape(self.input.frames)
+            .iter()
+            .product();
         Outputs::with_sizes(self.labels().len(), attn)
     }
 

@@ -22,7 +22,9 @@ use ort::session::{IoBinding, Session};
 use ort::value::Tensor;
 use serde::Deserialize;
 
-use crate::backend::{Backend, BackendKind, ClipMemory, DeviceClip, InferError, Outputs, Precision};
+use crate::backend::{
+    Backend, BackendKind, ClipMemory, DeviceClip, InferError, Outputs, Precision,
+};
 use crate::bundle::{Bundle, ModelEntry};
 use crate::chain::OpenError;
 
@@ -266,8 +268,8 @@ impl OrtBackend {
         let host = Allocator::default();
         let (input, memory) = input_tensor(&session, kind, &config.tensorrt, shape)
             .map_err(|e| ort_err(format!("cannot allocate the input: {e}")))?;
-        let mut logits = Tensor::<f32>::new(&host, [1, out.logits.len()])
-            .map_err(|e| ort_err(e.to_string()))?;
+        let mut logits =
+            Tensor::<f32>::new(&host, [1, out.logits.len()]).map_err(|e| ort_err(e.to_string()))?;
         let mut region_attn = Tensor::<f32>::new(&host, [1, t, tracklets, tokens])
             .map_err(|e| ort_err(e.to_string()))?;
         let mut binding = session
@@ -301,7 +303,9 @@ impl OrtBackend {
             backend: kind,
             message: e.to_string(),
         };
-        self.binding.bind_input("video", &self.input).map_err(fail)?;
+        self.binding
+            .bind_input("video", &self.input)
+            .map_err(fail)?;
         drop(self.session.run_binding(&self.binding).map_err(fail)?);
         let (_, logits) = self.logits.extract_tensor();
         let (_, attn) = self.region_attn.extract_tensor();

@@ -179,7 +179,8 @@ mod tests {
         for window in 1..=20 {
             for frames in 1..=window {
                 for hop in 1..=window + 2 {
-                    let mut ring = WindowRing::new(1, window, hop, frames, Sampling::SegmentCentre).unwrap();
+                    let mut ring =
+                        WindowRing::new(1, window, hop, frames, Sampling::SegmentCentre).unwrap();
                     let mut out = vec![0.0; ring.clip_len()];
                     let (mut wanted, mut used, mut last_cut) = (Vec::new(), Vec::new(), 0);
                     for f in 0..6 * window {

@@ -428,4 +428,3 @@ fn stage(name: &str, median_ms: f64, mean_ms: f64, allocations: f64) -> Stage {
         allocations,
     }
 }
-

@@ -662,5 +662,4 @@ mod tests {
         );
         assert_eq!(to_json(&Sentence::Request), json!({"type": "ARTRQ"}));
     }
-
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use artrt_calibration::ClipSet;
 use artrt_infer::postprocess::{softmax_into, top_k};
-use artrt_infer::{Backend, Bundle, FrameRef, Failover, Preprocessor};
+use artrt_infer::{Backend, Bundle, Failover, FrameRef, Preprocessor};
 use serde::Serialize;
 
 /// The JSON report of `artrt eval`.
@@ -289,4 +289,3 @@ fn summarise(t: Tally, truth: &[usize], labels: &[String]) -> Run {
         predictions: t.predictions,
     }
 }
-

@@ -9,8 +9,8 @@
 
 use serde::Serialize;
 
-use artrt_live::decision::{Decider, Decision, DecisionConfig, DecisionConfigError};
 use crate::scoring::{self, Detection, Segment, StreamScore};
+use artrt_live::decision::{Decider, Decision, DecisionConfig, DecisionConfigError};
 
 /// One window's end (stream milliseconds) and its class probabilities.
 #[derive(Debug, Clone, PartialEq)]

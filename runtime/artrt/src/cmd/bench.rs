@@ -34,7 +34,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let bundle = load_bundle(&args.bundle)?;
     let profile = Profile::load(&args.board)
         .with_context(|| format!("cannot use board profile {}", args.board))?;
-    let report = bench::measure(&bundle, &args.backend.config(), &profile, args.iters as usize)?;
+    let report = bench::measure(
+        &bundle,
+        &args.backend.config(),
+        &profile,
+        args.iters as usize,
+    )?;
     print_report(&report);
     if let Some(path) = &args.json {
         write_json(path, &report)?;

@@ -129,4 +129,3 @@ fn print_report(r: &Report) {
         println!("\nINT8/FP32 top-1 agreement: {:.2} %", a * 100.0);
     }
 }
-

@@ -108,7 +108,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let mut sinks = Fanout::default();
-    sinks.push("event log", boxed(JsonLines::new(event_log(&args.events)?, false)));
+    sinks.push(
+        "event log",
+        boxed(JsonLines::new(event_log(&args.events)?, false)),
+    );
     let emulator = match profile.scoreboard_port() {
         ScoreboardPort::Emulator => {
             let emu = emulator::spawn_pty(profile.scoreboard.acknowledged)
@@ -132,10 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot start the scoreboard link on {}", config.port))?;
         sinks.push("scoreboard", boxed(link));
     }
-    let panel_thread = emulator
-        .as_ref()
-        .filter(|_| !args.no_panel)
-        .map(draw_panel);
+    let panel_thread = emulator.as_ref().filter(|_| !args.no_panel).map(draw_panel);
 
     let options = ServeOptions {
         backend: args.backend.unwrap_or_default(),
