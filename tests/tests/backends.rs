@@ -10,9 +10,9 @@ use artrt_calibration::{SynthOptions, render_clip};
 use artrt_infer::ndarray::Axis;
 use artrt_infer::postprocess::argmax;
 use artrt_infer::{
-    Backend, BackendChoice, BackendConfig, BackendKind, Bundle, BundleError, FrameRef, InferError,
-    OpenError, OrtBackend, OrtConfig, OrtLibError, Outputs, PixelFormat, Precision, Preprocessor,
-    open_backend,
+    Backend, BackendChoice, BackendConfig, BackendKind, Bundle, BundleError, ClipMemory, FrameRef,
+    InferError, OpenError, OrtBackend, OrtConfig, OrtLibError, Outputs, PixelFormat, Precision,
+    Preprocessor, open_backend,
 };
 use artrt_infer::{Failover, SelfTest, open_unchecked};
 use artrt_tests::bundle_fixtures::{bundle_copy, bundle_dir, edit_manifest, reseal};
@@ -593,4 +593,56 @@ fn wrong_input_size_is_an_error() {
             "{kind}: {e}"
         );
     }
+}
+
+/// ONNX Runtime keeps its input bound across runs: each run reads the clip
+/// it is given, never the one bound before (golden clips in turn, then the
+/// first again, each matching its golden logits).
+#[test]
+fn bound_ort_input_is_read_again_on_every_run() {
+    let b = bundle();
+    let (mut ort, test) =
+        open_backend(&b, BackendKind::OrtCpu, Precision::Fp32, &config()).unwrap();
+    let golden = &b.golden.outputs[ort.model()].logits;
+    let n = b.golden.input.shape()[0];
+    assert!(n >= 2, "the bundle has {n} golden clips");
+    for clip in (0..n).chain([0]) {
+        let input = b
+            .golden
+            .input
+            .index_axis(Axis(0), clip)
+            .as_standard_layout()
+            .into_owned();
+        let out = ort.run(input.as_slice().unwrap()).unwrap();
+        for (v, g) in out.logits.iter().zip(golden.row(clip)) {
+            assert!((v - g).abs() <= test.atol, "clip {clip}: {v} vs golden {g}");
+        }
+    }
+}
+
+/// A host backend says so at the device seam: no device input, and a device
+/// run is an error naming it, through the failover chain as well.
+#[test]
+fn host_backends_have_no_device_input() {
+    let b = bundle();
+    for kind in [BackendKind::OrtCpu, BackendKind::Tract] {
+        let (mut backend, _) = open_backend(&b, kind, Precision::Fp32, &config()).unwrap();
+        assert_eq!(backend.input_memory(), ClipMemory::Host, "{kind}");
+        assert_eq!(backend.device_input(), None, "{kind}");
+        let e = backend.run_device().expect_err("no device input");
+        assert!(
+            matches!(e, InferError::NoDeviceInput(k) if k == kind),
+            "{e}"
+        );
+    }
+    let mut chain = Failover::open(b, &[BackendKind::OrtCpu], Precision::Fp32, config()).unwrap();
+    assert_eq!(chain.input_memory(), ClipMemory::Host);
+    assert_eq!(chain.device_input(), None);
+    let e = chain.run_device().expect_err("no device input");
+    assert!(e.to_string().contains("host memory"), "{e}");
+    assert_eq!(
+        chain.kind(),
+        BackendKind::OrtCpu,
+        "a host run does not fail over"
+    );
 }

@@ -384,16 +384,18 @@ impl Backend for Failover {
     fn run_device(&mut self) -> Result<&Outputs, InferError> {
         let err = match self.current.run_device() {
             Ok(_) => return Ok(self.current.outputs()),
+            Err(e @ InferError::NoDeviceInput(_)) => return Err(e),
             Err(e) => e,
         };
         let backend = self.current.kind();
-        if matches!(err, InferError::NoDeviceInput(_)) || !self.fail_over(&err) {
-            return Err(InferError::Exhausted {
+        if self.fail_over(&err) {
+            Err(err)
+        } else {
+            Err(InferError::Exhausted {
                 backend,
                 cause: Box::new(err),
-            });
+            })
         }
-        Err(err)
     }
 
     fn outputs(&self) -> &Outputs {

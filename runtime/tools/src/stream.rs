@@ -217,3 +217,55 @@ pub fn record(
         wall,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers logits `[0, ln 3]` for a clip of zeros, `[ln 3, 0]` otherwise.
+    struct Flip(Outputs);
+
+    impl Backend for Flip {
+        fn kind(&self) -> BackendKind {
+            BackendKind::Tract
+        }
+        fn provider(&self) -> &str {
+            "flip"
+        }
+        fn precision(&self) -> Precision {
+            Precision::Fp32
+        }
+        fn model(&self) -> &str {
+            "flip"
+        }
+        fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
+            let l = 3f32.ln();
+            self.0.logits = if input.iter().all(|&v| v == 0.0) {
+                vec![0.0, l]
+            } else {
+                vec![l, 0.0]
+            };
+            Ok(&self.0)
+        }
+        fn outputs(&self) -> &Outputs {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn traced_keeps_every_windows_probabilities_and_passes_the_outputs_on() {
+        let mut inner = Flip(Outputs::default());
+        let mut traced = Traced::new(&mut inner, 3, 2);
+        assert_eq!(traced.kind(), BackendKind::Tract);
+        assert_eq!(traced.run(&[0.0]).unwrap().logits[0], 0.0);
+        traced.run(&[1.0]).unwrap();
+        traced.run(&[0.0]).unwrap();
+        let p: Vec<f32> = traced
+            .probabilities()
+            .iter()
+            .map(|v| (v * 100.0).round())
+            .collect();
+        assert_eq!(p, [25.0, 75.0, 75.0, 25.0, 25.0, 75.0]);
+        assert_eq!(traced.outputs().logits[1], 3f32.ln());
+    }
+}

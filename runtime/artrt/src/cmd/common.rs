@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use artrt_infer::{
@@ -70,6 +71,23 @@ pub fn open_chain(
 ) -> anyhow::Result<Failover> {
     Failover::open(Arc::clone(bundle), order, precision, config.clone())
         .with_context(|| format!("bundle {}", bundle.dir().display()))
+}
+
+/// Longest duration accepted on the command line: a year.
+pub const MAX_DURATION_S: f64 = 365.0 * 86_400.0;
+
+/// Reads a duration in seconds (`--duration 30`, `--duration 0.5`), refusing
+/// what is not a number of seconds from 0 to a year.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(0.0..=MAX_DURATION_S).contains(&seconds) {
+        return Err(format!(
+            "{text} s is out of range: a duration is 0 to {MAX_DURATION_S} s (a year)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Writes `value` as pretty JSON to `path`.
@@ -142,6 +160,20 @@ mod stream {
                 bundle,
                 chain,
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_range_checked() {
+        assert_eq!(duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(duration("0"), Ok(Duration::ZERO));
+        for bad in ["1e20", "-1", "NaN", "inf", "soon", ""] {
+            assert!(duration(bad).is_err(), "{bad} accepted");
         }
     }
 }

@@ -26,6 +26,8 @@ use artrt_live::supervisor::{self, ServeOptions, Served};
 use artrt_tools::emulator::{self, Emulator};
 use artrt_tools::panel;
 
+use super::common::duration;
+
 /// Arguments of `artrt run`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -52,8 +54,8 @@ pub struct Args {
     #[arg(long, default_value = "-")]
     events: String,
     /// Stop after this many seconds (default: run until SIGINT or SIGTERM).
-    #[arg(long)]
-    duration: Option<f64>,
+    #[arg(long, value_parser = duration)]
+    duration: Option<Duration>,
     /// Backend: auto (the profile's order) or exactly one of trt, cuda, ort-cpu, tract.
     #[arg(long)]
     backend: Option<BackendChoice>,
@@ -96,13 +98,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("cannot install the signal handlers")?;
     }
-    if let Some(seconds) = args.duration {
-        if !(seconds.is_finite() && (0.0..=MAX_DURATION_S).contains(&seconds)) {
-            bail!("--duration {seconds} is not a number of seconds in 0..={MAX_DURATION_S}");
-        }
+    if let Some(duration) = args.duration {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs_f64(seconds));
+            std::thread::sleep(duration);
             stop.store(true, Ordering::SeqCst);
         });
     }
@@ -179,9 +178,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     outcome?;
     Ok(())
 }
-
-/// Longest `--duration`: a year.
-const MAX_DURATION_S: f64 = 365.0 * 86_400.0;
 
 /// The event log `--events` names: standard output for `-`, else a new file.
 fn event_log(name: &str) -> anyhow::Result<Box<dyn Write + Send>> {

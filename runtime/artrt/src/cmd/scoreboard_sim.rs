@@ -19,6 +19,8 @@ use artrt_tools::emulator::{self, Board, Observer, Outcome, to_json};
 use artrt_tools::panel::{self, PANEL_HEIGHT};
 use log::{info, warn};
 
+use super::common::duration;
+
 /// Arguments of `artrt scoreboard-sim`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,8 +37,8 @@ pub struct Args {
     #[arg(long)]
     png: Option<PathBuf>,
     /// Stop after this many seconds (default: run until interrupted).
-    #[arg(long)]
-    duration: Option<f64>,
+    #[arg(long, value_parser = duration)]
+    duration: Option<Duration>,
     /// Do not draw the panel on the terminal.
     #[arg(long)]
     no_panel: bool,
@@ -44,13 +46,7 @@ pub struct Args {
 
 /// Runs `artrt scoreboard-sim`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let deadline = match args.duration {
-        Some(s) if !(s.is_finite() && s >= 0.0) => {
-            anyhow::bail!("--duration {s} is not a number of seconds")
-        }
-        Some(s) => Some(Instant::now() + Duration::from_secs_f64(s)),
-        None => None,
-    };
+    let deadline = args.duration.map(|d| Instant::now() + d);
     let port = serial::open(&args.port, args.baud).with_context(|| {
         format!(
             "cannot open scoreboard port {} at {} baud",
@@ -166,7 +162,7 @@ mod tests {
             baud: 9600,
             ack: true,
             png: Some(png.clone()),
-            duration: Some(1.5),
+            duration: Some(Duration::from_millis(1500)),
             no_panel: true,
         };
         let sim = std::thread::spawn(move || run(args));
@@ -212,7 +208,7 @@ mod tests {
             baud: 9600,
             ack: false,
             png: None,
-            duration: Some(0.1),
+            duration: Some(Duration::from_millis(100)),
             no_panel: true,
         };
         let err = run(args).unwrap_err();

@@ -1,0 +1,141 @@
+//! The device supervisor and the pipeline it builds: NOMODEL while no model
+//! serves, the bundle's clip against the profile's, and a short real run of
+//! the synthetic stream through ONNX Runtime to events.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use artrt_infer::{BackendChoice, BackendKind, Bundle};
+use artrt_live::board::Profile;
+use artrt_live::pipeline::{PipelineConfig, PipelineError};
+use artrt_live::sink::{ActionEvent, EventSink, Health, Status};
+use artrt_live::source::{Pacing, SourceSpec};
+use artrt_live::supervisor::{self, ServeOptions, Served};
+use artrt_tests::bundle_fixtures::bundle_dir;
+
+/// Keeps what the device reports; sets `stop` once it has `beats`
+/// heartbeats or `actions` actions.
+struct Watch<'a> {
+    beats: Vec<Health>,
+    actions: Vec<ActionEvent>,
+    enough: (usize, usize),
+    stop: &'a AtomicBool,
+}
+
+impl<'a> Watch<'a> {
+    fn new(beats: usize, actions: usize, stop: &'a AtomicBool) -> Watch<'a> {
+        Watch {
+            beats: Vec::new(),
+            actions: Vec::new(),
+            enough: (beats, actions),
+            stop,
+        }
+    }
+}
+
+impl EventSink for Watch<'_> {
+    type Error = Infallible;
+    fn action(&mut self, event: &ActionEvent) -> Result<(), Infallible> {
+        self.actions.push(event.clone());
+        if self.actions.len() >= self.enough.1 {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+    fn clear(&mut self, _t_ms: u32) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn health(&mut self, health: &Health) -> Result<(), Infallible> {
+        self.beats.push(health.clone());
+        if self.beats.len() >= self.enough.0 {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+fn profile() -> Profile {
+    let mut p = Profile::builtin("x86-64-cpu").unwrap();
+    p.inference.bundle = bundle_dir();
+    p.inference.threads = 2;
+    p.scoreboard.heartbeat_interval_ms = 100;
+    p
+}
+
+#[test]
+fn without_a_model_the_device_reports_nomodel_with_its_preferred_backend() {
+    let mut profile = profile();
+    profile.inference.bundle = "/nonexistent/bundle".into();
+    let stop = AtomicBool::new(false);
+    let mut watch = Watch::new(3, usize::MAX, &stop);
+    let served = supervisor::serve(&profile, &ServeOptions::default(), &mut watch, &stop).unwrap();
+    assert!(matches!(served, Served::NoModel), "{served:?}");
+    assert_eq!(watch.beats.len(), 3);
+    let preferred = profile.inference.backends[0];
+    for beat in &watch.beats {
+        assert_eq!(beat.status, Status::NoModel);
+        assert_eq!(beat.backend, preferred);
+    }
+}
+
+#[test]
+fn a_profile_whose_window_is_not_the_bundles_is_refused_naming_both() {
+    let bundle = Bundle::load(bundle_dir()).unwrap();
+    let mut profile = profile();
+    let ok =
+        PipelineConfig::new(&profile, &bundle, BackendKind::OrtCpu, Instant::now(), true).unwrap();
+    assert_eq!(ok.window, bundle.input.window);
+    assert_eq!(ok.frames, bundle.input.frames);
+    assert_eq!(ok.sampling, bundle.input.sampling);
+    profile.clip.window = bundle.input.window + 4;
+    let e = PipelineConfig::new(&profile, &bundle, BackendKind::OrtCpu, Instant::now(), true)
+        .unwrap_err();
+    assert!(matches!(e, PipelineError::WindowMismatch { .. }), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("x86-64-cpu"), "{text}");
+    assert!(
+        text.contains(&format!("{} frames", bundle.input.window + 4)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("windows of {}", bundle.input.window)),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_supervisor_serves_the_synthetic_stream_to_events() {
+    let mut profile = profile();
+    profile.camera.source = SourceSpec::Synthetic { seed: Some(1) };
+    profile.scoreboard.heartbeat_interval_ms = 1000;
+    let options = ServeOptions {
+        backend: BackendChoice::Only(BackendKind::OrtCpu),
+        pacing: Pacing::Fast,
+        ..ServeOptions::default()
+    };
+    let stop = AtomicBool::new(false);
+    let mut watch = Watch::new(usize::MAX, 1, &stop);
+    let served = supervisor::serve(&profile, &options, &mut watch, &stop).unwrap();
+    let Served::Ran { serving, stats } = served else {
+        panic!("no model served: {served:?}");
+    };
+    assert!(
+        serving.contains("on ort-cpu (CPUExecutionProvider), fp32"),
+        "{serving}"
+    );
+    assert_eq!(stats.actions, 1, "{stats:?}");
+    assert_eq!(watch.actions.len(), 1);
+    assert!(stats.clips > 0 && stats.failed_clips == 0, "{stats:?}");
+    // NOMODEL while loading, then the pipeline's own heartbeat on the
+    // preferred backend.
+    let statuses: Vec<Status> = watch.beats.iter().map(|b| b.status).collect();
+    assert_eq!(statuses.first(), Some(&Status::NoModel), "{statuses:?}");
+    let serving_beat = watch
+        .beats
+        .iter()
+        .find(|b| b.status != Status::NoModel)
+        .expect("a heartbeat once serving");
+    assert_eq!(serving_beat.status, Status::Ok);
+    assert_eq!(serving_beat.backend, BackendKind::OrtCpu);
+}
