@@ -296,16 +296,22 @@ impl OrtBackend {
         })
     }
 
-    /// Runs the bound input and copies the bound outputs out.
+    /// Runs the bound input and copies the bound outputs out. An input on
+    /// the session's own device (host for the CPU provider, CUDA memory for
+    /// CUDA and TensorRT) is bound once: ONNX Runtime reads the tensor itself
+    /// on every run. A host input of a GPU session (a build without `cuda`)
+    /// is copied to the device when bound, so it is bound again every run.
     fn run_bound(&mut self) -> Result<&Outputs, InferError> {
         let kind = self.kind;
         let fail = |e: ort::Error| InferError::Run {
             backend: kind,
             message: e.to_string(),
         };
-        self.binding
-            .bind_input("video", &self.input)
-            .map_err(fail)?;
+        if self.memory == ClipMemory::Host && kind != BackendKind::OrtCpu {
+            self.binding
+                .bind_input("video", &self.input)
+                .map_err(fail)?;
+        }
         drop(self.session.run_binding(&self.binding).map_err(fail)?);
         let (_, logits) = self.logits.extract_tensor();
         let (_, attn) = self.region_attn.extract_tensor();

@@ -49,9 +49,11 @@ impl BackendArgs {
         config
     }
 
-    /// Opens the chain these options describe on `bundle`.
+    /// Opens the backend chain these options describe on `bundle`, naming
+    /// the bundle on failure.
     pub fn open(&self, bundle: &Arc<Bundle>, precision: Precision) -> anyhow::Result<Failover> {
-        open_chain(bundle, &self.order(), precision, &self.config())
+        Failover::open(Arc::clone(bundle), &self.order(), precision, self.config())
+            .with_context(|| format!("bundle {}", bundle.dir().display()))
     }
 }
 
@@ -60,17 +62,6 @@ pub fn load_bundle(dir: &Path) -> anyhow::Result<Arc<Bundle>> {
     let bundle = Bundle::load(dir)
         .with_context(|| format!("cannot load the model bundle {}", dir.display()))?;
     Ok(Arc::new(bundle))
-}
-
-/// Opens the backend chain of `order` on `bundle`, naming the bundle on failure.
-pub fn open_chain(
-    bundle: &Arc<Bundle>,
-    order: &[BackendKind],
-    precision: Precision,
-    config: &BackendConfig,
-) -> anyhow::Result<Failover> {
-    Failover::open(Arc::clone(bundle), order, precision, config.clone())
-        .with_context(|| format!("bundle {}", bundle.dir().display()))
 }
 
 /// Longest duration accepted on the command line: a year.
