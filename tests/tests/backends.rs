@@ -225,6 +225,98 @@ fn truncated_model_is_reported_as_damaged() {
     );
 }
 
+/// A FIFO, a link out of the bundle and a path with `..` are refused before
+/// anything is opened, so none of them can block or flood the loader.
+#[test]
+fn files_that_are_not_the_bundles_own_are_refused_unread() {
+    let e = load_damaged(|d| {
+        let p = d.join("model.fp32.onnx");
+        std::fs::remove_file(&p).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&p)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    });
+    assert!(
+        matches!(&e, BundleError::Unsafe { path, reason } if path.ends_with("model.fp32.onnx") && reason.contains("regular file")),
+        "{e}"
+    );
+    let e = load_damaged(|d| {
+        let p = d.join("model.fp32.onnx");
+        std::fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
+    });
+    assert!(
+        matches!(&e, BundleError::Unsafe { reason, .. } if reason.contains("symbolic link")),
+        "{e}"
+    );
+    let e = load_damaged(|d| {
+        let golden = d.join("golden");
+        let moved = d.parent().unwrap().join("golden-elsewhere");
+        std::fs::rename(&golden, &moved).unwrap();
+        std::os::unix::fs::symlink(&moved, &golden).unwrap();
+    });
+    assert!(
+        matches!(&e, BundleError::Unsafe { reason, .. } if reason.contains("symbolic link")),
+        "{e}"
+    );
+    let e = load_damaged(|d| {
+        edit_manifest(d, |t| {
+            t.replace("\"report.json\" =", "\"../report.json\" =")
+        })
+    });
+    assert!(
+        matches!(&e, BundleError::Unsafe { path, .. } if path.ends_with("../report.json")),
+        "{e}"
+    );
+}
+
+/// Every digest names a file that is there and matches: the report too.
+#[test]
+fn every_digest_names_a_matching_file() {
+    let e = load_damaged(|d| {
+        edit_manifest(d, |t| {
+            t.replace(
+                "\n[provenance]",
+                "\"golden/gone.npy\" = \"0000000000000000000000000000000000000000000000000000000000000000\"\n\n[provenance]",
+            )
+        })
+    });
+    assert!(
+        matches!(&e, BundleError::Io { path, .. } if path.ends_with("golden/gone.npy")),
+        "{e}"
+    );
+    let e = load_damaged(|d| {
+        let p = d.join("report.json");
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes[10] ^= 0x20;
+        std::fs::write(&p, bytes).unwrap();
+    });
+    assert!(
+        matches!(&e, BundleError::Checksum { path, .. } if path.ends_with("report.json")),
+        "{e}"
+    );
+}
+
+/// Tolerances that would let a self-test pass whatever the model computes
+/// are refused, naming the key.
+#[test]
+fn a_self_test_that_cannot_fail_is_refused() {
+    for (from, to) in [
+        ("atol_logits = 0.001", "atol_logits = inf"),
+        ("atol_logits = 0.001", "atol_logits = nan"),
+        ("atol_logits_int8 = 1.0", "atol_logits_int8 = 100.0"),
+    ] {
+        let e = load_damaged(|d| edit_manifest(d, |t| t.replace(from, to)));
+        let key = to.split(' ').next().unwrap();
+        assert!(
+            matches!(&e, BundleError::Invalid { key: k, .. } if k.ends_with(key) || k == "golden.atol_logits"),
+            "{to}: {e}"
+        );
+    }
+}
+
 #[test]
 fn truncated_golden_array_is_reported_as_damaged() {
     let e = load_damaged(|d| {

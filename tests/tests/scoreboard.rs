@@ -182,6 +182,10 @@ fn golden_bytes_on_the_wire() {
         .unwrap()
         .as_slice()
     );
+    // The link counts a sentence after writing it: wait for the count.
+    wait_until("the fourth sentence to be counted", || {
+        link.stats().sent >= 4
+    });
     assert_eq!(link.stats().sent, 4);
     link.close();
 }
@@ -237,6 +241,9 @@ fn artrq_is_answered_at_once_with_the_current_state() {
         panic!("expected ARTEV")
     };
     assert_eq!(again, arts::Event { seq: 2, ..first });
+    wait_until("the second ARTRQ to be counted", || {
+        link.stats().requests >= 2
+    });
     assert_eq!(link.stats().requests, 2);
 }
 
@@ -262,6 +269,7 @@ fn unacknowledged_sentences_are_resent_with_their_seq_then_given_up() {
     // ARTNK for a seq that is not the current state is ignored.
     peer.send(&Sentence::Nak { seq: 499 });
     assert!(peer.quiet_for(Duration::from_millis(100)).is_empty());
+    wait_until("the re-send to be counted", || link.stats().resent >= 4);
     let stats = link.stats();
     assert_eq!((stats.sent, stats.resent, stats.acked), (1, 4, 0));
 }

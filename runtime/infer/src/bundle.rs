@@ -4,9 +4,10 @@
 //! refused), checks the SHA-256 of every listed file, checks each ONNX file's
 //! input and outputs against the manifest and loads the golden arrays.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
 
 use ndarray::{Array2, Array4, Array5};
 use ndarray_npy::ReadNpyExt;
@@ -18,6 +19,12 @@ use crate::onnx_io;
 
 /// The manifest's file name inside a bundle directory.
 pub const MANIFEST: &str = "bundle.toml";
+
+/// Largest model, array or report file a bundle may hold.
+pub const MAX_FILE_BYTES: u64 = 2 << 30;
+
+/// Largest `bundle.toml`.
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
 /// The manifest schema this runtime reads.
 pub const SCHEMA: u32 = 1;
@@ -49,6 +56,16 @@ pub enum BundleError {
         path: PathBuf,
         /// The dotted key.
         key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file is not one the bundle may hold: outside the bundle directory
+    /// (an absolute path, `..`, a symbolic link), not a regular file (a FIFO,
+    /// a device, a directory) or larger than a bundle file may be.
+    #[error("{}: {reason}", path.display())]
+    Unsafe {
+        /// The file.
+        path: PathBuf,
         /// What is wrong with it.
         reason: String,
     },
@@ -351,9 +368,10 @@ impl Bundle {
     pub fn load(dir: impl AsRef<Path>) -> Result<Bundle, BundleError> {
         let dir = dir.as_ref().to_path_buf();
         let manifest_path = dir.join(MANIFEST);
-        let text = std::fs::read_to_string(&manifest_path).map_err(|cause| BundleError::Io {
+        let bytes = read_regular(&dir, MANIFEST, MAX_MANIFEST_BYTES)?;
+        let text = String::from_utf8(bytes).map_err(|e| BundleError::Io {
             path: manifest_path.clone(),
-            cause,
+            cause: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
         let m: Manifest = toml::from_str(&text).map_err(|cause| BundleError::Manifest {
             path: manifest_path.clone(),
@@ -415,6 +433,7 @@ impl Bundle {
                     logits.shape(),
                 ));
             }
+            check.tolerance(&m, &o.model, &logits)?;
             let attn: Array4<f32> = check.npy(&o.region_attn)?;
             let want = [n, frames, tracklets, tokens];
             if attn.shape() != want {
@@ -432,6 +451,27 @@ impl Bundle {
                     region_attn: attn,
                 },
             );
+        }
+
+        // Every digest names a file of the bundle, each checked: the report
+        // and anything else the export wrote among them.
+        let used: BTreeSet<&str> = m
+            .models
+            .iter()
+            .map(|e| e.path.as_str())
+            .chain(m.golden.clips.iter().map(String::as_str))
+            .chain([m.golden.input.as_str()])
+            .chain(
+                m.golden
+                    .outputs
+                    .iter()
+                    .flat_map(|o| [o.logits.as_str(), o.region_attn.as_str()]),
+            )
+            .collect();
+        for name in m.sha256.keys() {
+            if !used.contains(name.as_str()) {
+                check.file(name)?;
+            }
         }
 
         Ok(Bundle {
@@ -638,9 +678,12 @@ impl Checker<'_> {
         }
         if [g.atol_logits, g.atol_logits_int8]
             .iter()
-            .any(|t| t.is_nan() || *t <= 0.0)
+            .any(|t| !(t.is_finite() && *t > 0.0))
         {
-            return Err(self.invalid("golden.atol_logits", "tolerances must be positive"));
+            return Err(self.invalid(
+                "golden.atol_logits",
+                "tolerances must be positive and finite",
+            ));
         }
         for (name, digest) in &m.sha256 {
             if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -652,6 +695,42 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// Refuses a tolerance that lets the golden self-test of `model` pass
+    /// whatever the backend computes: one of a tenth or more of the golden
+    /// logits' range.
+    fn tolerance(
+        &self,
+        m: &Manifest,
+        model: &str,
+        logits: &Array2<f32>,
+    ) -> Result<(), BundleError> {
+        let precision = m
+            .models
+            .iter()
+            .find(|e| e.path == model)
+            .map_or(Precision::Fp32, |e| e.precision);
+        let (key, atol) = match precision {
+            Precision::Fp32 => ("golden.atol_logits", m.golden.atol_logits),
+            Precision::Int8 => ("golden.atol_logits_int8", m.golden.atol_logits_int8),
+        };
+        let (lo, hi) = logits
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        let range = hi - lo;
+        if !(range.is_finite() && atol < range / 10.0) {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "{atol} is not below a tenth of the range of {model}'s golden logits \
+                     ({range}): a self-test with it could not fail"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Reads `name` and checks it against `[sha256]`.
     fn file(&self, name: &str) -> Result<Vec<u8>, BundleError> {
         let path = self.dir.join(name);
@@ -659,10 +738,7 @@ impl Checker<'_> {
             .sha256
             .get(name)
             .ok_or_else(|| self.invalid("sha256", format!("no digest for {name}")))?;
-        let bytes = std::fs::read(&path).map_err(|cause| BundleError::Io {
-            path: path.clone(),
-            cause,
-        })?;
+        let bytes = read_regular(self.dir, name, MAX_FILE_BYTES)?;
         let actual = hex(&Sha256::digest(&bytes));
         if !actual.eq_ignore_ascii_case(expected) {
             let size = bytes.len() as u64;
@@ -702,6 +778,64 @@ impl Checker<'_> {
             reason: e.to_string(),
         })
     }
+}
+
+/// Reads the file `name` of the bundle in `dir`, refusing what a bundle may
+/// not hold: a name that leaves the directory (absolute, `..`), a symbolic
+/// link anywhere on the way, anything but a regular file (a FIFO would
+/// block, a device never end) and a file over `limit` bytes. All is checked
+/// before the file is opened.
+fn read_regular(dir: &Path, name: &str, limit: u64) -> Result<Vec<u8>, BundleError> {
+    let path = dir.join(name);
+    let unsafe_file = |reason: String| BundleError::Unsafe {
+        path: path.clone(),
+        reason,
+    };
+    let rel = Path::new(name);
+    if name.is_empty() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(unsafe_file(
+            "not a path inside the bundle (absolute, empty, or with `.` or `..`)".into(),
+        ));
+    }
+    let io = |cause| BundleError::Io {
+        path: path.clone(),
+        cause,
+    };
+    let mut at = dir.to_path_buf();
+    let mut meta = None;
+    for part in rel.components() {
+        at.push(part);
+        let m = std::fs::symlink_metadata(&at).map_err(io)?;
+        if m.file_type().is_symlink() {
+            return Err(unsafe_file(format!(
+                "{} is a symbolic link: a bundle holds its files itself",
+                at.display()
+            )));
+        }
+        meta = Some(m);
+    }
+    let meta = meta.expect("a checked name has a component");
+    if !meta.is_file() {
+        return Err(unsafe_file(
+            "not a regular file (a directory, FIFO, socket or device)".into(),
+        ));
+    }
+    if meta.len() > limit {
+        return Err(unsafe_file(format!(
+            "{} bytes, more than the {limit} a bundle file may have",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(unsafe_file(format!(
+            "grew past the {limit} bytes a bundle file may have while read"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Checks that a `.npy` file's header parses and that its data is as long as
