@@ -36,6 +36,13 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Rust ignores SIGPIPE, so printing into a closed pipe would panic; with
+    // the default action restored, `artrt infer ... | head -c 100` ends
+    // quietly, as any command-line tool does.
+    // SAFETY: called first thing, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match Cli::parse().command {
         #[cfg(feature = "synthetic")]

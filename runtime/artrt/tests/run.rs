@@ -38,6 +38,51 @@ fn synthetic_run() -> Command {
 
 #[test]
 fn sigterm_stops_a_run_cleanly_and_flushes_the_event_log() {
+    stops_cleanly_on("TERM");
+}
+
+/// A service manager's SIGHUP stops the run as SIGTERM does, summary included.
+#[test]
+fn sighup_stops_a_run_cleanly_too() {
+    stops_cleanly_on("HUP");
+}
+
+/// A closed standard output ends a command quietly: no panic.
+#[test]
+fn a_closed_pipe_ends_infer_quietly() {
+    let clip = repo().join("runtime/bundles/art-tiny-gym");
+    let dir = tempfile::tempdir().unwrap();
+    // One clip of the golden frames is enough: any JPEG folder works.
+    let frames = dir.path().join("clip");
+    std::fs::create_dir(&frames).unwrap();
+    let jpeg = image::RgbImage::from_pixel(64, 48, image::Rgb([90, 120, 200]));
+    for k in 1..=16 {
+        jpeg.save(frames.join(format!("img_{k:05}.jpg"))).unwrap();
+    }
+    let mut child = artrt()
+        .args(["infer", "--backend", "tract", "--clip"])
+        .arg(&frames)
+        .arg("--bundle")
+        .arg(&clip)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        out.status.success() || out.status.signal() == Some(13),
+        "{:?}: {stderr}",
+        out.status
+    );
+}
+
+/// Runs the synthetic stream, sends `signal` once frames flow, and checks
+/// the clean stop: exit 0, a summary with clips, a complete event log.
+fn stops_cleanly_on(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let mut child = synthetic_run()
@@ -68,13 +113,13 @@ fn sigterm_stops_a_run_cleanly_and_flushes_the_event_log() {
         "artrt run exited on its own"
     );
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     let log = reader.join().unwrap();
-    assert!(exit.success(), "artrt run failed after SIGTERM: {log}");
+    assert!(exit.success(), "artrt run failed after SIG{signal}: {log}");
     let summary = log
         .lines()
         .find(|l| l.contains("stopped after"))

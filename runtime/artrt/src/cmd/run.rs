@@ -3,9 +3,10 @@
 //! Settings come from a board profile (`--board`, or the one that fits this
 //! machine); every option given on the command line overrides the profile.
 //! Events go to the scoreboard over ARTS/1 and, as JSON lines, to `--events`
-//! (standard output by default). SIGINT and SIGTERM stop the run cleanly: the
-//! last clip is finished, the scoreboard link flushes what it owes, and a
-//! summary is logged. The device itself is `artrt_live::supervisor`.
+//! (standard output by default). SIGINT, SIGTERM and SIGHUP stop the run
+//! cleanly (a changed profile takes effect at the next start): the last clip
+//! is finished, the scoreboard link flushes what it owes, and a summary is
+//! logged. The device itself is `artrt_live::supervisor`.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -94,7 +95,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     log::info!("board profile {}: {}", profile.name, profile.description);
 
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("cannot install the signal handlers")?;
     }

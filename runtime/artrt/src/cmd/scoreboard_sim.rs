@@ -4,12 +4,12 @@
 //! `{"type":"ARTEV","seq":17,"class_id":3,"label":"salto backward tucked","conf":912,"t_ms":845210}`;
 //! dropped sentences are counted and logged with the reason; the panel is
 //! drawn to the terminal (stderr) and, with `--png`, to a PNG file on every
-//! change.
+//! change. SIGINT, SIGTERM and SIGHUP stop it with its summary.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -67,7 +67,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         drops: 0,
     };
     view.show(&board.lock().unwrap_or_else(|e| e.into_inner()))?;
-    let stop = AtomicBool::new(false);
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install the signal handlers")?;
+    }
     std::thread::scope(|scope| {
         if let Some(deadline) = deadline {
             let stop = &stop;
