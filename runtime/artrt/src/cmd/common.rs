@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -62,6 +63,21 @@ pub fn load_bundle(dir: &Path) -> anyhow::Result<Arc<Bundle>> {
     let bundle = Bundle::load(dir)
         .with_context(|| format!("cannot load the model bundle {}", dir.display()))?;
     Ok(Arc::new(bundle))
+}
+
+/// A flag that SIGINT, SIGTERM and SIGHUP set: the command finishes what it
+/// has in hand, logs its summary and ends.
+pub fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install the signal handlers")?;
+    }
+    Ok(stop)
 }
 
 /// Longest duration accepted on the command line: a year.

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ use artrt_live::supervisor::{self, ServeOptions, Served};
 use artrt_tools::emulator::{self, Emulator};
 use artrt_tools::panel;
 
-use super::common::duration;
+use super::common::{duration, stop_on_signals};
 
 /// Arguments of `artrt run`.
 #[derive(clap::Args)]
@@ -94,15 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     apply_overrides(&mut profile, &args)?;
     log::info!("board profile {}: {}", profile.name, profile.description);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("cannot install the signal handlers")?;
-    }
+    let stop = stop_on_signals()?;
     if let Some(duration) = args.duration {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {

@@ -8,8 +8,8 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -19,7 +19,7 @@ use artrt_tools::emulator::{self, Board, Observer, Outcome, to_json};
 use artrt_tools::panel::{self, PANEL_HEIGHT};
 use log::{info, warn};
 
-use super::common::duration;
+use super::common::{duration, stop_on_signals};
 
 /// Arguments of `artrt scoreboard-sim`.
 #[derive(clap::Args)]
@@ -67,15 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         drops: 0,
     };
     view.show(&board.lock().unwrap_or_else(|e| e.into_inner()))?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("cannot install the signal handlers")?;
-    }
+    let stop = stop_on_signals()?;
     std::thread::scope(|scope| {
         if let Some(deadline) = deadline {
             let stop = &stop;
