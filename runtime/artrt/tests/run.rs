@@ -50,9 +50,9 @@ fn sighup_stops_a_run_cleanly_too() {
 /// A closed standard output ends a command quietly: no panic.
 #[test]
 fn a_closed_pipe_ends_infer_quietly() {
-    let clip = repo().join("runtime/bundles/art-tiny-gym");
+    let bundle = repo().join("runtime/bundles/art-tiny-gym");
     let dir = tempfile::tempdir().unwrap();
-    // One clip of the golden frames is enough: any JPEG folder works.
+    // Any folder of JPEG frames is a clip: here sixteen plain ones.
     let frames = dir.path().join("clip");
     std::fs::create_dir(&frames).unwrap();
     let jpeg = image::RgbImage::from_pixel(64, 48, image::Rgb([90, 120, 200]));
@@ -63,7 +63,7 @@ fn a_closed_pipe_ends_infer_quietly() {
         .args(["infer", "--backend", "tract", "--clip"])
         .arg(&frames)
         .arg("--bundle")
-        .arg(&clip)
+        .arg(&bundle)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
