@@ -236,6 +236,7 @@ fn out_of_range_values_are_all_named_with_their_lines() {
         ("enter_threshold =", "enter_threshold = 1.5"),
         ("hop =", "hop = 17"),
         ("threads =", "threads = 0"),
+        ("display_ms =", "display_ms = 600001"),
     ] {
         text = with_line(&text, prefix, line);
     }
@@ -251,6 +252,7 @@ fn out_of_range_values_are_all_named_with_their_lines() {
         ("decision.enter_threshold", "enter_threshold ="),
         ("clip.hop", "hop ="),
         ("inference.threads", "threads ="),
+        ("scoreboard.display_ms", "display_ms ="),
     ] {
         assert!(
             found.contains(&(key, line_of(&text, prefix))),
@@ -275,6 +277,13 @@ fn out_of_range_values_are_all_named_with_their_lines() {
     Profile::parse(&text, "site.toml").unwrap();
     let text = with_line(&x86_text(), "baud =", "baud = 9600");
     Profile::parse(&text, "site.toml").unwrap();
+    for display in ["display_ms = 0", "display_ms = 600000"] {
+        Profile::parse(
+            &with_line(&x86_text(), "display_ms =", display),
+            "site.toml",
+        )
+        .unwrap();
+    }
     let text = with_line(
         &with_line(&x86_text(), "enter_threshold =", "enter_threshold = 0.5"),
         "exit_threshold =",

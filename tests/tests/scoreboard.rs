@@ -1,7 +1,8 @@
 //! The ARTS/1 scoreboard link against real pseudo-terminal pairs: the exact
 //! bytes on the wire, `ARTRQ`, acknowledged mode with re-sends, `ARTNK` and
 //! supersession, `seq` wrapping, echoed device sentences, the board vanishing
-//! and coming back, and a line that corrupts bytes.
+//! and coming back, a line that corrupts bytes, and the display policy with
+//! its counts of what became of every element.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -137,6 +138,8 @@ fn config(path: &str) -> LinkConfig {
     let mut c = LinkConfig::new(path);
     // No heartbeat unless a test asks for one.
     c.heartbeat_interval_ms = 3_600_000;
+    // No display policy unless a test asks for one: a clear goes at once.
+    c.display_ms = 0;
     c
 }
 
@@ -496,6 +499,142 @@ fn seed() -> u64 {
         .unwrap_or(0x5C04E)
 }
 
+/// A board emulator behind a relay that flips bits both ways.
+struct NoisyLine {
+    board: Emulator,
+    /// The path the link opens.
+    path: String,
+    stop: Arc<AtomicBool>,
+    flipped: Arc<AtomicU64>,
+    relays: Vec<JoinHandle<()>>,
+}
+
+impl NoisyLine {
+    /// Link <-> pair A <-> relay (flips bits both ways) <-> pair B <-> emulator.
+    fn new(seed: u64, rate: f64) -> NoisyLine {
+        let (master_a, device_a) = TTYPort::pair().unwrap();
+        let path = device_a.name().unwrap();
+        drop(device_a);
+        let (master_b, device_b) = TTYPort::pair().unwrap();
+        let path_b = device_b.name().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flipped = Arc::new(AtomicU64::new(0));
+        let relays = vec![
+            corrupting_relay(
+                master_a.try_clone_native().unwrap(),
+                device_b.try_clone_native().unwrap(),
+                seed,
+                rate,
+                stop.clone(),
+                flipped.clone(),
+            ),
+            corrupting_relay(
+                device_b,
+                master_a,
+                seed ^ 1,
+                rate,
+                stop.clone(),
+                flipped.clone(),
+            ),
+        ];
+        let board = emulator::spawn_on(master_b, path_b, true).unwrap();
+        NoisyLine {
+            board,
+            path,
+            stop,
+            flipped,
+            relays,
+        }
+    }
+
+    fn close(self) {
+        self.board.stop();
+        self.stop.store(true, Ordering::Relaxed);
+        for r in self.relays {
+            r.join().unwrap();
+        }
+    }
+}
+
+/// Whether the link has taken `recognised` elements and each is shown,
+/// superseded or lost.
+fn settled(link: &Link, recognised: u64) -> bool {
+    let e = link.stats().elements;
+    e.recognised == recognised && e.pending() == 0
+}
+
+/// The actions in a board's history, each run of repeats (an element offered
+/// again as a new sentence) counted once.
+fn actions_shown(history: &[Shown]) -> Vec<u16> {
+    let mut out: Vec<u16> = Vec::new();
+    let mut last = None;
+    for s in history {
+        let now = s.action.as_ref().map(|a| a.class_id);
+        if now != last
+            && let Some(id) = now
+        {
+            out.push(id);
+        }
+        last = now;
+    }
+    out
+}
+
+#[test]
+fn a_corrupting_line_shows_every_element_under_the_display_policy() {
+    let seed = seed();
+    let line = NoisyLine::new(seed ^ 0xD15, 0.01);
+    let mut c = config(&line.path);
+    c.acknowledged = true;
+    c.resend_interval_ms = 40;
+    c.max_resends = 5;
+    c.heartbeat_interval_ms = 30;
+    c.display_ms = 2000;
+    let mut link = Link::spawn(c).unwrap();
+    link.health(&Health {
+        uptime_s: 0,
+        fps: 30.0,
+        backend: BackendKind::Cuda,
+        status: Status::Ok,
+    })
+    .unwrap();
+    wait_until("heartbeats through the relay", || {
+        line.board.stats().heartbeats >= 3
+    });
+    let elements = 30u16;
+    for i in 0..elements {
+        let label = format!("element {i} with a longer label");
+        link.action(&action(i, &label, 0.75, u32::from(i) * 1000))
+            .unwrap();
+        // As the decision does: the clear follows at once; the policy holds it.
+        link.clear(u32::from(i) * 1000 + 200).unwrap();
+        wait_until(&format!("element {i} to be shown or given up"), || {
+            settled(&link, u64::from(i) + 1)
+        });
+    }
+    let counts = link.stats().elements;
+    link.close();
+    let history = line.board.history();
+    assert_eq!(
+        actions_shown(&history),
+        (0..elements).collect::<Vec<_>>(),
+        "seed {seed}"
+    );
+    assert_eq!(
+        (
+            counts.recognised,
+            counts.shown,
+            counts.superseded,
+            counts.lost()
+        ),
+        (u64::from(elements), u64::from(elements), 0, 0),
+        "seed {seed}: {counts}"
+    );
+    assert!(line.flipped.load(Ordering::Relaxed) > 0);
+    assert!(line.board.stats().dropped > 0, "seed {seed}");
+    line.close();
+}
+
 #[test]
 fn a_corrupting_line_still_delivers_every_event_exactly_once_in_acknowledged_mode() {
     // Link <-> pair A <-> relay (flips bits both ways) <-> pair B <-> emulator.
@@ -601,4 +740,228 @@ fn a_port_that_does_not_exist_yet_is_opened_when_it_appears() {
         board.panel().action.as_ref().map(|a| a.label.as_str()) == Some("late")
     });
     assert_eq!(link.stats().opened, 1);
+}
+
+#[test]
+fn a_clear_waits_for_the_display_time_after_the_acknowledgement() {
+    let (mut peer, path) = Peer::new();
+    let mut c = config(&path);
+    c.acknowledged = true;
+    c.resend_interval_ms = 20;
+    c.max_resends = 1;
+    c.display_ms = 2000;
+    let display = Duration::from_millis(c.display_ms);
+    let mut link = Link::spawn(c).unwrap();
+    link.action(&action(4, "kip", 0.9, 10)).unwrap();
+    link.clear(210).unwrap();
+    let first = peer.next_state();
+    // No ARTAK: re-sent once with its seq, then offered again as a new sentence.
+    assert_eq!(peer.next_state(), first);
+    let again = peer.next_state();
+    let (Sentence::Event(a), Sentence::Event(b)) = (&first, &again) else {
+        panic!("expected ARTEV twice, got {first:?} and {again:?}")
+    };
+    assert_ne!(a.seq, b.seq);
+    assert_eq!(
+        arts::Event {
+            seq: a.seq,
+            ..b.clone()
+        },
+        *a
+    );
+    let acked_at = Instant::now();
+    peer.send(&Sentence::Ack { seq: b.seq });
+    // Then only this element's re-sends, until the clear.
+    let clear = loop {
+        match peer.next_state() {
+            Sentence::Event(e) => assert_eq!(e.class_id, 4),
+            other => break other,
+        }
+    };
+    assert!(matches!(clear, Sentence::Clear { .. }), "{clear:?}");
+    assert!(acked_at.elapsed() >= display);
+    peer.send(&Sentence::Ack {
+        seq: clear.seq().unwrap(),
+    });
+    wait_until("the clear's acknowledgement", || {
+        link.stats().awaiting_ack.is_none()
+    });
+    let stats = link.stats();
+    assert!(stats.reoffered >= 1, "{stats:?}");
+    assert_eq!(
+        (
+            stats.elements.recognised,
+            stats.elements.shown,
+            stats.elements.lost()
+        ),
+        (1, 1, 0)
+    );
+}
+
+#[test]
+fn a_clear_never_replaces_an_element_no_board_acknowledged_within_its_display_time() {
+    let (mut peer, path) = Peer::new();
+    let mut c = config(&path);
+    c.acknowledged = true;
+    c.resend_interval_ms = 20;
+    c.max_resends = 2;
+    c.display_ms = 600;
+    let display = Duration::from_millis(c.display_ms);
+    let mut link = Link::spawn(c).unwrap();
+    let handed = Instant::now();
+    link.action(&action(5, "kip", 0.9, 10)).unwrap();
+    link.clear(210).unwrap();
+    let clear = loop {
+        match peer.next_state() {
+            Sentence::Event(e) => assert_eq!(e.class_id, 5),
+            other => break other,
+        }
+    };
+    assert!(matches!(clear, Sentence::Clear { .. }), "{clear:?}");
+    assert!(handed.elapsed() >= display);
+    wait_until("the element to be counted lost", || {
+        link.stats().elements.lost() == 1
+    });
+    let e = link.stats().elements;
+    assert_eq!(
+        (
+            e.recognised,
+            e.shown,
+            e.lost_unacknowledged,
+            e.lost_line_down
+        ),
+        (1, 0, 1, 0),
+        "{e}"
+    );
+}
+
+#[test]
+fn in_plain_mode_an_element_is_held_for_its_display_time() {
+    let (mut peer, path) = Peer::new();
+    let mut c = config(&path);
+    c.display_ms = 300;
+    let display = Duration::from_millis(c.display_ms);
+    let mut link = Link::spawn(c).unwrap();
+    let handed = Instant::now();
+    link.action(&action(1, "one", 0.9, 10)).unwrap();
+    link.clear(200).unwrap();
+    assert!(matches!(peer.next_state(), Sentence::Event(e) if e.class_id == 1));
+    assert!(matches!(peer.next_state(), Sentence::Clear { .. }));
+    assert!(handed.elapsed() >= display);
+    let e = link.stats().elements;
+    assert_eq!((e.recognised, e.shown, e.lost()), (1, 1, 0), "{e}");
+}
+
+#[test]
+fn a_newer_element_replaces_one_whose_clear_is_waiting_at_once() {
+    let (mut peer, path) = Peer::new();
+    let mut c = config(&path);
+    c.display_ms = 600_000;
+    let mut link = Link::spawn(c).unwrap();
+    link.action(&action(2, "two", 0.9, 1000)).unwrap();
+    wait_until("element 2 shown", || link.stats().elements.shown == 1);
+    link.clear(1200).unwrap();
+    link.action(&action(3, "three", 0.9, 1300)).unwrap();
+    assert!(matches!(peer.next_state(), Sentence::Event(e) if e.class_id == 2));
+    assert!(matches!(peer.next_state(), Sentence::Event(e) if e.class_id == 3));
+    wait_until("element 3 shown", || link.stats().elements.shown == 2);
+    let e = link.stats().elements;
+    assert_eq!((e.recognised, e.superseded, e.lost()), (2, 0, 0), "{e}");
+}
+
+/// Runs `cycles` outages of the board: during each, an element is recognised
+/// and cleared; the board comes back on a new pseudo-terminal under the same
+/// name. Returns the link's counts and every board's actions.
+fn unplug_cycles(
+    ack: bool,
+    cycles: u16,
+    display_ms: u64,
+    outage: Duration,
+) -> (LinkStats, Vec<u16>) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = dir.path().join("scoreboard");
+    let mut board = emulator::spawn_pty(ack).unwrap();
+    repoint(&port, board.path());
+    let mut c = config(port.to_str().unwrap());
+    c.acknowledged = ack;
+    c.display_ms = display_ms;
+    let mut link = Link::spawn(c).unwrap();
+    wait_until("the link to open", || link.stats().connected);
+    let mut shown = Vec::new();
+    for i in 0..cycles {
+        let lost_before = link.stats().lost;
+        board.stop();
+        wait_until("the link to notice the loss", || {
+            link.stats().lost > lost_before
+        });
+        link.action(&action(i, &format!("element {i}"), 0.8, u32::from(i) * 100))
+            .unwrap();
+        link.clear(u32::from(i) * 100 + 50).unwrap();
+        std::thread::sleep(outage);
+        board = emulator::spawn_pty(ack).unwrap();
+        repoint(&port, board.path());
+        wait_until(&format!("element {i} to be settled"), || {
+            settled(&link, u64::from(i) + 1)
+        });
+        wait_until("the board to be given the state", || {
+            let s = link.stats();
+            s.connected && s.awaiting_ack.is_none() && !board.history().is_empty()
+        });
+        shown.extend(actions_shown(&board.history()));
+    }
+    let stats = link.stats();
+    link.close();
+    board.stop();
+    (stats, shown)
+}
+
+#[test]
+fn elements_recognised_during_outages_are_shown_when_the_line_is_back() {
+    for (ack, cycles) in [(true, 30u16), (false, 10)] {
+        let (stats, shown) = unplug_cycles(ack, cycles, 600_000, Duration::ZERO);
+        assert_eq!(shown, (0..cycles).collect::<Vec<_>>(), "ack={ack}");
+        let e = stats.elements;
+        assert_eq!(
+            (e.recognised, e.shown, e.superseded, e.lost()),
+            (u64::from(cycles), u64::from(cycles), 0, 0),
+            "ack={ack}: {e}"
+        );
+        assert!(stats.lost >= u64::from(cycles), "{stats:?}");
+    }
+}
+
+#[test]
+fn an_element_whose_display_time_passed_during_an_outage_is_counted_lost() {
+    let (stats, shown) = unplug_cycles(true, 3, 50, Duration::from_millis(100));
+    assert!(shown.is_empty(), "{shown:?}");
+    let e = stats.elements;
+    assert_eq!(
+        (
+            e.recognised,
+            e.shown,
+            e.lost_line_down,
+            e.lost_unacknowledged
+        ),
+        (3, 0, 3, 0),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_element_not_yet_shown_when_the_link_stops_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = {
+        let mut link = Link::spawn(config(dir.path().join("absent").to_str().unwrap())).unwrap();
+        link.action(&action(1, "kip", 0.9, 1)).unwrap();
+        link.action(&action(2, "kip", 0.9, 2)).unwrap();
+        link
+    };
+    let counters = link.counters();
+    link.close();
+    let e = counters.get().elements;
+    assert_eq!(
+        (e.recognised, e.superseded, e.lost_at_stop, e.pending()),
+        (2, 1, 1, 0),
+        "{e}"
+    );
 }

@@ -32,7 +32,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::decision::DecisionConfig;
-use crate::scoreboard::{LinkConfig, MAX_BAUD, MIN_BAUD};
+use crate::scoreboard::{LinkConfig, MAX_BAUD, MAX_DISPLAY_MS, MIN_BAUD};
 use crate::source::{CameraFormat, SourceSpec};
 
 /// The profiles compiled into the binary, by name.
@@ -384,6 +384,11 @@ impl Profile {
             "scoreboard.heartbeat_interval_ms",
             (100..=60_000).contains(&s.heartbeat_interval_ms),
             format!("must be in 100..=60000, found {}", s.heartbeat_interval_ms),
+        );
+        bad(
+            "scoreboard.display_ms",
+            s.display_ms <= MAX_DISPLAY_MS,
+            format!("must be in 0..={MAX_DISPLAY_MS}, found {}", s.display_ms),
         );
 
         let i = &self.inference;

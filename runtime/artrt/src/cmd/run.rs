@@ -122,6 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (ScoreboardPort::Emulator, Some(emu)) => Some(emu.path().to_string()),
         _ => None,
     };
+    let mut link_counters = None;
     if let Some(port) = link_port {
         let config = LinkConfig {
             port,
@@ -129,6 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         let link = Link::spawn(config.clone())
             .with_context(|| format!("cannot start the scoreboard link on {}", config.port))?;
+        link_counters = Some(link.counters());
         sinks.push("scoreboard", boxed(link));
     }
     let panel_thread = emulator.as_ref().filter(|_| !args.no_panel).map(draw_panel);
@@ -159,6 +161,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             stats.inference_p50_us as f64 / 1000.0
         ),
         Err(_) => {}
+    }
+    if let Some(counters) = link_counters {
+        log::info!("scoreboard: {}", counters.get().elements);
     }
     if let Some(emu) = emulator {
         let shown = emu.history();

@@ -40,6 +40,14 @@ pub struct LinkConfig {
     /// Milliseconds between heartbeats.
     #[serde(default = "default_heartbeat_interval_ms")]
     pub heartbeat_interval_ms: u64,
+    /// The display policy: milliseconds a recognised element stays on the
+    /// board, from the moment it is shown (acknowledged in acknowledged
+    /// mode), before a clear may replace it; a newer element replaces it at
+    /// once. An element not yet shown is offered for this long after it was
+    /// recognised (through an outage, or again as a new sentence when its
+    /// re-sends run out), then given up.
+    #[serde(default = "default_display_ms")]
+    pub display_ms: u64,
 }
 
 fn default_baud() -> u32 {
@@ -54,6 +62,12 @@ fn default_max_resends() -> u32 {
 fn default_heartbeat_interval_ms() -> u64 {
     1000
 }
+fn default_display_ms() -> u64 {
+    3000
+}
+
+/// Longest display time a profile may set: ten minutes.
+pub const MAX_DISPLAY_MS: u64 = 600_000;
 
 /// Why a link configuration cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,12 +81,15 @@ pub enum LinkConfigError {
     /// An interval is 0.
     #[error("{0} must be at least 1 ms")]
     ZeroInterval(&'static str),
+    /// `display_ms` is longer than [`MAX_DISPLAY_MS`].
+    #[error("display_ms = {0} is over {MAX_DISPLAY_MS}")]
+    Display(u64),
 }
 
 impl LinkConfig {
     /// The spec's defaults for the port at `path`: 115200 baud, no
     /// acknowledgements, re-send after 250 ms at most 5 times, a heartbeat a
-    /// second.
+    /// second; each element shown for at least 3 s.
     pub fn new(path: impl Into<String>) -> Self {
         LinkConfig {
             port: path.into(),
@@ -81,6 +98,7 @@ impl LinkConfig {
             resend_interval_ms: default_resend_interval_ms(),
             max_resends: default_max_resends(),
             heartbeat_interval_ms: default_heartbeat_interval_ms(),
+            display_ms: default_display_ms(),
         }
     }
 
@@ -98,6 +116,9 @@ impl LinkConfig {
         if self.heartbeat_interval_ms == 0 {
             return Err(LinkConfigError::ZeroInterval("heartbeat_interval_ms"));
         }
+        if self.display_ms > MAX_DISPLAY_MS {
+            return Err(LinkConfigError::Display(self.display_ms));
+        }
         Ok(())
     }
 
@@ -109,6 +130,11 @@ impl LinkConfig {
     /// Time between heartbeats.
     pub fn heartbeat_interval(&self) -> Duration {
         Duration::from_millis(self.heartbeat_interval_ms)
+    }
+
+    /// Shortest time an element stays on the board before a clear.
+    pub fn display_time(&self) -> Duration {
+        Duration::from_millis(self.display_ms)
     }
 }
 
@@ -126,9 +152,10 @@ mod tests {
                 c.acknowledged,
                 c.resend_interval_ms,
                 c.max_resends,
-                c.heartbeat_interval_ms
+                c.heartbeat_interval_ms,
+                c.display_ms
             ),
-            (115_200, false, 250, 5, 1000)
+            (115_200, false, 250, 5, 1000, 3000)
         );
     }
 
@@ -156,6 +183,14 @@ mod tests {
             c.validate(),
             Err(LinkConfigError::ZeroInterval("resend_interval_ms"))
         );
+        c.resend_interval_ms = 250;
+        c.display_ms = MAX_DISPLAY_MS + 1;
+        assert_eq!(
+            c.validate(),
+            Err(LinkConfigError::Display(MAX_DISPLAY_MS + 1))
+        );
+        c.display_ms = 0;
+        assert_eq!(c.validate(), Ok(()));
         assert_eq!(LinkConfig::new("").validate(), Err(LinkConfigError::NoPort));
     }
 }

@@ -5,7 +5,15 @@
 //! opens the port, writes, notices when the line is lost (write or read
 //! errors, end of file, hang-up), reopens it with backoff, sends heartbeats,
 //! answers `ARTRQ`, and in acknowledged mode re-sends until `ARTAK`.
+//!
+//! It also keeps the display policy (`LinkConfig::display_ms`): an element
+//! stays on the board for at least the display time before a clear replaces
+//! it, a clear never replaces an element no board has acknowledged while it
+//! is within that time, and an element recognised during an outage is sent
+//! when the line is back if still within it. [`ElementCounts`] says what
+//! became of every element.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -72,10 +80,74 @@ pub struct LinkStats {
     /// board's side: a line that echoes what the device writes (a half-duplex
     /// RS-485 adapter, a loopback) or a misbehaving board. Ignored.
     pub echoed: u64,
+    /// Elements offered again as a new sentence after their re-sends ran out
+    /// within their display time.
+    pub reoffered: u64,
     /// The `seq` still waiting for `ARTAK`, if any.
     pub awaiting_ack: Option<u16>,
     /// The `seq` the next new sentence gets.
     pub next_seq: u16,
+    /// What became of the recognised elements.
+    pub elements: ElementCounts,
+}
+
+/// What became of the elements handed to the link. Every recognised element
+/// ends up shown, superseded or lost; the one on its way now is none of these
+/// yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ElementCounts {
+    /// Elements the link was given.
+    pub recognised: u64,
+    /// Shown on the board: acknowledged, or written in plain mode.
+    pub shown: u64,
+    /// Replaced by a newer element before they could be shown.
+    pub superseded: u64,
+    /// Lost because the line was down for all of their display time.
+    pub lost_line_down: u64,
+    /// Lost because the board never acknowledged them within their display time.
+    pub lost_unacknowledged: u64,
+    /// Lost because the link stopped before they were shown.
+    pub lost_at_stop: u64,
+}
+
+impl ElementCounts {
+    /// Elements lost, all reasons together.
+    pub fn lost(&self) -> u64 {
+        self.lost_line_down + self.lost_unacknowledged + self.lost_at_stop
+    }
+
+    /// Elements neither shown, superseded nor lost yet: 0 or 1.
+    pub fn pending(&self) -> u64 {
+        self.recognised - self.shown - self.superseded - self.lost()
+    }
+}
+
+impl std::fmt::Display for ElementCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} elements recognised, {} shown, {} superseded, {} lost ({} line down, {} unacknowledged, {} at stop)",
+            self.recognised,
+            self.shown,
+            self.superseded,
+            self.lost(),
+            self.lost_line_down,
+            self.lost_unacknowledged,
+            self.lost_at_stop
+        )
+    }
+}
+
+/// A handle on a link's counters that outlives the link, for a summary
+/// after the link was handed to a fan-out and dropped.
+#[derive(Debug, Clone)]
+pub struct LinkCounters(Arc<Mutex<LinkStats>>);
+
+impl LinkCounters {
+    /// The counters now (final once the link has stopped).
+    pub fn get(&self) -> LinkStats {
+        lock(&self.0).clone()
+    }
 }
 
 /// What the action line shows.
@@ -106,6 +178,32 @@ impl State {
                 conf: *conf,
                 t_ms: *t_ms,
             }),
+        }
+    }
+}
+
+/// The element the action line is given to show, and its progress.
+#[derive(Debug, Clone)]
+struct Element {
+    recognised: Instant,
+    /// When the board showed it (acknowledged, or written in plain mode).
+    shown: Option<Instant>,
+    /// Whether any write of it went out on an open line.
+    written: bool,
+    /// The `seq`s it was sent as, newest last (a few, for late `ARTAK`s).
+    seqs: VecDeque<u16>,
+}
+
+/// How many of an element's `seq`s an `ARTAK` is matched against.
+const SEQS_KEPT: usize = 8;
+
+impl Element {
+    fn new(now: Instant) -> Self {
+        Element {
+            recognised: now,
+            shown: None,
+            written: false,
+            seqs: VecDeque::new(),
         }
     }
 }
@@ -179,6 +277,11 @@ impl Link {
     /// What the link has done so far.
     pub fn stats(&self) -> LinkStats {
         lock(&self.stats).clone()
+    }
+
+    /// A handle on the counters that stays readable after the link is gone.
+    pub fn counters(&self) -> LinkCounters {
+        LinkCounters(Arc::clone(&self.stats))
     }
 
     /// Stops the link thread after it has written the last state, if the
@@ -268,6 +371,10 @@ struct Worker {
     parser: Parser,
     seq: u16,
     state: State,
+    /// The element `state` shows, while it shows one.
+    element: Option<Element>,
+    /// A clear has been asked for and waits on the display policy.
+    clear_wanted: bool,
     /// The current state has not been written as a new sentence yet.
     dirty: bool,
     /// The `seq` of the current state's latest new sentence.
@@ -290,6 +397,8 @@ impl Worker {
             parser: Parser::new(),
             seq: first_seq,
             state: State::Clear,
+            element: None,
+            clear_wanted: false,
             dirty: false,
             state_seq: None,
             redo: false,
@@ -335,14 +444,19 @@ impl Worker {
                 }
             }
             self.service(Instant::now());
+            if stop && self.element.as_ref().is_some_and(|e| e.shown.is_none()) {
+                self.element = None;
+                lock(&self.stats).elements.lost_at_stop += 1;
+            }
             self.publish();
             if stop {
                 let mut stats = lock(&self.stats);
                 stats.connected = false;
                 info!(
-                    "scoreboard {}: stopped; {} sentences written ({} heartbeats), {} re-sent, {} acknowledged, \
+                    "scoreboard {}: stopped; {}; {} sentences written ({} heartbeats), {} re-sent, {} acknowledged, \
                      {} given up, {} ARTRQ answered, {} dropped and {} echoed from the board, line lost {} times",
                     self.config.port,
+                    stats.elements,
                     stats.sent,
                     stats.heartbeats,
                     stats.resent,
@@ -358,27 +472,108 @@ impl Worker {
         }
     }
 
-    /// The earliest timer: reopening while the line is down; a re-send or a
-    /// heartbeat while it is up.
+    /// The earliest timer: the end of a display time a clear waits for;
+    /// reopening while the line is down; a re-send or a heartbeat while it
+    /// is up.
     fn next_deadline(&self) -> Option<Instant> {
+        let settle = self.clear_due();
         if self.port.is_none() {
-            return self.backoff.due();
+            return [self.backoff.due(), settle].into_iter().flatten().min();
         }
         let beat = self.beat.map(|_| self.next_beat);
-        [self.awaiting.map(|a| a.next_at), beat]
+        [self.awaiting.map(|a| a.next_at), beat, settle]
             .into_iter()
             .flatten()
             .min()
     }
 
+    /// When the clear asked for may replace the element shown: its display
+    /// time after it was shown, or after it was recognised if it never was.
+    fn clear_due(&self) -> Option<Instant> {
+        let element = self.element.as_ref().filter(|_| self.clear_wanted)?;
+        Some(element.shown.unwrap_or(element.recognised) + self.config.display_time())
+    }
+
+    /// Whether the element shown is unshown and within its display time.
+    fn worth_offering(&self, now: Instant) -> bool {
+        self.element
+            .as_ref()
+            .is_some_and(|e| e.shown.is_none() && now < e.recognised + self.config.display_time())
+    }
+
+    /// Makes `state` current, to be written as a new sentence.
+    fn show(&mut self, state: State, element: Option<Element>) {
+        self.state = state;
+        self.element = element;
+        self.clear_wanted = false;
+        self.dirty = true;
+        self.redo = false;
+        self.awaiting = None;
+    }
+
+    /// Applies a clear asked for once the display policy allows it.
+    fn settle(&mut self, now: Instant) {
+        if self.clear_due().is_none_or(|due| now < due) {
+            return;
+        }
+        if let Some(element) = &self.element
+            && element.shown.is_none()
+        {
+            let mut stats = lock(&self.stats);
+            if element.written {
+                stats.elements.lost_unacknowledged += 1;
+            } else {
+                stats.elements.lost_line_down += 1;
+            }
+        }
+        self.show(State::Clear, None);
+    }
+
+    /// The element shown reached the board at `now`.
+    fn mark_shown(&mut self, now: Instant) {
+        if let Some(element) = self.element.as_mut()
+            && element.shown.is_none()
+        {
+            element.shown = Some(now);
+            lock(&self.stats).elements.shown += 1;
+        }
+    }
+
+    /// A sentence of the current state went out on the line as `seq`.
+    fn wrote_state(&mut self, seq: u16, now: Instant) {
+        let Some(element) = self.element.as_mut() else {
+            return;
+        };
+        element.written = true;
+        if element.seqs.back() != Some(&seq) {
+            if element.seqs.len() == SEQS_KEPT {
+                element.seqs.pop_front();
+            }
+            element.seqs.push_back(seq);
+        }
+        if !self.config.acknowledged {
+            self.mark_shown(now);
+        }
+    }
+
     /// Handles one command; true when the thread must stop.
     fn command(&mut self, command: Command) -> bool {
         match command {
-            Command::Show(state) => {
-                self.state = state;
-                self.dirty = true;
-                self.redo = false;
-                self.awaiting = None;
+            Command::Show(State::Clear) => {
+                if self.element.is_some() {
+                    self.clear_wanted = true;
+                }
+                false
+            }
+            Command::Show(action) => {
+                {
+                    let mut stats = lock(&self.stats);
+                    stats.elements.recognised += 1;
+                    if self.element.as_ref().is_some_and(|e| e.shown.is_none()) {
+                        stats.elements.superseded += 1;
+                    }
+                }
+                self.show(action, Some(Element::new(Instant::now())));
                 false
             }
             Command::Health(beat) => {
@@ -402,9 +597,14 @@ impl Worker {
                     self.config.port
                 );
             }
-            Some(Ok(Sentence::Ack { seq })) if self.awaiting.is_some_and(|a| a.seq == seq) => {
+            Some(Ok(Sentence::Ack { seq }))
+                if self.awaiting.is_some_and(|a| a.seq == seq)
+                    || self.element.as_ref().is_some_and(|e| e.seqs.contains(&seq)) =>
+            {
+                // An ARTAK of the element's earlier offer shows it as well.
                 self.awaiting = None;
                 lock(&self.stats).acked += 1;
+                self.mark_shown(Instant::now());
             }
             Some(Ok(Sentence::Nak { seq })) if self.state_seq == Some(seq) && !self.dirty => {
                 self.resend(Instant::now());
@@ -441,38 +641,29 @@ impl Worker {
         }
     }
 
-    /// Opens the port when due, then writes what is due.
+    /// Opens the port when due, applies the display policy, then writes
+    /// what is due.
     fn service(&mut self, now: Instant) {
         if self.port.is_none() && self.backoff.ready(now) {
             self.open(now);
         }
+        self.settle(now);
         if self.port.is_none() {
             return;
         }
-        if self.dirty {
-            let seq = self.next_seq();
-            self.dirty = false;
-            self.state_seq = Some(seq);
-            self.awaiting = self.config.acknowledged.then_some(Awaiting {
-                seq,
-                resends: 0,
-                next_at: now + self.config.resend_interval(),
-            });
-            if self.write(&self.state.sentence(seq)) {
-                lock(&self.stats).sent += 1;
-            } else {
-                self.redo = true;
-            }
-        } else if self.redo {
-            self.redo = false;
-            self.resend(now);
-        }
         if let Some(a) = self.awaiting
             && now >= a.next_at
-            && self.port.is_some()
         {
             if a.resends < self.config.max_resends {
                 self.resend(now);
+            } else if self.worth_offering(now) {
+                // Its re-sends ran out within its display time: a new sentence.
+                self.dirty = true;
+                lock(&self.stats).reoffered += 1;
+                debug!(
+                    "scoreboard {}: no ARTAK for seq {} after {} re-sends; offering the element again",
+                    self.config.port, a.seq, a.resends
+                );
             } else {
                 self.awaiting = None;
                 lock(&self.stats).gave_up += 1;
@@ -481,6 +672,29 @@ impl Worker {
                     self.config.port, a.seq, a.resends
                 );
             }
+        }
+        if self.port.is_none() {
+            return;
+        }
+        if self.dirty {
+            let seq = self.next_seq();
+            self.dirty = false;
+            self.redo = false;
+            self.state_seq = Some(seq);
+            self.awaiting = self.config.acknowledged.then_some(Awaiting {
+                seq,
+                resends: 0,
+                next_at: now + self.config.resend_interval(),
+            });
+            if self.write(&self.state.sentence(seq)) {
+                lock(&self.stats).sent += 1;
+                self.wrote_state(seq, now);
+            } else {
+                self.redo = true;
+            }
+        } else if self.redo {
+            self.redo = false;
+            self.resend(now);
         }
         if let Some(beat) = self.beat
             && now >= self.next_beat
@@ -514,6 +728,7 @@ impl Worker {
         }
         if self.write(&self.state.sentence(seq)) {
             lock(&self.stats).resent += 1;
+            self.wrote_state(seq, now);
         } else {
             self.redo = true;
         }

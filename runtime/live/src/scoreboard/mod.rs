@@ -9,5 +9,5 @@ mod config;
 mod link;
 pub mod serial;
 
-pub use config::{LinkConfig, LinkConfigError, MAX_BAUD, MIN_BAUD};
-pub use link::{Link, LinkError, LinkStats, per_mille};
+pub use config::{LinkConfig, LinkConfigError, MAX_BAUD, MAX_DISPLAY_MS, MIN_BAUD};
+pub use link::{ElementCounts, Link, LinkCounters, LinkError, LinkStats, per_mille};
