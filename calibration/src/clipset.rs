@@ -6,6 +6,10 @@
 //! <set>/<clip_dir>/img_00001.jpg, img_00002.jpg, ...   RGB JPEG frames, all of one size
 //! <set>/set.toml          fps, frame size, provenance
 //! ```
+//!
+//! Every file is read under the rules of [`artrt_files`]: inside the set's
+//! directory, no symbolic links, regular files only, of bounded size
+//! ([`MAX_LIST_BYTES`] for the three lists, [`MAX_FRAME_BYTES`] a frame).
 
 use crate::annotation::{Annotation, check_clip_dir, frame_file_name};
 use crate::error::Error;
@@ -72,8 +76,26 @@ impl SetMeta {
     }
 }
 
+/// Largest `set.toml`, `labels.txt` or `annotations.txt` read.
+pub const MAX_LIST_BYTES: u64 = 64 << 20;
+/// Largest frame file read.
+pub const MAX_FRAME_BYTES: u64 = 64 << 20;
+
 fn read_text(path: &Path) -> Result<String, Error> {
-    fs::read_to_string(path).map_err(Error::io(path))
+    let (dir, name) = (
+        path.parent().unwrap_or(Path::new(".")),
+        path.file_name().unwrap_or_default(),
+    );
+    let bytes = artrt_files::read_inside(dir, name, MAX_LIST_BYTES).map_err(|e| match e {
+        artrt_files::FileError::Io { path, cause } => Error::Io { path, cause },
+        refused => refused.into(),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        Error::io(path)(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
+    })
 }
 
 /// An opened clip set: labels, metadata and the clip list.
@@ -191,14 +213,24 @@ impl ClipSet {
         self.root.join(&clip.clip_dir).join(frame_file_name(k))
     }
 
+    /// The bytes of frame `k` (1-based) of `clip`, as stored.
+    pub fn read_frame(&self, clip: &Annotation, k: u32) -> Result<Vec<u8>, Error> {
+        let name = Path::new(&clip.clip_dir).join(frame_file_name(k));
+        artrt_files::read_inside(&self.root, &name, MAX_FRAME_BYTES).map_err(|e| match e {
+            artrt_files::FileError::Io { path, cause }
+                if cause.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Error::MissingFrame { path }
+            }
+            other => other.into(),
+        })
+    }
+
     /// Loads one frame (1-based `k`) as 8-bit RGB, checking its size.
     pub fn load_frame(&self, clip: &Annotation, k: u32) -> Result<RgbImage, Error> {
         let path = self.frame_path(clip, k);
-        if !path.is_file() {
-            return Err(Error::MissingFrame { path });
-        }
-        let img = image::ImageReader::open(&path)
-            .map_err(Error::io(&path))?
+        let bytes = self.read_frame(clip, k)?;
+        let img = image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
             .map_err(Error::io(&path))?
             .decode()
@@ -237,13 +269,15 @@ impl ClipSet {
         for clip in &self.clips {
             for k in 1..=clip.num_frames {
                 let path = self.frame_path(clip, k);
-                if !path.is_file() {
-                    return Err(Error::MissingFrame { path });
-                }
-                let (w, h) = image::image_dimensions(&path).map_err(|cause| Error::Decode {
-                    path: path.clone(),
-                    cause,
-                })?;
+                let bytes = self.read_frame(clip, k)?;
+                let (w, h) = image::ImageReader::new(std::io::Cursor::new(bytes))
+                    .with_guessed_format()
+                    .map_err(Error::io(&path))?
+                    .into_dimensions()
+                    .map_err(|cause| Error::Decode {
+                        path: path.clone(),
+                        cause,
+                    })?;
                 self.check_size(&path, w, h)?;
             }
         }

@@ -22,6 +22,10 @@ pub enum AnnotationError {
 /// An error reading or writing a clip set; every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A file the set may not hold (outside it, a link, not a regular file,
+    /// too large), or one that cannot be read.
+    #[error(transparent)]
+    File(#[from] artrt_files::FileError),
     /// A file or directory could not be read or written.
     #[error("{path}: {cause}")]
     Io {

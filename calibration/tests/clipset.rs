@@ -256,3 +256,34 @@ fn writer_refuses_bad_clips() {
         Err(Error::FrameSize { .. })
     ));
 }
+
+#[test]
+fn files_a_set_may_not_hold_are_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = write_set(dir.path());
+    let frame = dir.path().join("a").join(frame_file_name(1));
+    fs::remove_file(&frame).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &frame).unwrap();
+    let err = set.load_frame(&set.clips()[0], 1).unwrap_err();
+    assert!(matches!(err, Error::File(_)), "{err}");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert!(set.verify().is_err());
+
+    // A list that is a link out of the set.
+    let outside = tempfile::tempdir().unwrap();
+    let elsewhere = outside.path().join("annotations.txt");
+    fs::write(&elsewhere, "a 3 0\n").unwrap();
+    fs::remove_file(dir.path().join("annotations.txt")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.path().join("annotations.txt")).unwrap();
+    let err = ClipSet::open(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+
+    // A clip directory that is a link out of the set.
+    let dir = tempfile::tempdir().unwrap();
+    let set = write_set(dir.path());
+    let moved = outside.path().join("b");
+    fs::rename(dir.path().join("b"), &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, dir.path().join("b")).unwrap();
+    let err = set.load_clip(&set.clips()[1]).unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+}

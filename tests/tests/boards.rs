@@ -320,6 +320,22 @@ fn missing_files_and_unknown_names_are_clear() {
     let report = format!("{:?}", anyhow::Error::from(err));
     assert_eq!(report.matches("No such file").count(), 1, "{report}");
 
+    // Only a regular file is read: a link to a device or a FIFO is refused unread.
+    let dir = tempfile::tempdir().unwrap();
+    let zero = dir.path().join("zero.toml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let fifo = dir.path().join("fifo.toml");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for path in [&zero, &fifo] {
+        let err = Profile::from_file(path).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+    let big = dir.path().join("big.toml");
+    fs::write(&big, vec![b'#'; 2 << 20]).unwrap();
+    let err = Profile::from_file(&big).unwrap_err();
+    assert!(err.to_string().contains("bytes"), "{err}");
+
     let err = Profile::load("jetson-nano-classic").unwrap_err();
     assert!(matches!(err, ProfileError::Unknown { .. }));
     assert!(

@@ -4,10 +4,10 @@
 //! refused), checks the SHA-256 of every listed file, checks each ONNX file's
 //! input and outputs against the manifest and loads the golden arrays.
 
+use artrt_files::FileError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, Array4, Array5};
 use ndarray_npy::ReadNpyExt;
@@ -780,62 +780,17 @@ impl Checker<'_> {
     }
 }
 
-/// Reads the file `name` of the bundle in `dir`, refusing what a bundle may
-/// not hold: a name that leaves the directory (absolute, `..`), a symbolic
-/// link anywhere on the way, anything but a regular file (a FIFO would
-/// block, a device never end) and a file over `limit` bytes. All is checked
-/// before the file is opened.
+/// Reads the file `name` of the bundle in `dir` under the rules of
+/// [`artrt_files`]: inside the bundle, no symbolic link, a regular file of at
+/// most `limit` bytes, checked before reading.
 fn read_regular(dir: &Path, name: &str, limit: u64) -> Result<Vec<u8>, BundleError> {
-    let path = dir.join(name);
-    let unsafe_file = |reason: String| BundleError::Unsafe {
-        path: path.clone(),
-        reason,
-    };
-    let rel = Path::new(name);
-    if name.is_empty() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return Err(unsafe_file(
-            "not a path inside the bundle (absolute, empty, or with `.` or `..`)".into(),
-        ));
-    }
-    let io = |cause| BundleError::Io {
-        path: path.clone(),
-        cause,
-    };
-    let mut at = dir.to_path_buf();
-    let mut meta = None;
-    for part in rel.components() {
-        at.push(part);
-        let m = std::fs::symlink_metadata(&at).map_err(io)?;
-        if m.file_type().is_symlink() {
-            return Err(unsafe_file(format!(
-                "{} is a symbolic link: a bundle holds its files itself",
-                at.display()
-            )));
-        }
-        meta = Some(m);
-    }
-    let meta = meta.expect("a checked name has a component");
-    if !meta.is_file() {
-        return Err(unsafe_file(
-            "not a regular file (a directory, FIFO, socket or device)".into(),
-        ));
-    }
-    if meta.len() > limit {
-        return Err(unsafe_file(format!(
-            "{} bytes, more than the {limit} a bundle file may have",
-            meta.len()
-        )));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    std::fs::File::open(&path)
-        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
-        .map_err(io)?;
-    if bytes.len() as u64 > limit {
-        return Err(unsafe_file(format!(
-            "grew past the {limit} bytes a bundle file may have while read"
-        )));
-    }
-    Ok(bytes)
+    artrt_files::read_inside(dir, name, limit).map_err(|e| match e {
+        FileError::Io { path, cause } => BundleError::Io { path, cause },
+        refused => BundleError::Unsafe {
+            path: refused.path().to_path_buf(),
+            reason: refused.to_string(),
+        },
+    })
 }
 
 /// Checks that a `.npy` file's header parses and that its data is as long as

@@ -67,6 +67,32 @@ pub enum PreprocessError {
     /// A clip with no frames.
     #[error("a clip needs at least one frame")]
     NoFrames,
+    /// One frame of a clip is bad.
+    #[error("frame {index} of the clip: {cause}")]
+    InFrame {
+        /// 0-based index of the frame among those given.
+        index: usize,
+        /// What is wrong with it.
+        cause: Box<PreprocessError>,
+    },
+}
+
+/// Checks that JPEG data starts with the start-of-image marker and ends
+/// with the end-of-image marker (after any zero padding, as some cameras
+/// pad their buffers): a truncated frame would otherwise decode silently,
+/// its missing rows filled in.
+fn check_jpeg_markers(data: &[u8]) -> Result<(), PreprocessError> {
+    if !data.starts_with(&[0xFF, 0xD8]) {
+        return Err(PreprocessError::Jpeg("no start-of-image marker".into()));
+    }
+    let end = data.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    if end < 4 || data[end - 2..end] != [0xFF, 0xD9] {
+        return Err(PreprocessError::Jpeg(format!(
+            "truncated: no end-of-image marker after {} bytes",
+            data.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Source frame `floor((i + 0.5) * n / t)` of `n`: frame `i` of a `t`-frame
@@ -182,13 +208,7 @@ impl Preprocessor {
             reason,
         };
         let expected = match frame.format {
-            PixelFormat::Mjpeg => {
-                return if frame.data.starts_with(&[0xFF, 0xD8]) {
-                    Ok(())
-                } else {
-                    Err(PreprocessError::Jpeg("no start-of-image marker".into()))
-                };
-            }
+            PixelFormat::Mjpeg => return check_jpeg_markers(frame.data),
             _ if w == 0 || h == 0 => return Err(geometry_err("empty frame")),
             PixelFormat::Rgb24 => w * h * 3,
             PixelFormat::Yuyv if w % 2 != 0 => {
@@ -272,7 +292,12 @@ impl Preprocessor {
         }
         let (n, t, len) = (frames.len(), self.spec.frames, self.frame_len());
         for (i, chunk) in out.chunks_exact_mut(len).enumerate() {
-            self.frame_into(&frames[self.spec.sampling.pick(n, t, i)], chunk)?;
+            let index = self.spec.sampling.pick(n, t, i);
+            self.frame_into(&frames[index], chunk)
+                .map_err(|cause| PreprocessError::InFrame {
+                    index,
+                    cause: Box::new(cause),
+                })?;
         }
         Ok(())
     }
@@ -359,6 +384,31 @@ mod tests {
         let picks: Vec<usize> = (0..8).map(|i| segment_centre(4, 8, i)).collect();
         assert_eq!(picks, [0, 0, 1, 1, 2, 2, 3, 3]);
         assert_eq!(segment_centre(1, 8, 7), 0);
+    }
+
+    #[test]
+    fn truncated_or_foreign_jpeg_data_is_refused_before_decoding() {
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+            .encode(&[128u8; 16 * 8 * 3], 16, 8, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        check_jpeg_markers(&jpeg).unwrap();
+        // Padding after the end marker is allowed.
+        let mut padded = jpeg.clone();
+        padded.extend_from_slice(&[0; 64]);
+        check_jpeg_markers(&padded).unwrap();
+        for cut in [jpeg.len() / 2, jpeg.len() - 1, 3, 0] {
+            let err = check_jpeg_markers(&jpeg[..cut]).unwrap_err();
+            assert!(
+                err.to_string().contains(if cut < 2 {
+                    "start-of-image"
+                } else {
+                    "truncated"
+                }),
+                "{err}"
+            );
+        }
+        assert!(check_jpeg_markers(b"\x89PNG\r\n").is_err());
     }
 
     #[test]

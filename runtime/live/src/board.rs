@@ -35,6 +35,8 @@ use crate::decision::DecisionConfig;
 use crate::scoreboard::{LinkConfig, MAX_BAUD, MAX_DISPLAY_MS, MIN_BAUD};
 use crate::source::{CameraFormat, SourceSpec};
 
+/// Largest board profile file read.
+pub const MAX_PROFILE_BYTES: u64 = 1 << 20;
 /// The profiles compiled into the binary, by name.
 pub const BUILTIN: [(&str, &str); 5] = [
     (
@@ -186,13 +188,14 @@ pub struct Problem {
 /// Why a board profile could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    /// The file could not be read.
-    #[error("cannot read board profile {}: {cause}", path.display())]
+    /// The file could not be read, or is not one a profile may be (not a
+    /// regular file, over [`MAX_PROFILE_BYTES`]).
+    #[error("cannot read board profile {cause}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// What the system said.
-        cause: std::io::Error,
+        /// What is wrong.
+        cause: artrt_files::FileError,
     },
     /// The file is not a valid profile.
     #[error("{}", render_problems(file, problems))]
@@ -245,9 +248,11 @@ impl Profile {
     /// Reads and checks a profile file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ProfileError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|cause| ProfileError::Read {
-            path: path.to_path_buf(),
-            cause,
+        let text = artrt_files::read_named_text(path, MAX_PROFILE_BYTES).map_err(|cause| {
+            ProfileError::Read {
+                path: path.to_path_buf(),
+                cause,
+            }
         })?;
         Self::parse(&text, &path.display().to_string())
     }

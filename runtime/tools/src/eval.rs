@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use artrt_calibration::Annotation;
 use artrt_calibration::ClipSet;
 use artrt_infer::postprocess::{softmax_into, top_k};
+use artrt_infer::preprocess::PreprocessError;
 use artrt_infer::{Backend, Bundle, Failover, FrameRef, Preprocessor};
 use serde::Serialize;
 
@@ -23,12 +25,27 @@ pub struct Report {
     pub set: PathBuf,
     /// Clips evaluated.
     pub clips: usize,
+    /// Clips that could not be evaluated (a frame missing, unreadable or
+    /// not decodable), each with the file and the reason; they count in no
+    /// figure.
+    pub skipped: Vec<Skipped>,
     /// Class labels (bundle and set agree).
     pub labels: Vec<String>,
     /// One entry per precision.
     pub runs: Vec<Run>,
     /// Fraction of clips where INT8 and FP32 give the same top-1 class (`both` only).
     pub int8_fp32_agreement: Option<f64>,
+}
+
+/// A clip left out of the evaluation, and why.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The clip's directory, as `annotations.txt` names it.
+    pub clip: String,
+    /// The frame file at fault, when one is.
+    pub file: Option<PathBuf>,
+    /// What is wrong.
+    pub reason: String,
 }
 
 /// Results of one precision.
@@ -174,22 +191,24 @@ pub fn evaluate(
     let mut pre = Preprocessor::new(&bundle.input);
     let mut input = vec![0.0f32; pre.clip_len()];
     let mut probs = vec![0.0f32; bundle.labels().len()];
+    let mut truth = Vec::new();
+    let mut skipped = Vec::new();
     for clip in set.clips() {
         let start = Instant::now();
-        let jpegs = (1..=clip.num_frames)
-            .map(|k| {
-                let path = set.frame_path(clip, k);
-                std::fs::read(&path)
-                    .with_context(|| format!("cannot read frame {}", path.display()))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let frames: Vec<FrameRef<'_>> = jpegs.iter().map(|j| FrameRef::jpeg(j)).collect();
-        pre.clip_into(&frames, &mut input).with_context(|| {
-            format!(
-                "cannot preprocess clip {}",
-                set.root().join(&clip.clip_dir).display()
-            )
-        })?;
+        if let Err(skip) = prepare_clip(set, clip, &mut pre, &mut input) {
+            log::warn!(
+                "skipping clip {}: {}{}",
+                skip.clip,
+                skip.file
+                    .as_ref()
+                    .map_or(String::new(), |f| format!("{}: ", f.display())),
+                skip.reason
+            );
+            skipped.push(skip);
+            progress();
+            continue;
+        }
+        truth.push(clip.class_id);
         let prepared = start.elapsed();
         for t in &mut tallies {
             let t0 = Instant::now();
@@ -209,7 +228,14 @@ pub fn evaluate(
         progress();
     }
 
-    let truth: Vec<usize> = set.clips().iter().map(|c| c.class_id).collect();
+    if truth.is_empty() {
+        bail!(
+            "no clip of {} could be evaluated; the first skipped: {} ({})",
+            set.root().display(),
+            skipped[0].clip,
+            skipped[0].reason
+        );
+    }
     let labels = bundle.labels().to_vec();
     let runs: Vec<Run> = tallies
         .into_iter()
@@ -229,10 +255,47 @@ pub fn evaluate(
         model: bundle.model.name.clone(),
         set: set.root().to_path_buf(),
         clips: truth.len(),
+        skipped,
         labels,
         runs,
         int8_fp32_agreement: agreement,
     })
+}
+
+/// Reads and preprocesses the frames of `clip` into `input`; a clip that
+/// cannot be used comes back as a [`Skipped`] naming the frame file.
+fn prepare_clip(
+    set: &ClipSet,
+    clip: &Annotation,
+    pre: &mut Preprocessor,
+    input: &mut [f32],
+) -> Result<(), Skipped> {
+    let skipped = |file: Option<PathBuf>, reason: String| Skipped {
+        clip: clip.clip_dir.clone(),
+        file,
+        reason,
+    };
+    let mut jpegs = Vec::with_capacity(clip.num_frames as usize);
+    for k in 1..=clip.num_frames {
+        let path = set.frame_path(clip, k);
+        match set.read_frame(clip, k) {
+            Ok(data) => jpegs.push(data),
+            Err(e) => {
+                let reason = e.to_string();
+                let reason = reason.trim_start_matches(&format!("{}: ", path.display()));
+                return Err(skipped(Some(path), reason.to_string()));
+            }
+        }
+    }
+    let frames: Vec<FrameRef<'_>> = jpegs.iter().map(|j| FrameRef::jpeg(j)).collect();
+    match pre.clip_into(&frames, input) {
+        Ok(()) => Ok(()),
+        Err(PreprocessError::InFrame { index, cause }) => Err(skipped(
+            Some(set.frame_path(clip, index as u32 + 1)),
+            cause.to_string(),
+        )),
+        Err(e) => Err(skipped(None, e.to_string())),
+    }
 }
 
 /// Accuracy figures of one precision.

@@ -91,6 +91,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn print_report(r: &Report) {
     println!("{} on {} ({} clips)", r.model, r.set.display(), r.clips);
+    if !r.skipped.is_empty() {
+        println!("{} clips skipped:", r.skipped.len());
+        for s in &r.skipped {
+            match &s.file {
+                Some(file) => println!("  {}: {}: {}", s.clip, file.display(), s.reason),
+                None => println!("  {}: {}", s.clip, s.reason),
+            }
+        }
+    }
     for run in &r.runs {
         println!(
             "\n{} on {} ({}): top-1 {:.2} %, top-5 {:.2} %, mean class accuracy {:.2} %",
