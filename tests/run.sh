@@ -18,5 +18,8 @@ if target/debug/artrt synth --help >/dev/null 2>&1; then
     exit 1
 fi
 
+echo "== fuzz: ${ARTRT_FUZZ_RUNS:-200000} inputs per target"
+bash tests/fuzz.sh "${ARTRT_FUZZ_RUNS:-200000}"
+
 echo "== pytest (export)"
 (cd export && "$venv/bin/python" -m pytest -q)

@@ -369,20 +369,12 @@ impl Bundle {
         let dir = dir.as_ref().to_path_buf();
         let manifest_path = dir.join(MANIFEST);
         let bytes = read_regular(&dir, MANIFEST, MAX_MANIFEST_BYTES)?;
-        let text = String::from_utf8(bytes).map_err(|e| BundleError::Io {
-            path: manifest_path.clone(),
-            cause: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })?;
-        let m: Manifest = toml::from_str(&text).map_err(|cause| BundleError::Manifest {
-            path: manifest_path.clone(),
-            cause,
-        })?;
+        let m = parse_manifest(&dir, &bytes)?;
         let check = Checker {
             dir: &dir,
             manifest: &manifest_path,
             sha256: &m.sha256,
         };
-        check.manifest(&m)?;
 
         let classes = m.model.labels.len();
         let spec = &m.input;
@@ -746,7 +738,7 @@ impl Checker<'_> {
             let decodes = if name.ends_with(".onnx") {
                 onnx_io::read(&bytes).map(|_| ()).map_err(|e| ("ONNX", e))
             } else if name.ends_with(".npy") {
-                npy_header_ok(&bytes).map_err(|e| ("NumPy", e))
+                check_npy(&bytes).map_err(|e| ("NumPy", e))
             } else {
                 Ok(())
             };
@@ -780,6 +772,33 @@ impl Checker<'_> {
     }
 }
 
+/// Parses and checks the manifest of the bundle in `dir`: its values only,
+/// no other file.
+fn parse_manifest(dir: &Path, bytes: &[u8]) -> Result<Manifest, BundleError> {
+    let path = dir.join(MANIFEST);
+    let text = std::str::from_utf8(bytes).map_err(|e| BundleError::Io {
+        path: path.clone(),
+        cause: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    let m: Manifest = toml::from_str(text).map_err(|cause| BundleError::Manifest {
+        path: path.clone(),
+        cause,
+    })?;
+    Checker {
+        dir,
+        manifest: &path,
+        sha256: &m.sha256,
+    }
+    .manifest(&m)?;
+    Ok(m)
+}
+
+/// Checks a manifest's bytes as [`Bundle::load`] does before it reads any
+/// other file of the bundle: UTF-8, the schema, every value in range.
+pub fn check_manifest(bytes: &[u8]) -> Result<(), BundleError> {
+    parse_manifest(Path::new("."), bytes).map(|_| ())
+}
+
 /// Reads the file `name` of the bundle in `dir` under the rules of
 /// [`artrt_files`]: inside the bundle, no symbolic link, a regular file of at
 /// most `limit` bytes, checked before reading.
@@ -793,9 +812,9 @@ fn read_regular(dir: &Path, name: &str, limit: u64) -> Result<Vec<u8>, BundleErr
     })
 }
 
-/// Checks that a `.npy` file's header parses and that its data is as long as
-/// the header's shape says.
-fn npy_header_ok(bytes: &[u8]) -> Result<(), String> {
+/// Checks that a `.npy` file (float32 or uint8, as a bundle's golden arrays
+/// are) has a header that parses and data as long as its shape says.
+pub fn check_npy(bytes: &[u8]) -> Result<(), String> {
     ndarray::ArrayD::<f32>::read_npy(bytes)
         .map(|_| ())
         .or_else(|e| match e {
