@@ -85,6 +85,10 @@ def main():
         "rss_min_kb": min(rss),
         "rss_max_kb": max(rss),
         "rss_spread_kb": max(rss) - min(rss),
+        "rss_first_kb": rss[0],
+        "rss_last_kb": rss[-1],
+        "scoreboard": next((l.split("scoreboard: ", 1)[1].strip() for l in log
+                            if "artrt::cmd::run] scoreboard: " in l), None),
     }, indent=1))
 
 
