@@ -275,8 +275,14 @@ fn validation_without_decoding_refuses_what_preprocessing_refuses() {
         (frame(PixelFormat::Yuyv, 159, 120, &yuyv), false),
         (frame(PixelFormat::Nv12, 160, 120, &nv12), true),
         (frame(PixelFormat::Nv12, 160, 119, &nv12), false),
-        (frame(PixelFormat::Mjpeg, 0, 0, b"\xff\xd8\xff\xe0\xff\xd9"), true),
-        (frame(PixelFormat::Mjpeg, 0, 0, b"\xff\xd8\xff\xd9\0\0"), true),
+        (
+            frame(PixelFormat::Mjpeg, 0, 0, b"\xff\xd8\xff\xe0\xff\xd9"),
+            true,
+        ),
+        (
+            frame(PixelFormat::Mjpeg, 0, 0, b"\xff\xd8\xff\xd9\0\0"),
+            true,
+        ),
         (frame(PixelFormat::Mjpeg, 0, 0, b"\xff\xd8\xff\xe0"), false),
         (frame(PixelFormat::Mjpeg, 0, 0, b"GIF89a"), false),
     ] {

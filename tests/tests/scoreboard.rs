@@ -381,6 +381,14 @@ fn repoint(link: &Path, target: &str) {
     std::fs::rename(&tmp, link).unwrap();
 }
 
+/// Takes the board behind the name `port` away. The name is pointed
+/// nowhere first: a pseudo-terminal's number is reused by the next one
+/// opened, which may be another test's board.
+fn unplug(port: &Path, board: Emulator) {
+    repoint(port, "/nonexistent/scoreboard");
+    board.stop();
+}
+
 fn shown(emulator: &Emulator) -> Vec<Option<(u16, String)>> {
     emulator
         .history()
@@ -429,7 +437,7 @@ fn the_board_vanishing_and_coming_back_loses_nothing_after_its_return() {
         show_and_wait(&mut link, &first, 2);
 
         // The board goes away: its pseudo-terminal is closed.
-        first.stop();
+        unplug(&port, first);
         wait_until("the link to notice the loss", || link.stats().lost >= 1);
         // An element recognised while it is away.
         link.action(&action(3, "element 3", 0.8, 3)).unwrap();
@@ -890,7 +898,7 @@ fn unplug_cycles(
     let mut shown = Vec::new();
     for i in 0..cycles {
         let lost_before = link.stats().lost;
-        board.stop();
+        unplug(&port, board);
         wait_until("the link to notice the loss", || {
             link.stats().lost > lost_before
         });
