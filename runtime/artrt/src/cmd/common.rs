@@ -117,6 +117,15 @@ mod stream {
 
     use super::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
 
+    /// Seconds of a synthetic stream: 1 s to a day.
+    fn stream_seconds(text: &str) -> Result<f64, String> {
+        match text.parse::<f64>() {
+            Ok(s) if (1.0..=86_400.0).contains(&s) => Ok(s),
+            Ok(_) => Err(format!("{text} s is outside 1..=86400")),
+            Err(_) => Err(format!("`{text}` is not a number of seconds")),
+        }
+    }
+
     /// What a synthetic-stream command runs: the bundle, the stream's length,
     /// the board profile and the backend.
     #[derive(clap::Args)]
@@ -125,7 +134,7 @@ mod stream {
         #[arg(long, default_value = DEFAULT_BUNDLE)]
         pub bundle: PathBuf,
         /// Seconds of each stream.
-        #[arg(long, default_value_t = 120.0)]
+        #[arg(long, default_value_t = 120.0, value_parser = stream_seconds)]
         pub seconds: f64,
         /// Board profile whose clip and decision settings are used.
         #[arg(long, default_value = "x86-64-cpu")]

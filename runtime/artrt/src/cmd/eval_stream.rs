@@ -22,7 +22,7 @@ pub struct Args {
     seed: u64,
     /// Milliseconds after an element's end within which its event still counts
     /// (default: the window's duration).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     tolerance_ms: Option<u64>,
     /// Write the report as JSON to this file.
     #[arg(long)]

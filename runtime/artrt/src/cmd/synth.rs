@@ -13,19 +13,19 @@ pub struct Args {
     #[arg(long)]
     pub out: PathBuf,
     /// Number of clips (classes take turns, so the set is balanced).
-    #[arg(long, default_value_t = 240)]
-    pub clips: usize,
+    #[arg(long, default_value_t = 240, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub clips: u32,
     /// Seed; the same seed and options give byte-identical sets.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Frames per clip.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub frames: u32,
     /// Frame size, WIDTHxHEIGHT.
     #[arg(long, default_value = "160x120", value_parser = parse_size)]
     pub size: (u32, u32),
     /// Frame rate written to set.toml; elements last as long in seconds at any rate.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub fps: u32,
     /// `centred`: each element in the middle of its clip (the calibration
     /// sets). `live`: clips as a live sliding window meets them, elements up
@@ -74,10 +74,10 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("{s:?} is not WIDTHxHEIGHT"))?;
-    let parse = |v: &str| {
-        v.trim()
-            .parse::<u32>()
-            .map_err(|_| format!("{s:?} is not WIDTHxHEIGHT"))
+    let parse = |v: &str| match v.trim().parse::<u32>() {
+        Ok(n) if (16..=4096).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{n} in {s:?} is outside 16..=4096 pixels")),
+        Err(_) => Err(format!("{s:?} is not WIDTHxHEIGHT")),
     };
     Ok((parse(w)?, parse(h)?))
 }
@@ -85,7 +85,7 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 /// Runs `artrt synth`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let opts = SynthOptions {
-        clips: args.clips,
+        clips: args.clips as usize,
         frames: args.frames,
         width: args.size.0,
         height: args.size.1,

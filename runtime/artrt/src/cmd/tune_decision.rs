@@ -31,14 +31,23 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', num_args = 0.., default_value = "4,5")]
     check_seeds: Vec<u64>,
     /// Largest median onset latency accepted, ms of stream time.
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = 1000.0, value_parser = onset_ms)]
     max_onset_ms: f64,
     /// Configurations listed.
-    #[arg(long, default_value_t = 10)]
-    top: usize,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    top: u16,
     /// Write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+}
+
+/// A latency bound in milliseconds: 0 to a minute.
+fn onset_ms(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(ms) if (0.0..=60_000.0).contains(&ms) => Ok(ms),
+        Ok(_) => Err(format!("{text} ms is outside 0..=60000")),
+        Err(_) => Err(format!("`{text}` is not a number of milliseconds")),
+    }
 }
 
 /// Runs `artrt tune-decision`.
@@ -108,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         chain.precision()
     );
     println!("smooth enter  exit hold_ms margin | precision recall    F1 onset_ms");
-    for c in ranked.iter().take(args.top) {
+    for c in ranked.iter().take(usize::from(args.top)) {
         println!("{}", row(&c.config, &c.score));
     }
     println!(
@@ -138,7 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "best_check": best_check,
             "current": current,
             "current_check": current_check,
-            "top": ranked.iter().take(args.top).collect::<Vec<_>>(),
+            "top": ranked.iter().take(usize::from(args.top)).collect::<Vec<_>>(),
         });
         write_json(path, &report)?;
     }
