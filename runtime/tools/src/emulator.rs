@@ -24,8 +24,9 @@ use crate::panel::{DeviceState, PanelState, ShownAction};
 
 /// A heartbeat older than this marks the device line stale.
 pub const HEARTBEAT_STALE: Duration = Duration::from_secs(3);
-/// How many shown sentences [`Board::history`] keeps.
-pub const HISTORY_LEN: usize = 4096;
+/// How many shown sentences [`Board::history`] keeps: a board that runs for
+/// days keeps a bounded memory; [`BoardStats`] counts them all.
+pub const HISTORY_LEN: usize = 256;
 
 /// One `ARTEV` or `ARTCL` that changed the action line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct BoardStats {
     pub dropped: u64,
     /// `ARTEV`/`ARTCL` shown.
     pub shown: u64,
+    /// Of those, actions (`ARTEV`).
+    pub actions: u64,
     /// `ARTEV`/`ARTCL` received again with the same `seq` (not shown again).
     pub repeats: u64,
     /// Heartbeats received.
@@ -162,6 +165,7 @@ impl Board {
                 };
                 self.last_seq = Some(seq);
                 self.stats.shown += 1;
+                self.stats.actions += u64::from(action.is_some());
                 if self.history.len() == HISTORY_LEN {
                     self.history.pop_front();
                 }
@@ -526,6 +530,19 @@ mod tests {
         assert!(clear.changed);
         assert_eq!(board.panel().action, None);
         assert_eq!(board.history().map(|s| s.seq).collect::<Vec<_>>(), [7, 9]);
+        assert_eq!((board.stats().shown, board.stats().actions), (2, 1));
+    }
+
+    #[test]
+    fn the_history_is_bounded_and_the_counts_are_not() {
+        let mut board = Board::new(false);
+        let n = HISTORY_LEN as u16 * 2 + 3;
+        for seq in 0..n {
+            feed(&mut board, &event(seq, "vault"));
+        }
+        assert_eq!(board.history().count(), HISTORY_LEN);
+        assert_eq!(board.history().last().unwrap().seq, n - 1);
+        assert_eq!(board.stats().actions, u64::from(n));
     }
 
     #[test]

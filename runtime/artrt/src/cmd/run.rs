@@ -166,11 +166,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         log::info!("scoreboard: {}", counters.get().elements);
     }
     if let Some(emu) = emulator {
-        let shown = emu.history();
-        let actions = shown.iter().filter(|s| s.action.is_some()).count();
+        let board = emu.stats();
         log::info!(
-            "the scoreboard showed {actions} actions and {} clears",
-            shown.len() - actions
+            "the scoreboard showed {} actions and {} clears",
+            board.actions,
+            board.shown - board.actions
         );
         emu.stop();
     }
