@@ -555,6 +555,30 @@ impl NoisyLine {
         }
     }
 
+    /// A link to the board in acknowledged mode, re-sending after 40 ms,
+    /// with heartbeats every 30 ms, once heartbeats come through and
+    /// nothing waits for an acknowledgement; `tweak` adjusts the config.
+    fn link(&self, tweak: impl FnOnce(&mut LinkConfig)) -> Link {
+        let mut c = config(&self.path);
+        c.acknowledged = true;
+        c.resend_interval_ms = 40;
+        c.heartbeat_interval_ms = 30;
+        tweak(&mut c);
+        let mut link = Link::spawn(c).unwrap();
+        link.health(&Health {
+            uptime_s: 0,
+            fps: 30.0,
+            backend: BackendKind::Cuda,
+            status: Status::Ok,
+        })
+        .unwrap();
+        wait_until("heartbeats through the relay", || {
+            self.board.stats().heartbeats >= 3
+        });
+        wait_until("the link to settle", || link.stats().awaiting_ack.is_none());
+        link
+    }
+
     fn close(self) {
         self.board.stop();
         self.stop.store(true, Ordering::Relaxed);
@@ -592,23 +616,7 @@ fn actions_shown(history: &[Shown]) -> Vec<u16> {
 fn a_corrupting_line_shows_every_element_under_the_display_policy() {
     let seed = seed();
     let line = NoisyLine::new(seed ^ 0xD15, 0.01);
-    let mut c = config(&line.path);
-    c.acknowledged = true;
-    c.resend_interval_ms = 40;
-    c.max_resends = 5;
-    c.heartbeat_interval_ms = 30;
-    c.display_ms = 2000;
-    let mut link = Link::spawn(c).unwrap();
-    link.health(&Health {
-        uptime_s: 0,
-        fps: 30.0,
-        backend: BackendKind::Cuda,
-        status: Status::Ok,
-    })
-    .unwrap();
-    wait_until("heartbeats through the relay", || {
-        line.board.stats().heartbeats >= 3
-    });
+    let mut link = line.link(|c| c.display_ms = 2000);
     let elements = 30u16;
     for i in 0..elements {
         let label = format!("element {i} with a longer label");
@@ -645,53 +653,10 @@ fn a_corrupting_line_shows_every_element_under_the_display_policy() {
 
 #[test]
 fn a_corrupting_line_still_delivers_every_event_exactly_once_in_acknowledged_mode() {
-    // Link <-> pair A <-> relay (flips bits both ways) <-> pair B <-> emulator.
-    let (master_a, device_a) = TTYPort::pair().unwrap();
-    let path_a = device_a.name().unwrap();
-    drop(device_a);
-    let (master_b, device_b) = TTYPort::pair().unwrap();
-    let path_b = device_b.name().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flipped = Arc::new(AtomicU64::new(0));
     let seed = seed();
-    let rate = 0.01;
-    let relays = [
-        corrupting_relay(
-            master_a.try_clone_native().unwrap(),
-            device_b.try_clone_native().unwrap(),
-            seed,
-            rate,
-            stop.clone(),
-            flipped.clone(),
-        ),
-        corrupting_relay(
-            device_b,
-            master_a,
-            seed ^ 1,
-            rate,
-            stop.clone(),
-            flipped.clone(),
-        ),
-    ];
-    let board = emulator::spawn_on(master_b, path_b, true).unwrap();
-
-    let mut c = config(&path_a);
-    c.acknowledged = true;
-    c.resend_interval_ms = 40;
-    c.max_resends = 50;
-    c.heartbeat_interval_ms = 30;
-    let mut link = Link::spawn(c).unwrap();
-    link.health(&Health {
-        uptime_s: 0,
-        fps: 30.0,
-        backend: BackendKind::Cuda,
-        status: Status::Ok,
-    })
-    .unwrap();
-    wait_until("heartbeats through the relay", || {
-        board.stats().heartbeats >= 3
-    });
-    wait_until("the link to settle", || link.stats().awaiting_ack.is_none());
+    let line = NoisyLine::new(seed, 0.01);
+    let mut link = line.link(|c| c.max_resends = 50);
+    let board = &line.board;
     let before = board.history().len();
     let acked_before = link.stats().acked;
 
@@ -724,15 +689,11 @@ fn a_corrupting_line_still_delivers_every_event_exactly_once_in_acknowledged_mod
     let (link_stats, board_stats) = (link.stats(), board.stats());
     assert_eq!(link_stats.gave_up, 0);
     // The line really was damaged, and re-sends made up for it.
-    assert!(flipped.load(Ordering::Relaxed) > 0);
+    assert!(line.flipped.load(Ordering::Relaxed) > 0);
     assert!(board_stats.dropped > 0, "seed {seed}: {board_stats:?}");
     assert!(link_stats.resent > 0, "seed {seed}: {link_stats:?}");
     link.close();
-    board.stop();
-    stop.store(true, Ordering::Relaxed);
-    for r in relays {
-        r.join().unwrap();
-    }
+    line.close();
 }
 
 #[test]
