@@ -24,8 +24,9 @@ def sample(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     minflt = int(fields[7])
     with open(f"/proc/{pid}/status") as f:
-        rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
-    return minflt, rss
+        kb = {l.split(":")[0]: int(l.split()[1]) for l in f
+              if l.startswith(("VmRSS:", "RssAnon:", "RssFile:"))}
+    return minflt, kb["VmRSS"], kb["RssAnon"], kb["RssFile"]
 
 
 def main():
@@ -87,6 +88,10 @@ def main():
         "rss_spread_kb": max(rss) - min(rss),
         "rss_first_kb": rss[0],
         "rss_last_kb": rss[-1],
+        "rss_anon_first_kb": steady[0][3],
+        "rss_anon_last_kb": steady[-1][3],
+        "rss_file_first_kb": steady[0][4],
+        "rss_file_last_kb": steady[-1][4],
         "scoreboard": next((l.split("scoreboard: ", 1)[1].strip() for l in log
                             if "artrt::cmd::run] scoreboard: " in l), None),
     }, indent=1))
