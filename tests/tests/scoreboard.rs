@@ -822,6 +822,38 @@ fn in_plain_mode_an_element_is_held_for_its_display_time() {
 }
 
 #[test]
+fn without_a_display_time_an_element_still_goes_out_before_its_clear() {
+    for ack in [false, true] {
+        let (mut peer, path) = Peer::new();
+        let mut c = config(&path);
+        c.acknowledged = ack;
+        c.resend_interval_ms = 10_000;
+        let mut link = Link::spawn(c).unwrap();
+        wait_until("the link to open", || link.stats().connected);
+        link.action(&action(6, "kip", 0.9, 10)).unwrap();
+        link.clear(11).unwrap();
+        assert!(matches!(peer.next_state(), Sentence::Event(e) if e.class_id == 6));
+        if ack {
+            // Acknowledged late: the clear still waited for the event to go out.
+            let clear = peer.next_state();
+            assert!(matches!(clear, Sentence::Clear { .. }), "{clear:?}");
+        } else {
+            assert!(matches!(peer.next_state(), Sentence::Clear { .. }));
+        }
+        wait_until("the element counted", || {
+            link.stats().elements.pending() == 0 && link.stats().elements.recognised == 1
+        });
+        let e = link.stats().elements;
+        let want = if ack { (0, 0, 1) } else { (1, 0, 0) };
+        assert_eq!(
+            (e.shown, e.lost_line_down, e.lost_unacknowledged),
+            want,
+            "ack={ack}: {e}"
+        );
+    }
+}
+
+#[test]
 fn a_newer_element_replaces_one_whose_clear_is_waiting_at_once() {
     let (mut peer, path) = Peer::new();
     let mut c = config(&path);

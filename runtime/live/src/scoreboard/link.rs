@@ -519,6 +519,10 @@ impl Worker {
         if let Some(element) = &self.element
             && element.shown.is_none()
         {
+            if !element.written && self.port.is_some() {
+                // The line is up: the element goes out first, whatever its time.
+                return;
+            }
             let mut stats = lock(&self.stats);
             if element.written {
                 stats.elements.lost_unacknowledged += 1;
