@@ -82,11 +82,7 @@ pub const MAX_LIST_BYTES: u64 = 64 << 20;
 pub const MAX_FRAME_BYTES: u64 = 64 << 20;
 
 fn read_text(path: &Path) -> Result<String, Error> {
-    let (dir, name) = (
-        path.parent().unwrap_or(Path::new(".")),
-        path.file_name().unwrap_or_default(),
-    );
-    let bytes = artrt_files::read_inside(dir, name, MAX_LIST_BYTES).map_err(|e| match e {
+    let bytes = artrt_files::read_file(path, MAX_LIST_BYTES).map_err(|e| match e {
         artrt_files::FileError::Io { path, cause } => Error::Io { path, cause },
         refused => refused.into(),
     })?;

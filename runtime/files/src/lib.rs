@@ -27,7 +27,7 @@ use std::path::{Component, Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     /// The name leaves the directory, or is empty.
-    #[error("{}: not a path inside {} (absolute, empty, or with `.` or `..`)", path.display(), dir.display())]
+    #[error("{}: {}", path.display(), outside_reason(dir))]
     Outside {
         /// The file.
         path: PathBuf,
@@ -35,7 +35,7 @@ pub enum FileError {
         dir: PathBuf,
     },
     /// The file, or a directory on the way to it, is a symbolic link.
-    #[error("{}: {}; the directory must hold its files itself", path.display(), link_reason(via.as_deref()))]
+    #[error("{}: {}", path.display(), link_reason(via.as_deref()))]
     Link {
         /// The file.
         path: PathBuf,
@@ -43,13 +43,13 @@ pub enum FileError {
         via: Option<PathBuf>,
     },
     /// A directory, FIFO, socket or device.
-    #[error("{}: not a regular file (a directory, FIFO, socket or device)", path.display())]
+    #[error("{}: {NOT_REGULAR}", path.display())]
     NotRegular {
         /// The file.
         path: PathBuf,
     },
     /// Larger than its limit.
-    #[error("{}: more than the {limit} bytes such a file may have", path.display())]
+    #[error("{}: {}", path.display(), too_large_reason(*limit))]
     TooLarge {
         /// The file.
         path: PathBuf,
@@ -66,14 +66,40 @@ pub enum FileError {
     },
 }
 
+const NOT_REGULAR: &str = "not a regular file (a directory, FIFO, socket or device)";
+
+fn too_large_reason(limit: u64) -> String {
+    format!("more than the {limit} bytes such a file may have")
+}
+
+fn outside_reason(dir: &Path) -> String {
+    format!(
+        "not a path inside {} (absolute, empty, or with `.` or `..`)",
+        dir.display()
+    )
+}
+
 fn link_reason(via: Option<&Path>) -> String {
-    match via {
-        None => "a symbolic link".into(),
+    let link = match via {
+        None => "a symbolic link".to_string(),
         Some(dir) => format!("{} is a symbolic link", dir.display()),
-    }
+    };
+    format!("{link}; the directory must hold its files itself")
 }
 
 impl FileError {
+    /// What is wrong, without the file's name (for a message that names it
+    /// already).
+    pub fn reason(&self) -> String {
+        match self {
+            FileError::Outside { dir, .. } => outside_reason(dir),
+            FileError::Link { via, .. } => link_reason(via.as_deref()),
+            FileError::NotRegular { .. } => NOT_REGULAR.into(),
+            FileError::TooLarge { limit, .. } => too_large_reason(*limit),
+            FileError::Io { cause, .. } => cause.to_string(),
+        }
+    }
+
     /// The file the error is about.
     pub fn path(&self) -> &Path {
         match self {
@@ -234,6 +260,12 @@ mod tests {
         );
         std::fs::write(d.join("bad.txt"), [0xFF, 0xFE]).unwrap();
         assert!(read_named_text(&d.join("bad.txt"), 10).is_err());
+        // The reason is the message without the file's name.
+        let err = read_inside(d, "fifo", 10).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: {}", d.join("fifo").display(), err.reason())
+        );
         // A file the user named may be a link to a regular file, never to anything else.
         assert_eq!(read_named_text(&d.join("link.txt"), 10).unwrap(), "abc");
         assert!(matches!(

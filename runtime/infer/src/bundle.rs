@@ -807,7 +807,7 @@ fn read_regular(dir: &Path, name: &str, limit: u64) -> Result<Vec<u8>, BundleErr
         FileError::Io { path, cause } => BundleError::Io { path, cause },
         refused => BundleError::Unsafe {
             path: refused.path().to_path_buf(),
-            reason: refused.to_string(),
+            reason: refused.reason(),
         },
     })
 }
