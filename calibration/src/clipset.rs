@@ -94,6 +94,9 @@ fn read_text(path: &Path) -> Result<String, Error> {
     })
 }
 
+/// A reader over a frame file's bytes.
+type FrameReader = image::ImageReader<std::io::Cursor<Vec<u8>>>;
+
 /// An opened clip set: labels, metadata and the clip list.
 #[derive(Clone, Debug)]
 pub struct ClipSet {
@@ -222,13 +225,21 @@ impl ClipSet {
         })
     }
 
-    /// Loads one frame (1-based `k`) as 8-bit RGB, checking its size.
-    pub fn load_frame(&self, clip: &Annotation, k: u32) -> Result<RgbImage, Error> {
+    /// Frame `k` of `clip`: its path and a reader over its bytes, its format
+    /// guessed from them.
+    fn frame_reader(&self, clip: &Annotation, k: u32) -> Result<(PathBuf, FrameReader), Error> {
         let path = self.frame_path(clip, k);
         let bytes = self.read_frame(clip, k)?;
-        let img = image::ImageReader::new(std::io::Cursor::new(bytes))
+        let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
-            .map_err(Error::io(&path))?
+            .map_err(Error::io(&path))?;
+        Ok((path, reader))
+    }
+
+    /// Loads one frame (1-based `k`) as 8-bit RGB, checking its size.
+    pub fn load_frame(&self, clip: &Annotation, k: u32) -> Result<RgbImage, Error> {
+        let (path, reader) = self.frame_reader(clip, k)?;
+        let img = reader
             .decode()
             .map_err(|cause| Error::Decode {
                 path: path.clone(),
@@ -264,16 +275,11 @@ impl ClipSet {
     pub fn verify(&self) -> Result<(), Error> {
         for clip in &self.clips {
             for k in 1..=clip.num_frames {
-                let path = self.frame_path(clip, k);
-                let bytes = self.read_frame(clip, k)?;
-                let (w, h) = image::ImageReader::new(std::io::Cursor::new(bytes))
-                    .with_guessed_format()
-                    .map_err(Error::io(&path))?
-                    .into_dimensions()
-                    .map_err(|cause| Error::Decode {
-                        path: path.clone(),
-                        cause,
-                    })?;
+                let (path, reader) = self.frame_reader(clip, k)?;
+                let (w, h) = reader.into_dimensions().map_err(|cause| Error::Decode {
+                    path: path.clone(),
+                    cause,
+                })?;
                 self.check_size(&path, w, h)?;
             }
         }
