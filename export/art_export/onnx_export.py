@@ -193,6 +193,7 @@ def quantize_int8(
                 "CalibPercentile": percentile,
             },
         )
+    per_tensor_left_weights(out_path)
     compact_names(out_path)
     onnx.checker.check_model(onnx.load(str(out_path)), full_check=True)
     check_qdq(out_path)
@@ -202,12 +203,68 @@ def quantize_int8(
 WEIGHT_QMAX = 64
 
 
-def check_qdq(path: Path) -> None:
-    """Asserts the TensorRT explicit-quantisation rules (zero points all 0, no
-    Q/DQ node producing a graph output) and 7-bit weights. Raises ValueError
-    naming the tensor."""
+def _left_weight_dequantizers(m: onnx.ModelProto) -> list[onnx.NodeProto]:
+    """The DequantizeLinear nodes that feed a weight (an initializer) into
+    the left input of a MatMul."""
+    inits = {i.name for i in m.graph.initializer}
+    producers = {o: n for n in m.graph.node for o in n.output}
+    found = []
+    for node in m.graph.node:
+        if node.op_type != "MatMul":
+            continue
+        dq = producers.get(node.input[0])
+        if dq is not None and dq.op_type == "DequantizeLinear" and dq.input[0] in inits:
+            found.append(dq)
+    return found
+
+
+def per_tensor_left_weights(path: Path) -> None:
+    """Requantises per tensor every weight that is the left input of a
+    MatMul (the text bank's projections multiply activations from the left).
+
+    onnxruntime fuses a MatMul between Q/DQ pairs into QLinearMatMul, whose
+    Arm kernels accept a per-column zero point for the right input only: with
+    a per-channel left weight they refuse the whole model ("QLinearMatMul:
+    input zero point must be a scalar or 1D tensor of size 1"), so a Jetson's
+    CPU could not run it. One scale over the whole tensor, 7 bits and a zero
+    point of 0, keeps TensorRT's rules."""
     m = onnx.load(str(path))
     inits = {i.name: i for i in m.graph.initializer}
+    changed = False
+    for dq in _left_weight_dequantizers(m):
+        weight, scale = inits[dq.input[0]], inits[dq.input[1]]
+        if not scale.dims:
+            continue
+        q = onnx.numpy_helper.to_array(weight).astype(np.float32)
+        s = onnx.numpy_helper.to_array(scale).astype(np.float32)
+        axis = next((a.i for a in dq.attribute if a.name == "axis"), 1)
+        shape = [1] * q.ndim
+        shape[axis] = -1
+        w = q * s.reshape(shape)
+        step = np.float32(max(float(np.abs(w).max()), 1e-12) / WEIGHT_QMAX)
+        requantised = np.clip(np.round(w / step), -WEIGHT_QMAX, WEIGHT_QMAX).astype(np.int8)
+        weight.CopyFrom(onnx.numpy_helper.from_array(requantised, weight.name))
+        scale.CopyFrom(onnx.numpy_helper.from_array(np.array(step, dtype=s.dtype), scale.name))
+        if len(dq.input) >= 3 and dq.input[2]:
+            zp = inits[dq.input[2]]
+            zp.CopyFrom(onnx.numpy_helper.from_array(np.array(0, dtype=np.int8), zp.name))
+        for a in [a for a in dq.attribute if a.name == "axis"]:
+            dq.attribute.remove(a)
+        changed = True
+    if changed:
+        onnx.save(m, str(path))
+
+
+def check_qdq(path: Path) -> None:
+    """Asserts the TensorRT explicit-quantisation rules (zero points all 0, no
+    Q/DQ node producing a graph output), 7-bit weights, and no per-channel
+    weight on a MatMul's left input (onnxruntime's Arm kernels refuse it; see
+    `per_tensor_left_weights`). Raises ValueError naming the tensor."""
+    m = onnx.load(str(path))
+    inits = {i.name: i for i in m.graph.initializer}
+    for dq in _left_weight_dequantizers(m):
+        if inits[dq.input[1]].dims:
+            raise ValueError(f"{path}: weight `{dq.input[0]}` is quantised per channel on a MatMul's left input")
     outs = {o.name for o in m.graph.output}
     for node in m.graph.node:
         if node.op_type not in ("QuantizeLinear", "DequantizeLinear"):

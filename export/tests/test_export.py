@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
 import torch
 
 from art_export.bundle import BundleError, sha256, verify_bundle
 from art_export.clipset import ClipSet
-from art_export.onnx_export import check_qdq, run_onnx
+from art_export.onnx_export import check_qdq, per_tensor_left_weights, run_onnx
 from art_export.preprocess import Preprocess
 from art_export.train import load_checkpoint
 
@@ -128,6 +129,48 @@ def test_int8_weights_fit_seven_bits_and_a_wider_one_is_refused(bundle, tmp_path
     onnx.save(m, str(tmp_path / "wide.onnx"))
     with pytest.raises(ValueError, match=f"weight `{weight.name}` reaches 127, beyond 7 bits"):
         check_qdq(tmp_path / "wide.onnx")
+
+
+def _left_weight_matmul(path, per_channel):
+    """x [1, 4, 8] multiplied from the left by a 7-bit weight [6, 4] through a
+    DequantizeLinear, per channel (axis 0) or per tensor."""
+    rng = np.random.default_rng(0)
+    q = rng.integers(-64, 65, size=(6, 4)).astype(np.int8)
+    scale = (rng.uniform(0.01, 0.05, size=6) if per_channel else np.array(0.03)).astype(np.float32)
+    zp = np.zeros(scale.shape, np.int8)
+    h = onnx.helper
+    nodes = [
+        h.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zp"], ["w"], name="dq_w", **({"axis": 0} if per_channel else {})),
+        h.make_node("MatMul", ["w", "x"], ["y"], name="matmul"),
+    ]
+    graph = h.make_graph(
+        nodes, "left",
+        [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4, 8])],
+        [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 6, 8])],
+        [onnx.numpy_helper.from_array(q, "w_q"), onnx.numpy_helper.from_array(scale, "w_scale"), onnx.numpy_helper.from_array(zp, "w_zp")],
+    )
+    onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], ir_version=8), str(path))
+    return q.astype(np.float32) * (scale.reshape(-1, 1) if per_channel else scale)
+
+
+def test_per_channel_left_weights_are_requantised_per_tensor_and_refused_otherwise(bundle, tmp_path):
+    """onnxruntime's Arm QLinearMatMul refuses a per-channel weight on the
+    left input, so the export requantises it per tensor and check_qdq refuses
+    a file that still has one."""
+    for name in ("model.int8.onnx", "model.int8-conv.onnx"):
+        check_qdq(bundle / name)
+    path = tmp_path / "left.onnx"
+    w = _left_weight_matmul(path, per_channel=True)
+    with pytest.raises(ValueError, match="weight `w_q` is quantised per channel on a MatMul's left input"):
+        check_qdq(path)
+    per_tensor_left_weights(path)
+    check_qdq(path)
+    m = onnx.load(str(path))
+    assert not m.graph.node[0].attribute and not next(i for i in m.graph.initializer if i.name == "w_scale").dims
+    x = np.random.default_rng(1).standard_normal((1, 4, 8)).astype(np.float32)
+    (y,) = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    step = float(np.abs(w).max()) / 64
+    assert np.abs(y - w @ x).max() <= step / 2 * np.abs(x).sum(axis=1).max() + 1e-6
 
 
 def test_int8_kernels_compute_the_qdq_graph(bundle):
