@@ -2,7 +2,9 @@
 # Prepares this machine for building and running the runtime:
 # - libclang (the v4l crate generates its V4L2 bindings with it),
 # - `.venv/`, a small Python environment whose `onnxruntime` wheel ships
-#   `libonnxruntime.so`, loaded by `artrt` at run time (no PyTorch).
+#   `libonnxruntime.so`, loaded by `artrt` at run time (no PyTorch), and
+#   whose `nvidia-cuda-nvrtc-cu12` wheel ships NVRTC, with which the tests
+#   compile the GPU preprocessing kernels without a GPU.
 # Idempotent: a second run does nothing.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's whole test suite: Rust (every crate, every feature that
-# compiles without hardware) and Python (export). Installs what it needs.
+# compiles without hardware), the arm64 package under emulation, fuzzing and
+# Python (export). Installs what it needs. On a machine with an NVIDIA GPU,
+# tests/gpu.sh checks what needs one.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -10,6 +12,9 @@ venv=$(bash export/setup.sh)
 
 echo "== cargo test"
 cargo test --workspace --all-features
+
+echo "== aarch64: the arm64 package, installed and run under qemu"
+bash tests/aarch64.sh target/debug/artrt
 
 echo "== device build: V4L2 without the synthetic gym"
 cargo build -p artrt --no-default-features --features v4l2

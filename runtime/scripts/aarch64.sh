@@ -2,9 +2,9 @@
 # Builds `artrt` for Jetson boards: aarch64, glibc 2.31 (JetPack 5 and 6),
 # V4L2, the TensorRT and CUDA providers and the synthetic source, into
 # target/aarch64-unknown-linux-gnu/release/artrt. Installs what it needs
-# (once): Debian's aarch64 C headers and qemu-user, the Rust target, zig and
-# cargo-zigbuild in .venv-cross/, and the aarch64 ONNX Runtime library in
-# target/aarch64-onnxruntime/.
+# (once): Debian's aarch64 C and C++ runtime, binutils and qemu-user, the Rust target, zig and
+# cargo-zigbuild in ${ARTRT_CACHE:-~/.cache/artrt}/cross-venv-<hash>, and the
+# aarch64 ONNX Runtime library in target/aarch64-onnxruntime/.
 #
 #   bash runtime/scripts/aarch64.sh            # setup and build
 #   bash runtime/scripts/aarch64.sh --setup    # setup only
@@ -12,7 +12,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 
-packages=(libc6-dev-arm64-cross linux-libc-dev-arm64-cross qemu-user binutils-aarch64-linux-gnu)
+packages=(libc6-arm64-cross libstdc++6-arm64-cross qemu-user binutils-aarch64-linux-gnu)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -27,14 +27,19 @@ fi
 rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
     || rustup target add aarch64-unknown-linux-gnu
 
-venv="$root/.venv-cross"
+# Outside the source tree: zig names its library folder relative to the
+# current directory when it lies below it, and build scripts, which run
+# elsewhere, would not find zig's headers.
 req="$root/runtime/requirements-cross.txt"
-if ! cmp -s "$req" "$venv/.requirements" 2>/dev/null; then
+cache="${ARTRT_CACHE:-$HOME/.cache/artrt}"
+venv="$cache/cross-venv-$(sha256sum "$req" | cut -c1-12)"
+if [ ! -f "$venv/.complete" ]; then
     echo "aarch64: creating $venv with zig and cargo-zigbuild"
     rm -rf "$venv"
+    mkdir -p "$cache"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
-    cp "$req" "$venv/.requirements"
+    touch "$venv/.complete"
 fi
 
 # ONNX Runtime's aarch64 CPU library, from the same release as the x86 one.
@@ -60,8 +65,6 @@ fi
 [ "${1:-}" = "--setup" ] && exit 0
 
 export PATH="$venv/bin:$PATH"
-# bindgen (V4L2) reads the aarch64 headers Debian's cross packages install.
-export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--sysroot=/usr/aarch64-linux-gnu"
 cargo zigbuild --release -p artrt --target aarch64-unknown-linux-gnu.2.31 \
     --features jetson,synthetic
 bin="$root/target/aarch64-unknown-linux-gnu/release/artrt"

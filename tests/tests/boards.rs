@@ -106,14 +106,17 @@ fn jetson_profiles_use_the_camera_the_adapter_and_tensorrt_first() {
             p.inference.tensorrt.int8 && p.inference.tensorrt.fp16,
             "{name}"
         );
+        // ONNX Runtime: the CPU library installed with artrt, unless the
+        // operator names a build with TensorRT.
+        assert_eq!(p.inference.ort_library, None, "{name}");
+        assert_eq!(p.inference.bundle, Path::new("art-tiny-gym"), "{name}");
         assert!(
             p.inference
-                .ort_library
-                .as_ref()
-                .is_some_and(|l| l.is_absolute()),
+                .tensorrt
+                .cache_dir
+                .starts_with("/var/cache/artrt"),
             "{name}"
         );
-        assert!(p.inference.bundle.is_absolute(), "{name}");
     }
     assert_eq!(
         Profile::builtin("jetson-orin-nano")
@@ -138,9 +141,11 @@ fn the_pc_profile_needs_no_hardware() {
     );
     assert_eq!(
         p.inference.bundle,
-        Path::new("runtime/bundles/art-tiny-gym"),
-        "the committed bundle"
+        Path::new("art-tiny-gym"),
+        "the installed bundle, by name"
     );
+    let bundle = artrt_infer::Bundle::load(&p.inference.bundle).unwrap();
+    assert!(bundle.dir().ends_with("bundles/art-tiny-gym"));
     assert_eq!(
         p.inference.ort_library, None,
         "found in ORT_DYLIB_PATH or .venv"
@@ -368,7 +373,22 @@ fn the_unit_and_the_udev_rule_do_what_the_readme_says() {
         .lines()
         .find(|l| l.starts_with("ExecStart="))
         .expect("ExecStart");
-    assert!(exec.contains(" run --board "), "{exec}");
+    assert!(
+        exec.starts_with("ExecStart=/usr/bin/artrt run --board /etc/artrt/board.toml"),
+        "{exec}"
+    );
+    let prepare = fs::read_to_string(boards_dir().join("artrt-prepare.service")).unwrap();
+    assert!(
+        prepare
+            .lines()
+            .any(|l| l == "ExecStart=/usr/bin/artrt prepare --board /etc/artrt/board.toml"),
+        "artrt-prepare.service runs artrt prepare on the same profile"
+    );
+    assert!(prepare.lines().any(|l| l == "Before=artrt.service"));
+    assert!(
+        unit.lines()
+            .any(|l| l == "After=local-fs.target artrt-prepare.service")
+    );
     for line in [
         "Restart=on-failure",
         "StandardOutput=journal",
@@ -410,7 +430,9 @@ fn the_unit_and_the_udev_rule_do_what_the_readme_says() {
         );
     }
     for needle in [
-        "cargo build --release -p artrt --features jetson",
+        "bash runtime/scripts/package.sh arm64",
+        "artrt doctor",
+        "artrt prepare",
         "artrt.service",
         "99-artrt-scoreboard.rules",
     ] {

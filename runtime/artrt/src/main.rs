@@ -33,6 +33,10 @@ enum Command {
     TuneDecision(cmd::tune_decision::Args),
     /// Reference scoreboard emulator for ARTS/1.
     ScoreboardSim(cmd::scoreboard_sim::Args),
+    /// Check what this machine can run with a board profile.
+    Doctor(cmd::doctor::Args),
+    /// Build the TensorRT engines of a board profile ahead of the first run.
+    Prepare(cmd::prepare::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,5 +60,7 @@ fn main() -> anyhow::Result<()> {
         #[cfg(feature = "synthetic")]
         Command::TuneDecision(a) => cmd::tune_decision::run(a),
         Command::ScoreboardSim(a) => cmd::scoreboard_sim::run(a),
+        Command::Doctor(a) => cmd::doctor::run(a),
+        Command::Prepare(a) => cmd::prepare::run(a),
     }
 }

@@ -32,6 +32,9 @@ pub const SCHEMA: u32 = 1;
 /// Why a bundle could not be loaded. Every variant names the file at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// A bare name that is neither a directory nor an installed bundle.
+    #[error(transparent)]
+    NotInstalled(#[from] crate::install::NotInstalled),
     /// A file could not be read (missing, unreadable).
     #[error("cannot read {}: {cause}", path.display())]
     Io {
@@ -364,9 +367,10 @@ impl fmt::Display for Bundle {
 }
 
 impl Bundle {
-    /// Loads and validates the bundle in `dir`.
+    /// Loads and validates the bundle in `dir`, a directory or the name of
+    /// an installed bundle ([`install::locate_bundle`](crate::install::locate_bundle)).
     pub fn load(dir: impl AsRef<Path>) -> Result<Bundle, BundleError> {
-        let dir = dir.as_ref().to_path_buf();
+        let dir = crate::install::locate_bundle(dir.as_ref())?;
         let manifest_path = dir.join(MANIFEST);
         let bytes = read_regular(&dir, MANIFEST, MAX_MANIFEST_BYTES)?;
         let m = parse_manifest(&dir, &bytes)?;

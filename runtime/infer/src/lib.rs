@@ -13,7 +13,7 @@
 //! use std::sync::Arc;
 //! use artrt_infer::{Backend, BackendConfig, BackendKind, Bundle, Failover, Precision, Preprocessor};
 //!
-//! let bundle = Arc::new(Bundle::load("runtime/bundles/art-tiny-gym")?);
+//! let bundle = Arc::new(Bundle::load("art-tiny-gym")?);
 //! let mut pre = Preprocessor::new(&bundle.input);
 //! let mut backend = Failover::open(bundle.clone(), &BackendKind::ALL, Precision::Fp32, BackendConfig::default())?;
 //! let mut clip = vec![0.0; pre.clip_len()];
@@ -28,7 +28,11 @@ pub mod backend;
 pub mod bundle;
 pub mod chain;
 pub mod color;
+pub mod engine_cache;
 pub mod frame;
+pub mod gpu;
+pub mod install;
+pub mod nvidia;
 pub mod onnx_io;
 pub mod ort_backend;
 pub mod postprocess;
@@ -48,6 +52,8 @@ pub use chain::{
     open_unchecked, self_test,
 };
 pub use frame::{FrameRef, PixelFormat};
-pub use ort_backend::{OrtBackend, OrtConfig, OrtLibError, TensorRtOptions, find_library};
+pub use ort_backend::{
+    OrtBackend, OrtConfig, OrtInfo, OrtLibError, TensorRtOptions, find_library, library_info,
+};
 pub use preprocess::{PreprocessError, Preprocessor};
 pub use tract_backend::TractBackend;

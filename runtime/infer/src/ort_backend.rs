@@ -87,13 +87,13 @@ pub enum OrtLibError {
         /// Where it was configured.
         origin: &'static str,
     },
-    /// Nothing configured and no project virtual environment found.
+    /// Nothing configured, nothing installed and no project virtual environment found.
     #[error(
         "no ONNX Runtime library found: pass --ort-lib, set ORT_DYLIB_PATH, name one in the board profile, \
          or run `bash runtime/setup.sh` to create .venv with the onnxruntime wheel (searched: {searched})"
     )]
     NotFound {
-        /// The virtual environments looked at.
+        /// The folders looked at.
         searched: String,
     },
     /// The library exists but could not be loaded or initialised.
@@ -107,8 +107,9 @@ pub enum OrtLibError {
 }
 
 /// Finds the ONNX Runtime shared library: `--ort-lib`, then `ORT_DYLIB_PATH`,
-/// then the board profile's path, then the onnxruntime wheel in the nearest
-/// `.venv` above the executable, then above the current directory.
+/// then the board profile's path, then the library installed with `artrt`
+/// (`<prefix>/lib/artrt/libonnxruntime.so`), then the onnxruntime wheel in
+/// the nearest `.venv` above the executable, then above the current directory.
 ///
 /// A configured path that does not exist is an error (no silent substitute).
 pub fn find_library(config: &OrtConfig) -> Result<(PathBuf, &'static str), OrtLibError> {
@@ -130,6 +131,13 @@ pub fn find_library(config: &OrtConfig) -> Result<(PathBuf, &'static str), OrtLi
         }
     }
     let mut searched = Vec::new();
+    for dir in crate::install::library_dirs() {
+        let lib = dir.join("libonnxruntime.so");
+        if lib.is_file() {
+            return Ok((lib, "the library installed with artrt"));
+        }
+        searched.push(dir.display().to_string());
+    }
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf));
@@ -214,6 +222,77 @@ pub fn environment(config: &OrtConfig) -> Result<(PathBuf, Environment), OrtLibE
     );
     *slot = Some((path.clone(), env.clone()));
     Ok((path, env))
+}
+
+/// An ONNX Runtime library as loaded: where it came from, its build and the
+/// execution providers it was built with.
+#[derive(Debug, Clone)]
+pub struct OrtInfo {
+    /// The library file.
+    pub path: PathBuf,
+    /// Where the path came from (`--ort-lib`, the board profile...).
+    pub origin: &'static str,
+    /// ONNX Runtime's version (`1.31.1`).
+    pub version: String,
+    /// ONNX Runtime's build string (commit, flags).
+    pub build: String,
+    /// Execution providers compiled into the library
+    /// (`TensorrtExecutionProvider`, `CUDAExecutionProvider`, `CPUExecutionProvider`).
+    pub providers: Vec<String>,
+}
+
+/// Loads ONNX Runtime as [`environment`] does and describes it.
+pub fn library_info(config: &OrtConfig) -> Result<OrtInfo, OrtLibError> {
+    let (_, origin) = find_library(config)?;
+    let (path, _env) = environment(config)?;
+    let api = ort::api();
+    let mut names: *mut *mut std::ffi::c_char = std::ptr::null_mut();
+    let mut count: std::ffi::c_int = 0;
+    // SAFETY: the API table is initialised by `environment`; the list it
+    // returns is read, then released with its own call.
+    let providers = unsafe {
+        let status = (api.GetAvailableProviders)(&mut names, &mut count);
+        if !status.0.is_null() {
+            (api.ReleaseStatus)(status.0);
+            Vec::new()
+        } else {
+            let list = (0..usize::try_from(count).unwrap_or(0))
+                .map(|i| {
+                    std::ffi::CStr::from_ptr(*names.add(i))
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect();
+            let status = (api.ReleaseAvailableProviders)(names, count);
+            if !status.0.is_null() {
+                (api.ReleaseStatus)(status.0);
+            }
+            list
+        }
+    };
+    // SAFETY: the library is loaded already (this only takes a reference);
+    // `OrtGetApiBase` and `GetVersionString` take nothing and return static data.
+    let version = unsafe {
+        libloading::Library::new(&path).ok().and_then(|lib| {
+            let base = lib
+                .get::<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase>(b"OrtGetApiBase\0")
+                .ok()?();
+            let text = base.as_ref().map(|b| (b.GetVersionString)())?;
+            (!text.is_null()).then(|| {
+                std::ffi::CStr::from_ptr(text)
+                    .to_string_lossy()
+                    .into_owned()
+            })
+        })
+    }
+    .unwrap_or_else(|| "unknown".to_string());
+    Ok(OrtInfo {
+        path,
+        origin,
+        version,
+        build: ort::info().to_string(),
+        providers,
+    })
 }
 
 /// A model on ONNX Runtime with one execution provider.
@@ -392,27 +471,23 @@ fn cuda(_device_id: i32) -> Result<ExecutionProviderDispatch, OpenError> {
 }
 
 #[cfg(feature = "tensorrt")]
+use crate::engine_cache::EngineKey;
+
+#[cfg(feature = "tensorrt")]
 fn tensorrt(
     bundle: &Bundle,
     entry: &ModelEntry,
     o: &TensorRtOptions,
 ) -> Result<(Vec<ExecutionProviderDispatch>, &'static str), OpenError> {
-    std::fs::create_dir_all(&o.cache_dir).map_err(|e| {
-        OpenError::Runtime(format!(
-            "cannot create the TensorRT cache directory {}: {e}",
-            o.cache_dir.display()
-        ))
-    })?;
-    let dir = o.cache_dir.display().to_string();
-    // Engines depend on the exact model: a new file gets a new cache prefix.
-    let digest = bundle
-        .sha256
-        .get(&entry.path)
-        .map_or("", |d| &d[..d.len().min(16)]);
-    let stem = entry
-        .path
-        .trim_end_matches(".onnx")
-        .replace(['.', '/'], "-");
+    let digest = bundle.sha256.get(&entry.path).map_or("", String::as_str);
+    let key = EngineKey::for_machine(digest, o).map_err(OpenError::Runtime)?;
+    let dir = key.prepare_dir(&o.cache_dir).map_err(OpenError::Runtime)?;
+    log::info!(
+        "TensorRT engine cache for {}: {}",
+        entry.path,
+        dir.display()
+    );
+    let dir = dir.display().to_string();
     let mut trt = ort::ep::TensorRT::default()
         .with_device_id(o.device_id)
         .with_int8(o.int8)
@@ -421,7 +496,7 @@ fn tensorrt(
         .with_builder_optimization_level(o.builder_optimization_level)
         .with_engine_cache(true)
         .with_engine_cache_path(&dir)
-        .with_engine_cache_prefix(format!("{stem}-{digest}"))
+        .with_engine_cache_prefix("artrt")
         .with_timing_cache(true)
         .with_timing_cache_path(&dir);
     if let Some(core) = o.dla_core {

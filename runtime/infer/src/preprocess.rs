@@ -122,17 +122,17 @@ pub fn write_npy(path: &Path, shape: &[usize], data: &[f32]) -> std::io::Result<
 
 /// Coefficients and buffer sizes for one source frame size.
 #[derive(Debug, Clone)]
-struct Geometry {
-    width: usize,
-    height: usize,
-    cols: Axis,
-    rows: Axis,
-    first_row: usize,
-    last_row: usize,
+pub(crate) struct Geometry {
+    pub width: usize,
+    pub height: usize,
+    pub cols: Axis,
+    pub rows: Axis,
+    pub first_row: usize,
+    pub last_row: usize,
 }
 
 impl Geometry {
-    fn new(spec: &InputSpec, width: usize, height: usize) -> Geometry {
+    pub(crate) fn new(spec: &InputSpec, width: usize, height: usize) -> Geometry {
         let (rw, rh) = resized_size(width as u32, height as u32, spec.resize_to);
         let (cw, ch) = (spec.width as usize, spec.height as usize);
         let left = (rw as usize).saturating_sub(cw) / 2;
@@ -151,6 +151,17 @@ impl Geometry {
     }
 }
 
+/// The normalised value of every 8-bit level, per channel.
+pub(crate) fn normalisation(spec: &InputSpec) -> [[f32; 256]; 3] {
+    let mut lut = [[0f32; 256]; 3];
+    for (c, table) in lut.iter_mut().enumerate() {
+        for (v, x) in table.iter_mut().enumerate() {
+            *x = (v as f32 / 255.0 - spec.mean[c]) / spec.std[c];
+        }
+    }
+    lut
+}
+
 /// Turns frames into normalised model input, reusing its buffers.
 #[derive(Debug, Clone)]
 pub struct Preprocessor {
@@ -165,15 +176,9 @@ pub struct Preprocessor {
 impl Preprocessor {
     /// A preprocessor for a bundle's input rule.
     pub fn new(spec: &InputSpec) -> Preprocessor {
-        let mut lut = [[0f32; 256]; 3];
-        for (c, table) in lut.iter_mut().enumerate() {
-            for (v, x) in table.iter_mut().enumerate() {
-                *x = (v as f32 / 255.0 - spec.mean[c]) / spec.std[c];
-            }
-        }
         Preprocessor {
             spec: spec.clone(),
-            lut,
+            lut: normalisation(spec),
             geometry: None,
             rgb: Vec::new(),
             planes: Vec::new(),
@@ -316,6 +321,11 @@ impl Preprocessor {
         self.planes
             .resize(3 * self.spec.width as usize * (g.last_row - g.first_row), 0);
         self.geometry = Some(g);
+    }
+
+    /// The packed RGB of the last frame [`decode_jpeg`](Self::decode_jpeg) decoded.
+    pub(crate) fn rgb(&self) -> &[u8] {
+        &self.rgb
     }
 
     /// Decodes a JPEG into the preprocessor's RGB buffer (the decode stage

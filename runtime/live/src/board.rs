@@ -8,8 +8,10 @@
 //!
 //! Every table refuses unknown keys, every value is range-checked, and a bad
 //! profile gives a [`ProfileError`] naming the file, the key and its line.
-//! Relative paths in a profile (`inference.bundle`, `inference.ort_library`,
-//! `inference.tensorrt.cache_dir`) are taken from the current directory.
+//! `inference.bundle` is a bundle directory or the name of an installed
+//! bundle (`art-tiny-gym`, see [`artrt_infer::install`]); other relative
+//! paths (`inference.ort_library`, `inference.tensorrt.cache_dir`) are taken
+//! from the current directory.
 //!
 //! ```
 //! use artrt_live::board::Profile;
@@ -139,13 +141,14 @@ impl fmt::Display for ScoreboardPort {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InferenceConfig {
-    /// The model bundle directory.
+    /// The model bundle: a directory, or the name of an installed bundle.
     pub bundle: PathBuf,
     /// Backends in the order they are tried (`trt`, `cuda`, `ort-cpu`, `tract`).
     pub backends: Vec<BackendKind>,
     /// CPU threads for inference (1..=256).
     pub threads: usize,
-    /// The ONNX Runtime shared library; absent: `ORT_DYLIB_PATH` or the project's `.venv`.
+    /// The ONNX Runtime shared library; absent: `ORT_DYLIB_PATH`, the library
+    /// installed with `artrt`, or the project's `.venv`.
     #[serde(default)]
     pub ort_library: Option<PathBuf>,
     /// TensorRT execution provider options.

@@ -30,6 +30,18 @@ pub mod v4l2;
 pub use pacing::Pacing;
 pub use spec::{CameraFormat, JpegMode, SourceOptions, SourceSpec, SpecError, open};
 
+/// What the V4L2 device at `path` is and offers ([`v4l2::describe`]), or why
+/// it cannot say (no device, no permission, a build without V4L2).
+pub fn describe_camera(path: &std::path::Path) -> Result<Vec<String>, String> {
+    #[cfg(feature = "v4l2")]
+    return v4l2::describe(path);
+    #[cfg(not(feature = "v4l2"))]
+    return Err(format!(
+        "{}: this build of artrt has no V4L2 support (Cargo feature `v4l2`)",
+        path.display()
+    ));
+}
+
 /// Why a frame source gave no frame.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

@@ -19,7 +19,7 @@
 //! use artrt_calibration::ClipSet;
 //! use artrt_infer::{BackendConfig, BackendKind, Bundle, Failover, Precision};
 //!
-//! let bundle = Arc::new(Bundle::load("runtime/bundles/art-tiny-gym")?);
+//! let bundle = Arc::new(Bundle::load("art-tiny-gym")?);
 //! let set = ClipSet::open(std::path::Path::new("out/gym/test"))?;
 //! let chain = Failover::open(bundle.clone(), &BackendKind::ALL, Precision::Fp32, BackendConfig::default())?;
 //! let report = artrt_tools::eval::evaluate(&bundle, &set, vec![chain], || {})?;
@@ -28,6 +28,7 @@
 //! ```
 
 pub mod bench;
+pub mod doctor;
 pub mod emulator;
 pub mod eval;
 pub mod panel;

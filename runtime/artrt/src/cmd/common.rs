@@ -12,8 +12,8 @@ use artrt_infer::{
 };
 use serde::Serialize;
 
-/// The committed default bundle, relative to the repository root.
-pub const DEFAULT_BUNDLE: &str = "runtime/bundles/art-tiny-gym";
+/// The default bundle: installed with the package, or the source tree's.
+pub use artrt_infer::install::DEFAULT_BUNDLE;
 
 /// Backend options of the commands that run a bundle without a board profile.
 #[derive(clap::Args, Debug, Clone)]
@@ -130,7 +130,7 @@ mod stream {
     /// the board profile and the backend.
     #[derive(clap::Args)]
     pub struct StreamSetup {
-        /// Model bundle directory.
+        /// Model bundle: a directory, or the name of an installed bundle.
         #[arg(long, default_value = DEFAULT_BUNDLE)]
         pub bundle: PathBuf,
         /// Seconds of each stream.

@@ -30,7 +30,7 @@ pub enum PrecisionArg {
 /// Arguments of `artrt eval`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Model bundle directory.
+    /// Model bundle: a directory, or the name of an installed bundle.
     #[arg(long, default_value = DEFAULT_BUNDLE)]
     bundle: PathBuf,
     /// Clip set directory (labels.txt, annotations.txt, frames).

@@ -13,7 +13,7 @@ use super::common::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
 /// Arguments of `artrt infer`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Model bundle directory.
+    /// Model bundle: a directory, or the name of an installed bundle.
     #[arg(long, default_value = DEFAULT_BUNDLE)]
     bundle: PathBuf,
     /// Clip directory of JPEG frames `img_00001.jpg`, `img_00002.jpg`, ...

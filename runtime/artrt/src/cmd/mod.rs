@@ -4,10 +4,12 @@
 
 pub mod bench;
 pub mod common;
+pub mod doctor;
 pub mod eval;
 #[cfg(feature = "synthetic")]
 pub mod eval_stream;
 pub mod infer;
+pub mod prepare;
 pub mod run;
 pub mod scoreboard_sim;
 #[cfg(feature = "synthetic")]

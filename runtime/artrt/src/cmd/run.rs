@@ -36,7 +36,7 @@ pub struct Args {
     /// jetson-xavier-nx, x86-64-cpu) or a TOML file. Default: the profile that fits this machine.
     #[arg(long)]
     board: Option<String>,
-    /// Model bundle directory (overrides the profile).
+    /// Model bundle: a directory or an installed bundle's name (overrides the profile).
     #[arg(long)]
     bundle: Option<PathBuf>,
     /// Frame source: v4l2:/dev/videoN, synthetic[:SEED] or frames:DIR (overrides the profile).

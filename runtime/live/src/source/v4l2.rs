@@ -15,6 +15,8 @@ use std::time::Duration;
 use artrt_infer::{FrameRef, PixelFormat};
 use v4l::buffer::{Flags as BufferFlags, Type};
 use v4l::capability::Flags as CapabilityFlags;
+use v4l::frameinterval::FrameIntervalEnum;
+use v4l::framesize::FrameSizeEnum;
 use v4l::io::mmap::Stream;
 use v4l::io::traits::CaptureStream;
 use v4l::parameters::Capabilities as ParameterCapabilities;
@@ -242,6 +244,61 @@ impl FrameSource for V4l2Source {
         self.negotiated = negotiated;
         Ok(())
     }
+}
+
+/// What a V4L2 device is and offers: its card and driver, then one line per
+/// pixel format with its frame sizes and rates (`MJPG 640x480@30,15 ...`).
+pub fn describe(path: &Path) -> Result<Vec<String>, String> {
+    let device = Device::with_path(path).map_err(|e| match e.kind() {
+        io::ErrorKind::PermissionDenied => {
+            format!(
+                "cannot open {}: {e} (is the user in the `video` group?)",
+                path.display()
+            )
+        }
+        _ => format!("cannot open {}: {e}", path.display()),
+    })?;
+    let caps = device.query_caps().map_err(|e| match e.raw_os_error() {
+        Some(ENOTTY) => format!("{} is not a V4L2 device ({e})", path.display()),
+        _ => format!("querying {}: {e}", path.display()),
+    })?;
+    let mut lines = vec![format!("{} ({})", caps.card, caps.driver)];
+    if !caps.capabilities.contains(CapabilityFlags::VIDEO_CAPTURE) {
+        lines[0].push_str(", not a capture device");
+        return Ok(lines);
+    }
+    let formats = device
+        .enum_formats()
+        .map_err(|e| format!("listing the formats of {}: {e}", path.display()))?;
+    for format in formats {
+        let sizes = device.enum_framesizes(format.fourcc).unwrap_or_default();
+        let sizes: Vec<String> = sizes
+            .into_iter()
+            .map(|s| match s.size {
+                FrameSizeEnum::Discrete(d) => {
+                    let rates: Vec<String> = device
+                        .enum_frameintervals(format.fourcc, d.width, d.height)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|i| match &i.interval {
+                            FrameIntervalEnum::Discrete(f) if f.numerator > 0 => Some(format!(
+                                "{}",
+                                f64::from(f.denominator) / f64::from(f.numerator)
+                            )),
+                            _ => None,
+                        })
+                        .collect();
+                    format!("{}x{}@{}", d.width, d.height, rates.join(","))
+                }
+                FrameSizeEnum::Stepwise(w) => format!(
+                    "{}x{}..{}x{}",
+                    w.min_width, w.min_height, w.max_width, w.max_height
+                ),
+            })
+            .collect();
+        lines.push(format!("{} {}", format.fourcc, sizes.join(" ")));
+    }
+    Ok(lines)
 }
 
 fn fourcc(format: CameraFormat) -> FourCC {
