@@ -377,6 +377,47 @@ mod tests {
         assert_eq!(format_code(PixelFormat::Mjpeg), None);
     }
 
+    /// The device path against the host path, on a machine with a GPU
+    /// (tests/gpu.sh sets ARTRT_REQUIRE_GPU=1, which makes a missing GPU a
+    /// failure; elsewhere the test says it had no GPU and passes).
+    #[cfg(feature = "cuda")]
+    #[test]
+    fn on_a_gpu_the_device_path_gives_the_host_paths_values() {
+        let spec = spec();
+        let mut gpu = match GpuPreprocessor::new(&spec, 0) {
+            Ok(gpu) => gpu,
+            Err(e) if std::env::var_os("ARTRT_REQUIRE_GPU").is_none() => {
+                eprintln!("no GPU here ({e}): the device path is checked by tests/gpu.sh");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let mut cpu = crate::Preprocessor::new(&spec);
+        for (w, h) in [(640usize, 480usize), (160, 120), (1280, 720)] {
+            for format in [PixelFormat::Rgb24, PixelFormat::Yuyv, PixelFormat::Nv12] {
+                let len = match format {
+                    PixelFormat::Rgb24 => w * h * 3,
+                    PixelFormat::Yuyv => w * h * 2,
+                    _ => w * h * 3 / 2,
+                };
+                let data: Vec<u8> = (0..len).map(|i| (i * 7919 % 251) as u8).collect();
+                let frame = crate::FrameRef {
+                    format,
+                    width: w as u32,
+                    height: h as u32,
+                    data: &data,
+                    timestamp: Default::default(),
+                };
+                let mut expected = vec![0f32; cpu.frame_len()];
+                cpu.frame_into(&frame, &mut expected).unwrap();
+                let mut out = gpu.stream().alloc_zeros::<f32>(gpu.frame_len()).unwrap();
+                gpu.frame_into(&frame, &mut out, 0).unwrap();
+                let got = gpu.stream().clone_dtoh(&out).unwrap();
+                assert_eq!(got, expected, "{format:?} {w}x{h}");
+            }
+        }
+    }
+
     /// NVRTC, from the `nvidia-cuda-nvrtc-cu12` wheel in the project's
     /// `.venv` (bash runtime/setup.sh), or the system's CUDA toolkit.
     #[cfg(feature = "cuda")]

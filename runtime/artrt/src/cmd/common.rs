@@ -24,7 +24,7 @@ pub struct BackendArgs {
     /// CPU threads for inference (1..=256; default: all cores).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
-    /// ONNX Runtime shared library (otherwise ORT_DYLIB_PATH, then the project's .venv).
+    /// ONNX Runtime shared library (otherwise ORT_DYLIB_PATH, the library installed with artrt, then the project's .venv).
     #[arg(long)]
     pub ort_lib: Option<PathBuf>,
 }
