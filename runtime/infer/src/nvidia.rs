@@ -43,7 +43,7 @@ pub fn cuda_driver() -> Result<Found, String> {
 /// 8.7`), through `cudarc`. The driver library is looked for first, so a
 /// machine without one gets a reason, not a failed load.
 pub fn gpus() -> Result<Vec<String>, String> {
-    cuda_driver()?;
+    cuda_driver().map_err(|e| format!("no CUDA driver: {e}"))?;
     #[cfg(feature = "cuda")]
     return std::panic::catch_unwind(cuda::gpus)
         .unwrap_or_else(|_| Err("the CUDA driver library could not be used".to_string()));

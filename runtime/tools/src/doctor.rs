@@ -143,34 +143,21 @@ pub fn examine(profile: &Profile, origin: &str, ort_lib: Option<PathBuf>) -> Rep
             format!("{e} (not used by this profile)"),
         ),
     });
-    let gpu_status = if uses(BackendKind::Trt) || uses(BackendKind::Cuda) {
-        Status::Warn
-    } else {
-        Status::Ok
-    };
+    let gpu_used = uses(BackendKind::Trt) || uses(BackendKind::Cuda);
+    let gpu_missing = if gpu_used { Status::Warn } else { Status::Ok };
     checks.push(library(
         "tensorrt",
         nvidia::tensorrt(),
         uses(BackendKind::Trt),
     ));
-    checks.push(library(
-        "cuda-runtime",
-        nvidia::cuda_runtime(),
-        gpu_status == Status::Warn,
-    ));
-    let driver = nvidia::cuda_driver();
-    checks.push(library(
-        "cuda-driver",
-        driver.clone(),
-        gpu_status == Status::Warn,
-    ));
-    checks.push(match (&driver, nvidia::gpus()) {
-        (Err(_), _) => Check::new("gpu", gpu_status, "no CUDA driver: no GPU to use"),
-        (Ok(_), Ok(gpus)) if !gpus.is_empty() => {
+    checks.push(library("cuda-runtime", nvidia::cuda_runtime(), gpu_used));
+    checks.push(library("cuda-driver", nvidia::cuda_driver(), gpu_used));
+    checks.push(match nvidia::gpus() {
+        Ok(gpus) if !gpus.is_empty() => {
             Check::new("gpu", Status::Ok, format!("{} GPU(s)", gpus.len())).with(gpus)
         }
-        (Ok(_), Ok(_)) => Check::new("gpu", gpu_status, "the CUDA driver sees no GPU"),
-        (Ok(_), Err(e)) => Check::new("gpu", gpu_status, e),
+        Ok(_) => Check::new("gpu", gpu_missing, "the CUDA driver sees no GPU"),
+        Err(e) => Check::new("gpu", gpu_missing, e),
     });
     checks.push(camera(profile));
     checks.push(scoreboard(profile));
