@@ -9,8 +9,9 @@
 #     a clear FAIL and exit code 1);
 #   - `artrt eval` on a small synthetic set at FP32 and INT8 on ort-cpu and
 #     tract, every clip's top-1 compared with the x86-64 build's;
-#   - `artrt run` on the synthetic source to the built-in scoreboard
-#     emulator: events, then a clean stop on SIGTERM;
+#   - `artrt run` on the synthetic source (INT8, the fastest under
+#     emulation) to the built-in scoreboard emulator: events, then a clean
+#     stop on SIGTERM;
 #   - purge: the package's files, state and cache gone, the conffile too.
 # Needs root or unprivileged user namespaces (for the bind mount).
 # Usage: bash tests/aarch64.sh [X86_ARTRT]   (an x86-64 artrt with `synth`;
@@ -118,7 +119,7 @@ PY
 done
 
 echo "== run: synthetic source to the built-in scoreboard emulator"
-"${arm_argv[@]}" run --board x86-64-cpu --backend ort-cpu --threads 2 --fast --no-panel --events "$work/events.jsonl" \
+"${arm_argv[@]}" run --board x86-64-cpu --backend ort-cpu --precision int8 --threads 2 --fast --no-panel --events "$work/events.jsonl" \
     >"$work/run.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
