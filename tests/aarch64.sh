@@ -122,12 +122,22 @@ echo "== run: synthetic source to the built-in scoreboard emulator"
 "${arm_argv[@]}" run --board x86-64-cpu --backend ort-cpu --precision int8 --threads 2 --fast --no-panel --events "$work/events.jsonl" \
     >"$work/run.log" 2>&1 &
 pid=$!
+# The run never outlives this script, whatever stops it.
+trap 'kill -KILL "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 600); do
     [ -s "$work/events.jsonl" ] && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.5
 done
 kill -TERM "$pid" 2>/dev/null || true
+for _ in $(seq 1 120); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+done
+if kill -0 "$pid" 2>/dev/null; then
+    tail -20 "$work/run.log"
+    fail "artrt run did not stop within 60 s of SIGTERM"
+fi
 rc=0
 wait "$pid" || rc=$?
 [ "$rc" -eq 0 ] || { tail -20 "$work/run.log"; fail "artrt run exited $rc after SIGTERM"; }
