@@ -9,7 +9,9 @@
 #   4. GPU against CPU preprocessing (the kernels on the device, every
 #      format, the same values as the host path);
 #   5. the TensorRT engine cache: `artrt prepare` twice, the second loading
-#      the first's engine (its files unchanged), keyed in `key.toml`.
+#      the first's engine (its files unchanged), keyed in `key.toml`;
+#   6. the live pipeline with frames preprocessed on the GPU and handed to
+#      the model in device memory: the same events as with CPU preprocessing.
 # ONNX Runtime with the CUDA and TensorRT providers: ORT_DYLIB_PATH, or the
 # `onnxruntime-gpu` wheel installed into .venv-gpu/ when PyPI is reachable.
 # ARTRT=PATH uses an artrt already built with `--features jetson,synthetic`.
@@ -84,6 +86,7 @@ done
 
 echo "== 4. GPU against CPU preprocessing"
 ARTRT_REQUIRE_GPU=1 cargo test --release -p artrt-infer --features cuda --lib gpu:: -- --nocapture
+ARTRT_REQUIRE_GPU=1 cargo test --release -p artrt-live --features cuda --lib stage:: -- --nocapture
 
 echo "== 5. engine cache round trip"
 "$artrt" prepare --board "$work/board.toml" | tee "$work/prepare1.txt"
@@ -98,5 +101,26 @@ python3 - "$work/prepare1.txt" "$work/prepare2.txt" <<'PY'
 import re, sys
 first, second = (float(re.search(r" in ([0-9.]+) s:", open(p).read()).group(1)) for p in sys.argv[1:3])
 print(f"engine build {first:.1f} s, cached start {second:.1f} s ({first / max(second, 1e-3):.1f}x)")
+PY
+echo "== 6. live run, GPU preprocessing against CPU preprocessing"
+for on in cpu gpu; do
+    for backend in cuda trt; do
+        RUST_LOG=info "$artrt" run --board "$work/board.toml" --source "frames:$work/set" --fast \
+            --scoreboard none --backend "$backend" --preprocess "$on" \
+            --events "$work/events-$backend-$on.jsonl" 2>"$work/run-$backend-$on.log" \
+            || { tail -20 "$work/run-$backend-$on.log" >&2; fail "run on $backend with $on preprocessing failed"; }
+        grep -q "frames preprocessed on ${on}" "$work/run-$backend-$on.log" \
+            || fail "$backend with --preprocess $on did not preprocess on $on"
+    done
+done
+python3 - "$work" <<'PY'
+import json, sys
+def actions(path):
+    return [e["label"] for e in map(json.loads, open(path)) if e.get("type") == "action"]
+for backend in ("cuda", "trt"):
+    cpu, gpu = (actions(f"{sys.argv[1]}/events-{backend}-{on}.jsonl") for on in ("cpu", "gpu"))
+    print(f"{backend}: {len(cpu)} actions with CPU preprocessing, {len(gpu)} with GPU preprocessing")
+    assert cpu, f"{backend}: no action on 26 clips"
+    assert cpu == gpu, f"{backend}: GPU preprocessing changed the events: {cpu} against {gpu}"
 PY
 echo "gpu: all checks passed"

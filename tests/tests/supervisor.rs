@@ -11,6 +11,7 @@ use artrt_live::board::Profile;
 use artrt_live::pipeline::{PipelineConfig, PipelineError};
 use artrt_live::sink::{ActionEvent, EventSink, Health, Status};
 use artrt_live::source::{Pacing, SourceSpec};
+use artrt_live::stage::PreprocessOn;
 use artrt_live::supervisor::{self, ServeOptions, Served};
 use artrt_tests::bundle_fixtures::bundle_dir;
 
@@ -138,4 +139,30 @@ fn the_supervisor_serves_the_synthetic_stream_to_events() {
         .expect("a heartbeat once serving");
     assert_eq!(serving_beat.status, Status::Ok);
     assert_eq!(serving_beat.backend, BackendKind::OrtCpu);
+}
+
+#[test]
+fn gpu_preprocessing_is_refused_with_the_reason_when_it_cannot_run() {
+    let mut profile = profile();
+    profile.camera.source = SourceSpec::Synthetic { seed: Some(1) };
+    let options = ServeOptions {
+        backend: BackendChoice::Only(BackendKind::OrtCpu),
+        pacing: Pacing::Fast,
+        preprocess: Some(PreprocessOn::Gpu),
+        ..ServeOptions::default()
+    };
+    let stop = AtomicBool::new(false);
+    let mut watch = Watch::new(usize::MAX, usize::MAX, &stop);
+    let e = supervisor::serve(&profile, &options, &mut watch, &stop).unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with("preprocess = gpu: "), "{text}");
+    // A build with `cuda` opens the model first, then finds that ort-cpu
+    // reads its clip from host memory; a build without refuses at once.
+    let reason = if cfg!(feature = "cuda") {
+        "the serving backend reads host memory"
+    } else {
+        "built without the `cuda` feature"
+    };
+    assert!(text.contains(reason), "{text}");
+    assert!(watch.actions.is_empty());
 }

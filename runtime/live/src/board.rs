@@ -36,6 +36,7 @@ use toml::de::{DeTable, DeValue};
 use crate::decision::DecisionConfig;
 use crate::scoreboard::{LinkConfig, MAX_BAUD, MAX_DISPLAY_MS, MIN_BAUD};
 use crate::source::{CameraFormat, SourceSpec};
+use crate::stage::PreprocessOn;
 
 /// Largest board profile file read.
 pub const MAX_PROFILE_BYTES: u64 = 1 << 20;
@@ -147,6 +148,9 @@ pub struct InferenceConfig {
     pub backends: Vec<BackendKind>,
     /// CPU threads for inference (1..=256).
     pub threads: usize,
+    /// Where frames are preprocessed (`auto`, `cpu`, `gpu`; default `auto`).
+    #[serde(default)]
+    pub preprocess: PreprocessOn,
     /// The ONNX Runtime shared library; absent: `ORT_DYLIB_PATH`, the library
     /// installed with `artrt`, or the project's `.venv`.
     #[serde(default)]

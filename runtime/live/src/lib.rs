@@ -26,5 +26,6 @@ pub mod pipeline;
 pub mod scoreboard;
 pub mod sink;
 pub mod source;
+pub mod stage;
 pub mod supervisor;
 pub mod window;

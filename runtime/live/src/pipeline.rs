@@ -1,9 +1,10 @@
 //! The clip pipeline: frames in, decisions out.
 //!
 //! Two threads. The capture thread pulls frames from the [`FrameSource`],
-//! preprocesses each frame a clip will sample into the [`WindowRing`] (the
+//! preprocesses each frame a clip will sample into the window's slots (the
 //! others are never decoded) and, every hop, cuts a clip into
-//! a hand-off slot. The inference thread (the caller's) takes clips from the
+//! a hand-off slot. The window and the clips live where the [`FrameStage`]
+//! keeps them: host memory, or the GPU the model runs on. The inference thread (the caller's) takes clips from the
 //! slot, classifies them, feeds the [`Decider`] and tells the sinks; it also
 //! sends a heartbeat every [`PipelineConfig::heartbeat`].
 //!
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use artrt_infer::bundle::Sampling;
 use artrt_infer::postprocess::softmax_into;
-use artrt_infer::{Backend, BackendKind, Bundle, FrameRef, PreprocessError, Preprocessor};
+use artrt_infer::{Backend, BackendKind, Bundle, FrameRef};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -33,6 +34,7 @@ use crate::health::{self, Health, Observed};
 use crate::scoreboard::serial::Backoff;
 use crate::sink::{ActionEvent, EventSink};
 use crate::source::{FrameSource, SourceError};
+use crate::stage::{FrameStage, StageError, StagedClip};
 use crate::window::{WindowError, WindowRing};
 
 /// How the pipeline cuts clips and decides.
@@ -122,6 +124,9 @@ pub enum PipelineError {
     /// The decision thresholds are unusable.
     #[error(transparent)]
     Decision(#[from] DecisionConfigError),
+    /// The window or the clip buffers could not be allocated.
+    #[error("cannot set up the frame window: {0}")]
+    Stage(#[from] StageError),
 }
 
 /// What happened during a run.
@@ -137,7 +142,7 @@ pub struct RunStats {
     pub clips: u64,
     /// Clips replaced by a newer one before inference took them.
     pub dropped_clips: u64,
-    /// Clips no backend could classify.
+    /// Clips that could not be cut or that no backend could classify.
     pub failed_clips: u64,
     /// Actions sent.
     pub actions: u64,
@@ -146,15 +151,15 @@ pub struct RunStats {
 }
 
 /// A clip on its way from capture to inference.
-struct Clip {
-    data: Vec<f32>,
+struct Clip<C> {
+    data: C,
     end: Duration,
     full: bool,
 }
 
 /// State shared by the two threads.
-struct Shared {
-    slot: Mutex<Clip>,
+struct Shared<C> {
+    slot: Mutex<Clip<C>>,
     changed: Condvar,
     done: AtomicBool,
     frames: AtomicU64,
@@ -163,12 +168,13 @@ struct Shared {
     dropped: AtomicU64,
     source_down: AtomicBool,
     gap: AtomicU64,
+    failed_cuts: AtomicU64,
 }
 
 /// Runs until `stop` is set, the source ends or `max_frames` frames were taken.
-pub fn run<S, K>(
+pub fn run<S, F, K>(
     source: &mut S,
-    preprocessor: &mut Preprocessor,
+    stage: &mut F,
     backend: &mut dyn Backend,
     sink: &mut K,
     labels: &[String],
@@ -177,21 +183,16 @@ pub fn run<S, K>(
 ) -> Result<RunStats, PipelineError>
 where
     S: FrameSource + ?Sized,
+    F: FrameStage,
     K: EventSink,
 {
-    let frame_len = preprocessor.frame_len();
-    let mut ring = WindowRing::new(
-        frame_len,
-        config.window,
-        config.hop,
-        config.frames,
-        config.sampling,
-    )?;
+    let mut ring = WindowRing::new(config.window, config.hop, config.frames, config.sampling)?;
     let mut decider = Decider::new(config.decision.clone(), labels.len(), config.background)?;
-    let clip_len = ring.clip_len();
+    stage.reserve(ring.slots())?;
+    let (spare, work) = (stage.clip()?, stage.clip()?);
     let shared = Shared {
         slot: Mutex::new(Clip {
-            data: vec![0.0; clip_len],
+            data: stage.clip()?,
             end: Duration::ZERO,
             full: false,
         }),
@@ -203,17 +204,19 @@ where
         dropped: AtomicU64::new(0),
         source_down: AtomicBool::new(false),
         gap: AtomicU64::new(0),
+        failed_cuts: AtomicU64::new(0),
     };
     let mut stats = RunStats::default();
 
     std::thread::scope(|scope| {
         let capture = scope.spawn(|| {
-            capture_loop(source, preprocessor, &mut ring, &shared, config, stop);
+            capture_loop(source, stage, &mut ring, spare, &shared, config, stop);
             shared.done.store(true, Ordering::SeqCst);
             shared.changed.notify_all();
         });
         infer_loop(
             backend,
+            work,
             &mut decider,
             sink,
             labels,
@@ -230,18 +233,19 @@ where
     stats.bad_frames = shared.bad_frames.load(Ordering::SeqCst);
     stats.source_losses = shared.losses.load(Ordering::SeqCst);
     stats.dropped_clips = shared.dropped.load(Ordering::SeqCst);
+    stats.failed_clips += shared.failed_cuts.load(Ordering::SeqCst);
     Ok(stats)
 }
 
-fn capture_loop<S: FrameSource + ?Sized>(
+fn capture_loop<S: FrameSource + ?Sized, F: FrameStage>(
     source: &mut S,
-    preprocessor: &mut Preprocessor,
+    stage: &mut F,
     ring: &mut WindowRing,
-    shared: &Shared,
+    mut spare: F::Clip,
+    shared: &Shared<F::Clip>,
     config: &PipelineConfig,
     stop: &AtomicBool,
 ) {
-    let mut spare = vec![0.0; ring.clip_len()];
     let mut taken = 0u64;
     while !stop.load(Ordering::SeqCst) && config.max_frames.is_none_or(|m| taken < m) {
         let due = match source.next_frame() {
@@ -249,7 +253,7 @@ fn capture_loop<S: FrameSource + ?Sized>(
                 taken += 1;
                 shared.frames.fetch_add(1, Ordering::Relaxed);
                 shared.source_down.store(false, Ordering::Relaxed);
-                match take_frame(preprocessor, ring, &frame) {
+                match take_frame(stage, ring, &frame) {
                     Ok(due) => due,
                     Err(e) => {
                         log::warn!("{}: frame skipped: {e}", source.describe());
@@ -285,8 +289,13 @@ fn capture_loop<S: FrameSource + ?Sized>(
             }
         };
         if due {
-            let end = ring.cut(&mut spare);
-            hand_off(&mut spare, end, shared, config.realtime, stop);
+            match stage.gather(ring.clip_slots(), &mut spare) {
+                Ok(()) => hand_off(&mut spare, ring.newest(), shared, config.realtime, stop),
+                Err(e) => {
+                    log::error!("clip not cut: {e}");
+                    shared.failed_cuts.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
     }
 }
@@ -294,15 +303,15 @@ fn capture_loop<S: FrameSource + ?Sized>(
 /// Takes one frame into the ring: preprocesses it into the ring's next slot
 /// when a clip will sample it (only checks it otherwise) and commits it.
 /// Returns whether a clip is due; a refused frame is not committed.
-pub fn take_frame(
-    preprocessor: &mut Preprocessor,
+pub fn take_frame<F: FrameStage>(
+    stage: &mut F,
     ring: &mut WindowRing,
     frame: &FrameRef<'_>,
-) -> Result<bool, PreprocessError> {
+) -> Result<bool, StageError> {
     if ring.wants_next() {
-        preprocessor.frame_into(frame, ring.next_slot())?;
+        stage.frame_into(frame, ring.next_slot())?;
     } else {
-        preprocessor.validate(frame)?;
+        stage.validate(frame)?;
     }
     Ok(ring.commit(frame.timestamp))
 }
@@ -328,10 +337,10 @@ fn reopen<S: FrameSource + ?Sized>(source: &mut S, stop: &AtomicBool) {
 
 /// Puts a cut clip into the slot: live, replacing a clip still waiting;
 /// offline, waiting until inference has taken the previous one.
-fn hand_off(
-    spare: &mut Vec<f32>,
+fn hand_off<C>(
+    spare: &mut C,
     end: Duration,
-    shared: &Shared,
+    shared: &Shared<C>,
     realtime: bool,
     stop: &AtomicBool,
 ) {
@@ -356,16 +365,16 @@ fn hand_off(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn infer_loop<K: EventSink>(
+fn infer_loop<C: StagedClip, K: EventSink>(
     backend: &mut dyn Backend,
+    mut work: C,
     decider: &mut Decider,
     sink: &mut K,
     labels: &[String],
-    shared: &Shared,
+    shared: &Shared<C>,
     config: &PipelineConfig,
     stats: &mut RunStats,
 ) {
-    let mut work = vec![0.0; shared.slot.lock().map(|s| s.data.len()).unwrap_or(0)];
     let mut probs = vec![0.0f32; labels.len()];
     // Fixed memory however long the run: 1 µs to 10 min at 3 significant digits.
     let mut times_us = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)
@@ -428,7 +437,7 @@ fn infer_loop<K: EventSink>(
         };
 
         let t0 = Instant::now();
-        let outputs = match backend.run(&work) {
+        let outputs = match work.run(&mut *backend) {
             Ok(outputs) => outputs,
             Err(e) => {
                 log::error!("clip not classified: {e}");
@@ -470,9 +479,9 @@ struct Beat {
     dropped: u64,
 }
 
-fn send_health<K: EventSink>(
+fn send_health<C, K: EventSink>(
     sink: &mut K,
-    shared: &Shared,
+    shared: &Shared<C>,
     config: &PipelineConfig,
     beat: &mut Beat,
     backend: &dyn Backend,
@@ -512,6 +521,7 @@ mod tests {
 
     use super::*;
     use crate::sink::BoxError;
+    use crate::stage::HostStage;
 
     /// Frames whose colour encodes the class being "performed"; scripted losses and bad frames.
     struct Script {
@@ -706,7 +716,7 @@ mod tests {
     ) -> RunStats {
         run(
             source,
-            &mut Preprocessor::new(&spec()),
+            &mut HostStage::new(&spec()),
             backend,
             log,
             &labels(),
@@ -825,7 +835,7 @@ mod tests {
             };
             run(
                 &mut source,
-                &mut Preprocessor::new(&spec()),
+                &mut HostStage::new(&spec()),
                 &mut backend,
                 &mut log,
                 &labels(),

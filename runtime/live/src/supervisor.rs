@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use artrt_infer::{
     Backend, BackendChoice, BackendConfig, BackendKind, Bundle, Failover, OrtConfig, Precision,
-    Preprocessor,
 };
 
 use crate::board::Profile;
@@ -24,6 +23,7 @@ use crate::health::{self, Health, Observed};
 use crate::pipeline::{self, PipelineConfig, PipelineError, RunStats};
 use crate::sink::EventSink;
 use crate::source::{self, Pacing, SourceError, SourceOptions};
+use crate::stage::{self, FrameStage, HostStage, PreprocessOn};
 
 /// Time between two attempts to load a model.
 pub const MODEL_RETRY: Duration = Duration::from_secs(10);
@@ -39,6 +39,8 @@ pub struct ServeOptions {
     pub ort_lib: Option<PathBuf>,
     /// Real time, or a replay as fast as the model takes it.
     pub pacing: Pacing,
+    /// Where frames are preprocessed, over the profile's `inference.preprocess`.
+    pub preprocess: Option<PreprocessOn>,
 }
 
 /// Why the device stopped before serving out its source.
@@ -56,6 +58,9 @@ pub enum ServeError {
     /// The profile does not fit the bundle.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// Preprocessing cannot run where it was asked to.
+    #[error("preprocess = gpu: {0}")]
+    Preprocess(String),
 }
 
 /// How a run ended.
@@ -119,6 +124,12 @@ pub fn serve<K: EventSink>(
     stop: &AtomicBool,
 ) -> Result<Served, ServeError> {
     let started = Instant::now();
+    let on = options.preprocess.unwrap_or(profile.inference.preprocess);
+    if on == PreprocessOn::Gpu && !cfg!(feature = "cuda") {
+        return Err(ServeError::Preprocess(
+            "this artrt was built without the `cuda` feature".into(),
+        ));
+    }
     let order = options.backend.order(&profile.inference.backends);
     let precision = precision_for(&order, options.precision);
     let config = backend_config(profile, options.ort_lib.clone());
@@ -179,17 +190,59 @@ pub fn serve<K: EventSink>(
             cause,
         })?;
     log::info!("frames from {}", source.describe());
-    let mut preprocessor = Preprocessor::new(&bundle.input);
-    let stats = pipeline::run(
-        source.as_mut(),
-        &mut preprocessor,
-        &mut chain,
-        sink,
-        bundle.labels(),
-        &pipeline,
+    let device = stage::device_for(on, chain.input_memory()).map_err(ServeError::Preprocess)?;
+    let run = Run {
+        source: source.as_mut(),
+        chain: &mut chain,
+        labels: bundle.labels(),
+        config: &pipeline,
         stop,
-    )?;
+    };
+    #[cfg(feature = "cuda")]
+    if let Some(device) = device {
+        match stage::GpuStage::new(&bundle.input, device) {
+            Ok(gpu) => {
+                return Ok(Served::Ran {
+                    serving,
+                    stats: run.on(gpu, sink)?,
+                });
+            }
+            Err(e) if on == PreprocessOn::Gpu => return Err(ServeError::Preprocess(e.to_string())),
+            Err(e) => log::warn!("frames preprocessed on the CPU: {e}"),
+        }
+    }
+    #[cfg(not(feature = "cuda"))]
+    let _ = device;
+    let stats = run.on(HostStage::new(&bundle.input), sink)?;
     Ok(Served::Ran { serving, stats })
+}
+
+/// A pipeline run waiting for its frame stage.
+struct Run<'a> {
+    source: &'a mut dyn source::FrameSource,
+    chain: &'a mut Failover,
+    labels: &'a [String],
+    config: &'a PipelineConfig,
+    stop: &'a AtomicBool,
+}
+
+impl Run<'_> {
+    fn on<F: FrameStage, K: EventSink>(
+        self,
+        mut stage: F,
+        sink: &mut K,
+    ) -> Result<RunStats, PipelineError> {
+        log::info!("frames preprocessed on {}", stage.describe());
+        pipeline::run(
+            self.source,
+            &mut stage,
+            self.chain,
+            sink,
+            self.labels,
+            self.config,
+            self.stop,
+        )
+    }
 }
 
 #[cfg(test)]

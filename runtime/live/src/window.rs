@@ -1,10 +1,11 @@
-//! The sliding window of preprocessed frames that clips are cut from.
+//! The sliding window that clips are cut from.
 //!
 //! Every camera frame is preprocessed once into a slot of a fixed ring of
-//! `window` slots. Every `hop` frames, once the ring is full, a clip of `T`
-//! frames is gathered from it with the bundle's sampling rule (segment
-//! centres: frame `i` of `T` is window frame `floor((i + 0.5) * window / T)`),
-//! oldest first.
+//! `window` slots, kept by a [`FrameStage`](crate::stage::FrameStage) in host
+//! or device memory; the ring says which slot. Every `hop` frames, once the
+//! ring is full, a clip of `T` frames is gathered from it with the bundle's
+//! sampling rule (segment centres: frame `i` of `T` is window frame
+//! `floor((i + 0.5) * window / T)`), oldest first.
 //! A frame that no clip will sample need not be preprocessed at all
 //! ([`WindowRing::wants_next`]). Nothing allocates after [`WindowRing::new`].
 
@@ -29,15 +30,13 @@ pub enum WindowError {
     },
 }
 
-/// A ring of preprocessed frames and the clip cutter.
+/// The slots of a ring of preprocessed frames, and the clip cutter.
 #[derive(Debug)]
 pub struct WindowRing {
-    frame_len: usize,
     window: usize,
     hop: usize,
     frames: usize,
     sampling: Sampling,
-    slots: Vec<f32>,
     stamps: Vec<Duration>,
     head: usize,
     filled: usize,
@@ -47,10 +46,9 @@ pub struct WindowRing {
 }
 
 impl WindowRing {
-    /// A ring for frames of `frame_len` floats, `window` frames long, cutting a
-    /// clip of `frames` frames by `sampling` every `hop` frames.
+    /// A ring `window` frames long, cutting a clip of `frames` frames by
+    /// `sampling` every `hop` frames.
     pub fn new(
-        frame_len: usize,
         window: usize,
         hop: usize,
         frames: usize,
@@ -64,12 +62,10 @@ impl WindowRing {
             });
         }
         Ok(Self {
-            frame_len,
             window,
             hop,
             frames,
             sampling,
-            slots: vec![0.0; frame_len * window],
             stamps: vec![Duration::ZERO; window],
             head: 0,
             filled: 0,
@@ -78,9 +74,9 @@ impl WindowRing {
         })
     }
 
-    /// Floats in one clip (`frames * frame_len`).
-    pub fn clip_len(&self) -> usize {
-        self.frames * self.frame_len
+    /// Slots in the ring (the window's length).
+    pub fn slots(&self) -> usize {
+        self.window
     }
 
     /// Whether any clip will sample the next frame; when not, the caller may
@@ -101,8 +97,8 @@ impl WindowRing {
     }
 
     /// The slot the next frame is preprocessed into.
-    pub fn next_slot(&mut self) -> &mut [f32] {
-        &mut self.slots[self.head * self.frame_len..(self.head + 1) * self.frame_len]
+    pub fn next_slot(&self) -> usize {
+        self.head
     }
 
     /// Accepts the frame written into [`WindowRing::next_slot`], captured at
@@ -121,17 +117,16 @@ impl WindowRing {
         }
     }
 
-    /// Writes the current clip, `[T, 3, H, W]` oldest first, into `out`, and
-    /// returns the timestamp of the window's newest frame.
-    pub fn cut(&self, out: &mut [f32]) -> Duration {
+    /// The slots of the current clip's `T` frames, oldest first.
+    pub fn clip_slots(&self) -> impl Iterator<Item = usize> + '_ {
         let n = self.window;
         let oldest = (self.head + n - self.filled) % n;
-        for i in 0..self.frames {
-            let slot = (oldest + self.offset(i)) % n;
-            out[i * self.frame_len..(i + 1) * self.frame_len]
-                .copy_from_slice(&self.slots[slot * self.frame_len..(slot + 1) * self.frame_len]);
-        }
-        self.stamps[(self.head + n - 1) % n]
+        (0..self.frames).map(move |i| (oldest + self.offset(i)) % n)
+    }
+
+    /// The capture time of the window's newest frame.
+    pub fn newest(&self) -> Duration {
+        self.stamps[(self.head + self.window - 1) % self.window]
     }
 
     /// Forgets the frames (after a gap in the source): no clip until the ring is full again.
@@ -146,15 +141,34 @@ impl WindowRing {
 mod tests {
     use super::*;
 
-    fn push(ring: &mut WindowRing, value: f32) -> bool {
-        ring.next_slot().iter_mut().for_each(|v| *v = value);
-        ring.commit(Duration::from_millis(value as u64))
+    /// A ring with one float a slot, as a stage would keep it.
+    struct Frames {
+        ring: WindowRing,
+        slots: Vec<f32>,
+    }
+
+    impl Frames {
+        fn new(window: usize, hop: usize, frames: usize) -> Frames {
+            Frames {
+                ring: WindowRing::new(window, hop, frames, Sampling::SegmentCentre).unwrap(),
+                slots: vec![f32::NAN; window],
+            }
+        }
+
+        fn push(&mut self, value: f32) -> bool {
+            self.slots[self.ring.next_slot()] = value;
+            self.ring.commit(Duration::from_millis(value as u64))
+        }
+
+        fn cut(&self) -> Vec<f32> {
+            self.ring.clip_slots().map(|s| self.slots[s]).collect()
+        }
     }
 
     #[test]
     fn first_clip_waits_for_a_full_window_then_every_hop() {
-        let mut ring = WindowRing::new(2, 4, 2, 2, Sampling::SegmentCentre).unwrap();
-        let due: Vec<bool> = (0..9).map(|i| push(&mut ring, i as f32)).collect();
+        let mut ring = Frames::new(4, 2, 2);
+        let due: Vec<bool> = (0..9).map(|i| ring.push(i as f32)).collect();
         assert_eq!(
             due,
             [false, false, false, true, false, true, false, true, false]
@@ -163,15 +177,13 @@ mod tests {
 
     #[test]
     fn clip_samples_segment_centres_oldest_first() {
-        let mut ring = WindowRing::new(1, 16, 1, 8, Sampling::SegmentCentre).unwrap();
+        let mut ring = Frames::new(16, 1, 8);
         for i in 0..20 {
-            push(&mut ring, i as f32);
+            ring.push(i as f32);
         }
-        let mut out = vec![0.0; ring.clip_len()];
-        let t = ring.cut(&mut out);
         // Window holds frames 4..=19; segment centres are 1, 3, 5, ..., 15.
-        assert_eq!(out, [5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 17.0, 19.0]);
-        assert_eq!(t, Duration::from_millis(19));
+        assert_eq!(ring.cut(), [5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 17.0, 19.0]);
+        assert_eq!(ring.ring.newest(), Duration::from_millis(19));
     }
 
     #[test]
@@ -179,19 +191,16 @@ mod tests {
         for window in 1..=20 {
             for frames in 1..=window {
                 for hop in 1..=window + 2 {
-                    let mut ring =
-                        WindowRing::new(1, window, hop, frames, Sampling::SegmentCentre).unwrap();
-                    let mut out = vec![0.0; ring.clip_len()];
+                    let mut ring = Frames::new(window, hop, frames);
                     let (mut wanted, mut used, mut last_cut) = (Vec::new(), Vec::new(), 0);
                     for f in 0..6 * window {
-                        let wants = ring.wants_next();
+                        let wants = ring.ring.wants_next();
                         if wants {
                             wanted.push(f as f32);
                         }
-                        ring.next_slot()[0] = if wants { f as f32 } else { f32::NAN };
-                        if ring.commit(Duration::ZERO) {
+                        if ring.push(if wants { f as f32 } else { f32::NAN }) {
                             last_cut = f + 1;
-                            ring.cut(&mut out);
+                            let out = ring.cut();
                             assert!(
                                 out.iter().all(|v| !v.is_nan()),
                                 "window {window} hop {hop} T {frames}: a skipped frame was sampled"
@@ -213,18 +222,18 @@ mod tests {
 
     #[test]
     fn reset_requires_a_full_window_again() {
-        let mut ring = WindowRing::new(1, 3, 1, 3, Sampling::SegmentCentre).unwrap();
-        assert!((0..3).map(|i| push(&mut ring, i as f32)).last().unwrap());
-        ring.reset();
-        assert!(!push(&mut ring, 9.0));
-        assert!(!push(&mut ring, 9.0));
-        assert!(push(&mut ring, 9.0));
+        let mut ring = Frames::new(3, 1, 3);
+        assert!((0..3).map(|i| ring.push(i as f32)).last().unwrap());
+        ring.ring.reset();
+        assert!(!ring.push(9.0));
+        assert!(!ring.push(9.0));
+        assert!(ring.push(9.0));
     }
 
     #[test]
     fn impossible_shapes_are_refused() {
-        assert!(WindowRing::new(1, 4, 0, 2, Sampling::SegmentCentre).is_err());
-        assert!(WindowRing::new(1, 4, 1, 5, Sampling::SegmentCentre).is_err());
-        assert!(WindowRing::new(1, 4, 1, 0, Sampling::SegmentCentre).is_err());
+        assert!(WindowRing::new(4, 0, 2, Sampling::SegmentCentre).is_err());
+        assert!(WindowRing::new(4, 1, 5, Sampling::SegmentCentre).is_err());
+        assert!(WindowRing::new(4, 1, 0, Sampling::SegmentCentre).is_err());
     }
 }

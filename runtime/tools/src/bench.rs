@@ -14,6 +14,7 @@ use artrt_infer::{
 };
 use artrt_live::board::Profile;
 use artrt_live::pipeline::take_frame;
+use artrt_live::stage::{FrameStage, HostStage};
 use artrt_live::window::WindowRing;
 use serde::Serialize;
 
@@ -298,21 +299,18 @@ pub fn measure(
     let rgb_pre = stages[1].median_ms;
     let rgb = formats.frames(PixelFormat::Rgb24, w, h);
     let hop = profile.clip.hop;
-    let mut ring = WindowRing::new(
-        pre.frame_len(),
-        bundle.input.window,
-        hop,
-        t,
-        bundle.input.sampling,
-    )
-    .with_context(|| format!("board profile {}", profile.name))?;
+    let mut ring = WindowRing::new(bundle.input.window, hop, t, bundle.input.sampling)
+        .with_context(|| format!("board profile {}", profile.name))?;
+    let mut live = HostStage::new(&bundle.input);
+    live.reserve(ring.slots())?;
+    let mut clip = live.clip()?;
     let mut next = 0;
     let (m, mean, a) = time(3, iters, || {
         loop {
             let frame = &rgb[next % rgb.len()];
             next += 1;
-            if take_frame(&mut pre, &mut ring, frame)? {
-                ring.cut(&mut input);
+            if take_frame(&mut live, &mut ring, frame)? {
+                live.gather(ring.clip_slots(), &mut clip)?;
                 return Ok(());
             }
         }

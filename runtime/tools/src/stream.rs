@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use artrt_calibration::{ELEMENTS, StreamOptions};
 use artrt_infer::postprocess::softmax_into;
-use artrt_infer::{Backend, BackendKind, Bundle, InferError, Outputs, Precision, Preprocessor};
+use artrt_infer::{Backend, BackendKind, Bundle, InferError, Outputs, Precision};
 use artrt_live::board::Profile;
 use artrt_live::pipeline::{self, PipelineConfig, RunStats};
 use artrt_live::sink::{ActionEvent, EventSink, Health};
 use artrt_live::source::Pacing;
 use artrt_live::source::synthetic::SyntheticSource;
+use artrt_live::stage::HostStage;
 
 use crate::scoring::{Detection, Segment};
 use crate::tuning::{Recording, Window};
@@ -159,7 +160,7 @@ pub fn record(
         max_frames: Some(frames),
         ..PipelineConfig::new(profile, bundle, backend.kind(), Instant::now(), false)?
     };
-    let mut preprocessor = Preprocessor::new(&bundle.input);
+    let mut stage = HostStage::new(&bundle.input);
     let mut recorder = Recorder::default();
     let (window, hop) = (profile.clip.window as u64, profile.clip.hop as u64);
     let expected = frames.saturating_sub(window - 1).div_ceil(hop);
@@ -167,7 +168,7 @@ pub fn record(
     let started = Instant::now();
     let stats = pipeline::run(
         &mut source,
-        &mut preprocessor,
+        &mut stage,
         &mut traced,
         &mut recorder,
         bundle.labels(),

@@ -23,6 +23,7 @@ use artrt_live::jsonl::JsonLines;
 use artrt_live::scoreboard::{Link, LinkConfig};
 use artrt_live::sink::{Fanout, boxed};
 use artrt_live::source::{Pacing, SourceSpec};
+use artrt_live::stage::PreprocessOn;
 use artrt_live::supervisor::{self, ServeOptions, Served};
 use artrt_tools::emulator::{self, Emulator};
 use artrt_tools::panel;
@@ -66,6 +67,10 @@ pub struct Args {
     /// CPU threads for inference (overrides the profile).
     #[arg(long)]
     threads: Option<usize>,
+    /// Where frames are preprocessed: auto (on the GPU when trt or cuda serves), cpu or gpu
+    /// (overrides the profile).
+    #[arg(long)]
+    preprocess: Option<PreprocessOn>,
     /// ONNX Runtime shared library (overrides ORT_DYLIB_PATH and the profile).
     #[arg(long)]
     ort_lib: Option<PathBuf>,
@@ -144,6 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             Pacing::RealTime
         },
+        preprocess: args.preprocess,
     };
     let started = Instant::now();
     let outcome = supervisor::serve(&profile, &options, &mut sinks, &stop);
