@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use artrt_infer::BackendKind;
 use artrt_live::board::{self, Problem, Profile, ProfileError, ScoreboardPort};
 use artrt_live::source::SourceSpec;
+use artrt_live::stage::PreprocessOn;
 
 fn boards_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards")
@@ -110,6 +111,8 @@ fn jetson_profiles_use_the_camera_the_adapter_and_tensorrt_first() {
         // operator names a build with TensorRT.
         assert_eq!(p.inference.ort_library, None, "{name}");
         assert_eq!(p.inference.bundle, Path::new("art-tiny-gym"), "{name}");
+        // The host path stays the default until a profile asks for the GPU.
+        assert_eq!(p.inference.preprocess, PreprocessOn::Cpu, "{name}");
         assert!(
             p.inference
                 .tensorrt
@@ -217,6 +220,23 @@ fn a_value_of_the_wrong_type_is_named_with_its_line() {
     assert_eq!(p[0].key.as_deref(), Some("inference.backends[1]"));
     assert_eq!(p[0].line, line_of(&text, "backends ="));
     assert!(p[0].message.contains("gpu"), "{}", p[0].message);
+
+    let text = with_line(
+        &x86_text(),
+        "threads =",
+        "threads = 2\npreprocess = \"fpga\"",
+    );
+    let p = problems(&text);
+    assert_eq!(
+        (p[0].key.as_deref(), p[0].line),
+        (Some("inference.preprocess"), line_of(&text, "preprocess ="))
+    );
+    assert!(
+        p[0].message
+            .contains("expected one of `auto`, `cpu`, `gpu`"),
+        "{}",
+        p[0].message
+    );
 
     let text = with_line(&x86_text(), "source =", "source = \"webcam0\"");
     let p = problems(&text);

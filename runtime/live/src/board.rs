@@ -148,7 +148,7 @@ pub struct InferenceConfig {
     pub backends: Vec<BackendKind>,
     /// CPU threads for inference (1..=256).
     pub threads: usize,
-    /// Where frames are preprocessed (`auto`, `cpu`, `gpu`; default `auto`).
+    /// Where frames are preprocessed (`cpu`, `auto`, `gpu`; default `cpu`).
     #[serde(default)]
     pub preprocess: PreprocessOn,
     /// The ONNX Runtime shared library; absent: `ORT_DYLIB_PATH`, the library

@@ -34,9 +34,9 @@ pub enum StageError {
 pub enum PreprocessOn {
     /// On the GPU when the serving backend reads device memory and the GPU
     /// preprocessor starts; on the CPU otherwise.
-    #[default]
     Auto,
-    /// On the CPU.
+    /// On the CPU (the default).
+    #[default]
     Cpu,
     /// On the GPU, or not at all: a run that cannot is refused.
     Gpu,
