@@ -9,7 +9,7 @@ use std::time::Instant;
 use artrt_infer::{BackendChoice, BackendKind, Bundle};
 use artrt_live::board::Profile;
 use artrt_live::pipeline::{PipelineConfig, PipelineError};
-use artrt_live::sink::{ActionEvent, EventSink, Health, Status};
+use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Health, Status};
 use artrt_live::source::{Pacing, SourceSpec};
 use artrt_live::stage::PreprocessOn;
 use artrt_live::supervisor::{self, ServeOptions, Served};
@@ -44,7 +44,7 @@ impl EventSink for Watch<'_> {
         }
         Ok(())
     }
-    fn clear(&mut self, _t_ms: u32) -> Result<(), Infallible> {
+    fn clear(&mut self, _event: &ClearEvent) -> Result<(), Infallible> {
         Ok(())
     }
     fn health(&mut self, health: &Health) -> Result<(), Infallible> {

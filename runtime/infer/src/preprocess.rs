@@ -324,6 +324,7 @@ impl Preprocessor {
     }
 
     /// The packed RGB of the last frame [`decode_jpeg`](Self::decode_jpeg) decoded.
+    #[cfg(feature = "cuda")]
     pub(crate) fn rgb(&self) -> &[u8] {
         &self.rgb
     }

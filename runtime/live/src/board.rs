@@ -94,6 +94,10 @@ pub struct Profile {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraConfig {
+    /// The camera's id in events (`cam0` by default): 1 to 32 letters,
+    /// digits, `-` or `_`.
+    #[serde(default = "default_camera_id")]
+    pub id: String,
     /// `v4l2:/dev/videoN`, `synthetic[:SEED]` or `frames:DIR`.
     pub source: SourceSpec,
     /// Pixel format asked of a V4L2 camera: `yuyv` or `mjpeg`.
@@ -104,6 +108,19 @@ pub struct CameraConfig {
     pub height: u32,
     /// Frame rate asked of a V4L2 camera, and the pace of replays (0 < fps <= 1000).
     pub fps: f32,
+}
+
+fn default_camera_id() -> String {
+    "cam0".into()
+}
+
+/// Whether `id` can name a camera: 1 to 32 ASCII letters, digits, `-` or
+/// `_` (safe in MQTT topics, file names and URLs).
+pub fn valid_camera_id(id: &str) -> bool {
+    (1..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Where the scoreboard sentences go, as `scoreboard.port` names it.
@@ -348,6 +365,11 @@ impl Profile {
         );
 
         let c = &self.camera;
+        bad(
+            "camera.id",
+            valid_camera_id(&c.id),
+            format!("must be 1 to 32 letters, digits, `-` or `_`, found {:?}", c.id),
+        );
         bad(
             "camera.width",
             (1..=8192).contains(&c.width),

@@ -2,49 +2,32 @@
 
 use std::io::{self, Write};
 
-use serde::Serialize;
+use crate::message::{Message, device_name};
+use crate::sink::{ActionEvent, ClearEvent, EventSink, Health};
 
-use crate::sink::{ActionEvent, EventSink, Health};
-
-/// One line of the event log.
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum Line<'a> {
-    /// An action was recognised.
-    Action {
-        class_id: u16,
-        label: &'a str,
-        confidence: f32,
-        t_ms: u32,
-    },
-    /// The action line was cleared.
-    Clear { t_ms: u32 },
-    /// Device health.
-    Health {
-        uptime_s: u32,
-        fps: f32,
-        backend: &'a str,
-        status: &'a str,
-    },
-}
-
-/// Writes every decision as a JSON line to `W`; heartbeats only when asked.
+/// Writes every decision as a JSON line ([`Message`], schema 1) to `W`;
+/// heartbeats only when asked.
 #[derive(Debug)]
 pub struct JsonLines<W: Write> {
     out: W,
     with_health: bool,
+    device: String,
 }
 
 impl<W: Write> JsonLines<W> {
     /// A log of actions and clears; `with_health` adds the heartbeats.
     pub fn new(out: W, with_health: bool) -> Self {
-        Self { out, with_health }
+        Self {
+            out,
+            with_health,
+            device: device_name(),
+        }
     }
 
-    fn write(&mut self, line: &Line<'_>) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, line)?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
+    fn write(out: &mut W, message: &Message<'_>) -> io::Result<()> {
+        serde_json::to_writer(&mut *out, message)?;
+        out.write_all(b"\n")?;
+        out.flush()
     }
 }
 
@@ -52,28 +35,18 @@ impl<W: Write> EventSink for JsonLines<W> {
     type Error = io::Error;
 
     fn action(&mut self, e: &ActionEvent) -> io::Result<()> {
-        self.write(&Line::Action {
-            class_id: e.class_id,
-            label: &e.label,
-            confidence: e.confidence,
-            t_ms: e.t_ms,
-        })
+        Self::write(&mut self.out, &Message::action(&self.device, e))
     }
 
-    fn clear(&mut self, t_ms: u32) -> io::Result<()> {
-        self.write(&Line::Clear { t_ms })
+    fn clear(&mut self, e: &ClearEvent) -> io::Result<()> {
+        Self::write(&mut self.out, &Message::clear(&self.device, e))
     }
 
     fn health(&mut self, h: &Health) -> io::Result<()> {
         if !self.with_health {
             return Ok(());
         }
-        self.write(&Line::Health {
-            uptime_s: h.uptime_s,
-            fps: h.fps,
-            backend: h.backend.as_str(),
-            status: h.status.as_str(),
-        })
+        Self::write(&mut self.out, &Message::health(&self.device, h))
     }
 }
 
@@ -84,11 +57,15 @@ mod tests {
     #[test]
     fn lines_are_json_objects_with_a_type() {
         let mut log = JsonLines::new(Vec::new(), false);
+        let captured = std::time::Instant::now();
         log.action(&ActionEvent {
             class_id: 3,
             label: "salto \"x\"".into(),
             confidence: 0.5,
             t_ms: 10,
+            camera: "cam0".into(),
+            seq: 1,
+            captured,
         })
         .unwrap();
         log.health(&Health {
@@ -98,7 +75,13 @@ mod tests {
             status: crate::health::Status::Ok,
         })
         .unwrap();
-        log.clear(20).unwrap();
+        log.clear(&ClearEvent {
+            t_ms: 20,
+            camera: "cam0".into(),
+            seq: 2,
+            captured,
+        })
+        .unwrap();
         let text = String::from_utf8(log.out).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
@@ -107,6 +90,7 @@ mod tests {
         assert_eq!(lines.len(), 2, "health is off: {text}");
         assert_eq!(lines[0]["type"], "action");
         assert_eq!(lines[0]["label"], "salto \"x\"");
-        assert_eq!(lines[1], serde_json::json!({"type": "clear", "t_ms": 20}));
+        assert_eq!(lines[1]["type"], "clear");
+        assert_eq!((lines[1]["t_ms"].as_u64(), lines[1]["seq"].as_u64()), (Some(20), Some(2)));
     }
 }

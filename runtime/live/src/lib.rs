@@ -22,6 +22,8 @@ pub mod board;
 pub mod decision;
 pub mod health;
 pub mod jsonl;
+pub mod latency;
+pub mod message;
 pub mod pipeline;
 pub mod scoreboard;
 pub mod sink;

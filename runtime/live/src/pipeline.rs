@@ -19,7 +19,7 @@
 //! hot path allocates after start-up.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use artrt_infer::bundle::Sampling;
@@ -32,7 +32,7 @@ use crate::board::Profile;
 use crate::decision::{Decider, Decision, DecisionConfig, DecisionConfigError};
 use crate::health::{self, Health, Observed};
 use crate::scoreboard::serial::Backoff;
-use crate::sink::{ActionEvent, EventSink};
+use crate::sink::{ActionEvent, ClearEvent, EventSink};
 use crate::source::{FrameSource, SourceError};
 use crate::stage::{FrameStage, StageError, StagedClip};
 use crate::window::{WindowError, WindowRing};
@@ -63,6 +63,10 @@ pub struct PipelineConfig {
     pub realtime: bool,
     /// Stop after this many source frames (None: until stopped or the source ends).
     pub max_frames: Option<u64>,
+    /// The camera's id, carried by its events.
+    pub camera: Arc<str>,
+    /// The device's event count, shared by all its cameras.
+    pub sequence: Arc<AtomicU64>,
 }
 
 impl PipelineConfig {
@@ -96,7 +100,14 @@ impl PipelineConfig {
             started,
             realtime,
             max_frames: None,
+            camera: profile.camera.id.as_str().into(),
+            sequence: Arc::default(),
         })
+    }
+
+    /// The next event sequence number (the first is 1).
+    fn next_seq(&self) -> u64 {
+        self.sequence.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
 
@@ -154,6 +165,7 @@ pub struct RunStats {
 struct Clip<C> {
     data: C,
     end: Duration,
+    captured: Instant,
     full: bool,
 }
 
@@ -194,6 +206,7 @@ where
         slot: Mutex::new(Clip {
             data: stage.clip()?,
             end: Duration::ZERO,
+            captured: Instant::now(),
             full: false,
         }),
         changed: Condvar::new(),
@@ -248,7 +261,9 @@ fn capture_loop<S: FrameSource + ?Sized, F: FrameStage>(
 ) {
     let mut taken = 0u64;
     while !stop.load(Ordering::SeqCst) && config.max_frames.is_none_or(|m| taken < m) {
-        let due = match source.next_frame() {
+        let next = source.next_frame();
+        let captured = Instant::now();
+        let due = match next {
             Ok(frame) => {
                 taken += 1;
                 shared.frames.fetch_add(1, Ordering::Relaxed);
@@ -290,7 +305,13 @@ fn capture_loop<S: FrameSource + ?Sized, F: FrameStage>(
         };
         if due {
             match stage.gather(ring.clip_slots(), &mut spare) {
-                Ok(()) => hand_off(&mut spare, ring.newest(), shared, config.realtime, stop),
+                Ok(()) => hand_off(
+                    &mut spare,
+                    (ring.newest(), captured),
+                    shared,
+                    config.realtime,
+                    stop,
+                ),
                 Err(e) => {
                     log::error!("clip not cut: {e}");
                     shared.failed_cuts.fetch_add(1, Ordering::Relaxed);
@@ -339,7 +360,7 @@ fn reopen<S: FrameSource + ?Sized>(source: &mut S, stop: &AtomicBool) {
 /// offline, waiting until inference has taken the previous one.
 fn hand_off<C>(
     spare: &mut C,
-    end: Duration,
+    (end, captured): (Duration, Instant),
     shared: &Shared<C>,
     realtime: bool,
     stop: &AtomicBool,
@@ -359,6 +380,7 @@ fn hand_off<C>(
     }
     std::mem::swap(&mut slot.data, spare);
     slot.end = end;
+    slot.captured = captured;
     slot.full = true;
     drop(slot);
     shared.changed.notify_all();
@@ -409,7 +431,7 @@ fn infer_loop<C: StagedClip, K: EventSink>(
                 std::mem::swap(&mut slot.data, &mut work);
                 slot.full = false;
                 shared.changed.notify_all();
-                Some(slot.end)
+                Some((slot.end, slot.captured))
             } else {
                 None
             }
@@ -419,7 +441,12 @@ fn infer_loop<C: StagedClip, K: EventSink>(
         if gap != gap_seen {
             gap_seen = gap;
             if decider.reset() == Decision::Clear {
-                let _ = sink.clear(last_t_ms as u32);
+                let _ = sink.clear(&ClearEvent {
+                    t_ms: last_t_ms as u32,
+                    camera: Arc::clone(&config.camera),
+                    seq: config.next_seq(),
+                    captured: Instant::now(),
+                });
             }
         }
 
@@ -429,7 +456,7 @@ fn infer_loop<C: StagedClip, K: EventSink>(
             send_health(sink, shared, config, &mut beat, backend, elapsed);
         }
 
-        let Some(end) = end else {
+        let Some((end, captured)) = end else {
             if shared.done.load(Ordering::SeqCst) {
                 break;
             }
@@ -461,11 +488,19 @@ fn infer_loop<C: StagedClip, K: EventSink>(
                     label: labels[class_id].clone(),
                     confidence,
                     t_ms: t_ms as u32,
+                    camera: Arc::clone(&config.camera),
+                    seq: config.next_seq(),
+                    captured,
                 };
                 let _ = sink.action(&event);
             }
             Decision::Clear => {
-                let _ = sink.clear(t_ms as u32);
+                let _ = sink.clear(&ClearEvent {
+                    t_ms: t_ms as u32,
+                    camera: Arc::clone(&config.camera),
+                    seq: config.next_seq(),
+                    captured,
+                });
             }
             Decision::Hold => {}
         }
@@ -635,7 +670,7 @@ mod tests {
             self.0.push(format!("show {}", e.class_id));
             Ok(())
         }
-        fn clear(&mut self, _t_ms: u32) -> Result<(), BoxError> {
+        fn clear(&mut self, _e: &ClearEvent) -> Result<(), BoxError> {
             self.0.push("clear".into());
             Ok(())
         }
@@ -683,6 +718,8 @@ mod tests {
             started: Instant::now(),
             realtime,
             max_frames: None,
+            camera: "cam0".into(),
+            sequence: Arc::default(),
         }
     }
 

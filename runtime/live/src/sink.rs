@@ -1,7 +1,11 @@
-//! Where decisions go: the boundary between the pipeline and the scoreboard,
-//! the event log and the preview panel.
+//! Where decisions go: the boundary between the pipeline and its outputs
+//! (the scoreboard, the event log, network outputs, the preview panel).
+
+use std::sync::Arc;
+use std::time::Instant;
 
 pub use crate::health::{Health, Status};
+use crate::latency::Latencies;
 
 /// An action the pipeline recognised.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,8 +16,27 @@ pub struct ActionEvent {
     pub label: String,
     /// Smoothed confidence, 0.0..=1.0.
     pub confidence: f32,
-    /// Device monotonic milliseconds at the end of the clip.
+    /// Stream milliseconds of the newest frame of the deciding window.
     pub t_ms: u32,
+    /// The camera that saw it.
+    pub camera: Arc<str>,
+    /// The device's sequence number, one count for all its events.
+    pub seq: u64,
+    /// When the newest frame of the deciding window was captured.
+    pub captured: Instant,
+}
+
+/// The action shown before is over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClearEvent {
+    /// Stream milliseconds of the newest frame of the deciding window.
+    pub t_ms: u32,
+    /// The camera.
+    pub camera: Arc<str>,
+    /// The device's sequence number, one count for all its events.
+    pub seq: u64,
+    /// When the newest frame of the deciding window was captured.
+    pub captured: Instant,
 }
 
 /// Something that shows or records the pipeline's decisions.
@@ -26,7 +49,7 @@ pub trait EventSink {
     /// An action was recognised.
     fn action(&mut self, event: &ActionEvent) -> Result<(), Self::Error>;
     /// Nothing is being recognised any more.
-    fn clear(&mut self, t_ms: u32) -> Result<(), Self::Error>;
+    fn clear(&mut self, event: &ClearEvent) -> Result<(), Self::Error>;
     /// Periodic device health.
     fn health(&mut self, health: &Health) -> Result<(), Self::Error>;
 }
@@ -54,8 +77,8 @@ impl<S: EventSink> EventSink for Erased<S> {
     fn action(&mut self, event: &ActionEvent) -> Result<(), BoxError> {
         self.0.action(event).map_err(|e| BoxError(Box::new(e)))
     }
-    fn clear(&mut self, t_ms: u32) -> Result<(), BoxError> {
-        self.0.clear(t_ms).map_err(|e| BoxError(Box::new(e)))
+    fn clear(&mut self, event: &ClearEvent) -> Result<(), BoxError> {
+        self.0.clear(event).map_err(|e| BoxError(Box::new(e)))
     }
     fn health(&mut self, health: &Health) -> Result<(), BoxError> {
         self.0.health(health).map_err(|e| BoxError(Box::new(e)))
@@ -63,22 +86,40 @@ impl<S: EventSink> EventSink for Erased<S> {
 }
 
 /// Sends every message to several named sinks. A failing sink is logged and
-/// the others still get the message, so one broken output never silences the rest.
+/// the others still get the message, so one broken output never silences the
+/// rest. The time from an event's capture to the moment each sink has taken
+/// it is recorded per sink in [`Latencies`].
 #[derive(Default)]
 pub struct Fanout {
     sinks: Vec<(String, DynSink)>,
+    latencies: Arc<Latencies>,
 }
 
 impl Fanout {
-    /// Adds a sink under a name used in log messages.
+    /// Adds a sink under a name used in log messages and latency figures.
     pub fn push(&mut self, name: impl Into<String>, sink: DynSink) {
         self.sinks.push((name.into(), sink));
     }
 
-    fn each(&mut self, what: &str, mut f: impl FnMut(&mut DynSink) -> Result<(), BoxError>) {
+    /// The latency figures of every sink, shared with whoever reports them.
+    pub fn latencies(&self) -> Arc<Latencies> {
+        Arc::clone(&self.latencies)
+    }
+
+    fn each(
+        &mut self,
+        what: &str,
+        captured: Option<Instant>,
+        mut f: impl FnMut(&mut DynSink) -> Result<(), BoxError>,
+    ) {
         for (name, sink) in &mut self.sinks {
-            if let Err(e) = f(sink) {
-                log::warn!("{name}: could not send {what}: {e}");
+            match f(sink) {
+                Ok(()) => {
+                    if let Some(at) = captured {
+                        self.latencies.record(name, at.elapsed());
+                    }
+                }
+                Err(e) => log::warn!("{name}: could not send {what}: {e}"),
             }
         }
     }
@@ -87,15 +128,15 @@ impl Fanout {
 impl EventSink for Fanout {
     type Error = std::convert::Infallible;
     fn action(&mut self, event: &ActionEvent) -> Result<(), Self::Error> {
-        self.each("an action", |s| s.action(event));
+        self.each("an action", Some(event.captured), |s| s.action(event));
         Ok(())
     }
-    fn clear(&mut self, t_ms: u32) -> Result<(), Self::Error> {
-        self.each("a clear", |s| s.clear(t_ms));
+    fn clear(&mut self, event: &ClearEvent) -> Result<(), Self::Error> {
+        self.each("a clear", None, |s| s.clear(event));
         Ok(())
     }
     fn health(&mut self, health: &Health) -> Result<(), Self::Error> {
-        self.each("a heartbeat", |s| s.health(health));
+        self.each("a heartbeat", None, |s| s.health(health));
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ use artrt_infer::postprocess::softmax_into;
 use artrt_infer::{Backend, BackendKind, Bundle, InferError, Outputs, Precision};
 use artrt_live::board::Profile;
 use artrt_live::pipeline::{self, PipelineConfig, RunStats};
-use artrt_live::sink::{ActionEvent, EventSink, Health};
+use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Health};
 use artrt_live::source::Pacing;
 use artrt_live::source::synthetic::SyntheticSource;
 use artrt_live::stage::HostStage;
@@ -91,7 +91,7 @@ impl EventSink for Recorder {
         self.events.push(event.clone());
         Ok(())
     }
-    fn clear(&mut self, _t_ms: u32) -> Result<(), Infallible> {
+    fn clear(&mut self, _event: &ClearEvent) -> Result<(), Infallible> {
         Ok(())
     }
     fn health(&mut self, _health: &Health) -> Result<(), Infallible> {

@@ -26,7 +26,7 @@ use serialport::TTYPort;
 
 use super::config::{LinkConfig, LinkConfigError};
 use super::serial::{self, Backoff, Received};
-use crate::sink::{ActionEvent, EventSink, Health};
+use crate::sink::{ActionEvent, ClearEvent, EventSink, Health};
 
 /// Longest the link thread waits before looking at its timers and channel.
 const TICK: Duration = Duration::from_millis(10);
@@ -236,6 +236,9 @@ enum Command {
 ///     label: "salto backward tucked".into(),
 ///     confidence: 0.912,
 ///     t_ms: 845_210,
+///     camera: "cam0".into(),
+///     seq: 1,
+///     captured: std::time::Instant::now(),
 /// })
 /// .unwrap();
 /// link.close();
@@ -328,7 +331,7 @@ impl EventSink for Link {
         }))
     }
 
-    fn clear(&mut self, _t_ms: u32) -> Result<(), LinkError> {
+    fn clear(&mut self, _event: &ClearEvent) -> Result<(), LinkError> {
         self.send(Command::Show(State::Clear))
     }
 
