@@ -10,6 +10,14 @@ cd "$root"
 bash runtime/setup.sh
 venv=$(bash export/setup.sh)
 
+# A real MQTT broker for the network output suite (tests/tests/publish.rs).
+if [ ! -x /usr/sbin/mosquitto ] && ! command -v mosquitto >/dev/null 2>&1; then
+    echo "tests: installing mosquitto (the MQTT broker the output tests start)"
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends mosquitto >/dev/null
+fi
+
 echo "== cargo test"
 cargo test --workspace --all-features
 

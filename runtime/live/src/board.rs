@@ -34,6 +34,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::decision::DecisionConfig;
+use crate::publish::PublishUrl;
 use crate::scoreboard::{LinkConfig, MAX_BAUD, MAX_DISPLAY_MS, MIN_BAUD};
 use crate::source::{CameraFormat, SourceSpec};
 use crate::stage::PreprocessOn;
@@ -88,6 +89,18 @@ pub struct Profile {
     pub clip: ClipConfig,
     /// How window scores become events.
     pub decision: DecisionConfig,
+    /// Network event outputs.
+    #[serde(default)]
+    pub outputs: OutputsConfig,
+}
+
+/// Where events go besides the scoreboard and the event log.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputsConfig {
+    /// Output URLs (`udp://`, `tcp://`, `mqtt://`, `http://`), each at most once.
+    #[serde(default)]
+    pub publish: Vec<PublishUrl>,
 }
 
 /// The camera: which source, and what to ask of a V4L2 device.
@@ -364,11 +377,22 @@ impl Profile {
             "must not be empty".into(),
         );
 
+        for (n, url) in self.outputs.publish.iter().enumerate() {
+            bad(
+                "outputs.publish",
+                !self.outputs.publish[..n].contains(url),
+                format!("lists `{url}` twice"),
+            );
+        }
+
         let c = &self.camera;
         bad(
             "camera.id",
             valid_camera_id(&c.id),
-            format!("must be 1 to 32 letters, digits, `-` or `_`, found {:?}", c.id),
+            format!(
+                "must be 1 to 32 letters, digits, `-` or `_`, found {:?}",
+                c.id
+            ),
         );
         bad(
             "camera.width",

@@ -91,6 +91,9 @@ mod tests {
         assert_eq!(lines[0]["type"], "action");
         assert_eq!(lines[0]["label"], "salto \"x\"");
         assert_eq!(lines[1]["type"], "clear");
-        assert_eq!((lines[1]["t_ms"].as_u64(), lines[1]["seq"].as_u64()), (Some(20), Some(2)));
+        assert_eq!(
+            (lines[1]["t_ms"].as_u64(), lines[1]["seq"].as_u64()),
+            (Some(20), Some(2))
+        );
     }
 }

@@ -47,7 +47,9 @@ impl Latencies {
                 outputs.len() - 1
             }
         };
-        outputs[at].1.saturating_record(latency.as_micros().max(1) as u64);
+        outputs[at]
+            .1
+            .saturating_record(latency.as_micros().max(1) as u64);
     }
 
     /// The percentiles of every output that measured an event, in the order

@@ -25,6 +25,7 @@ pub mod jsonl;
 pub mod latency;
 pub mod message;
 pub mod pipeline;
+pub mod publish;
 pub mod scoreboard;
 pub mod sink;
 pub mod source;

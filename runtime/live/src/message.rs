@@ -175,7 +175,8 @@ mod tests {
             seq: 17,
             captured: Instant::now() - Duration::from_millis(80),
         };
-        let v: serde_json::Value = serde_json::from_str(&Message::action("gym", &e).to_json()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&Message::action("gym", &e).to_json()).unwrap();
         assert_eq!(v["schema"], 1);
         assert_eq!(v["type"], "action");
         assert_eq!(v["device"], "gym");
@@ -195,7 +196,8 @@ mod tests {
             backend: artrt_infer::BackendKind::OrtCpu,
             status: crate::health::Status::Degraded,
         };
-        let v: serde_json::Value = serde_json::from_str(&Message::health("gym", &h).to_json()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&Message::health("gym", &h).to_json()).unwrap();
         assert_eq!(v["type"], "health");
         assert_eq!(v["status"], "DEGRADED");
         assert_eq!(v["backend"], "ort-cpu");

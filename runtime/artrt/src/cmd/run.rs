@@ -20,6 +20,8 @@ use anyhow::{Context, bail};
 use artrt_infer::{BackendChoice, Precision};
 use artrt_live::board::{Profile, ScoreboardPort};
 use artrt_live::jsonl::JsonLines;
+use artrt_live::message::device_name;
+use artrt_live::publish::{self, PublishUrl};
 use artrt_live::scoreboard::{Link, LinkConfig};
 use artrt_live::sink::{Fanout, boxed};
 use artrt_live::source::{Pacing, SourceSpec};
@@ -55,6 +57,10 @@ pub struct Args {
     /// Write events as JSON lines to this file (`-`: standard output, the default).
     #[arg(long, default_value = "-")]
     events: String,
+    /// Also send events to udp://HOST:PORT, tcp://HOST:PORT, mqtt://HOST[:PORT][/PREFIX] or
+    /// serve them on http://ADDR:PORT (repeatable; added to the profile's outputs.publish).
+    #[arg(long = "publish", value_name = "URL")]
+    publish: Vec<PublishUrl>,
     /// Stop after this many seconds (default: run until SIGINT or SIGTERM).
     #[arg(long, value_parser = duration)]
     duration: Option<Duration>,
@@ -138,6 +144,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         link_counters = Some(link.counters());
         sinks.push("scoreboard", boxed(link));
     }
+    let device = device_name();
+    for url in &profile.outputs.publish {
+        let output = publish::open(url, &device, sinks.latencies())
+            .with_context(|| format!("cannot start output {url}"))?;
+        log::info!("events also to {url}");
+        sinks.push(url.to_string(), output);
+    }
+    let latencies = sinks.latencies();
     let panel_thread = emulator.as_ref().filter(|_| !args.no_panel).map(draw_panel);
 
     let options = ServeOptions {
@@ -167,6 +181,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             stats.inference_p50_us as f64 / 1000.0
         ),
         Err(_) => {}
+    }
+    for l in latencies.summaries() {
+        log::info!(
+            "event latency to {}: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} events)",
+            l.output,
+            l.p50_ms,
+            l.p90_ms,
+            l.p99_ms,
+            l.max_ms,
+            l.events
+        );
     }
     if let Some(counters) = link_counters {
         log::info!("scoreboard: {}", counters.get().elements);
@@ -240,6 +265,7 @@ fn apply_overrides(profile: &mut Profile, args: &Args) -> anyhow::Result<()> {
     if let Some(hop) = args.hop {
         profile.clip.hop = hop;
     }
+    profile.outputs.publish.extend(args.publish.iter().cloned());
     if let Err(problems) = profile.check() {
         let list: Vec<String> = problems
             .iter()

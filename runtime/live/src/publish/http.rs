@@ -1,0 +1,369 @@
+//! `http://ADDR:PORT`: `/health`, `/metrics` and `/events` for integrators
+//! and monitoring.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use tiny_http::{Header, Method, Request, Response, Server};
+
+use crate::health::Status;
+use crate::latency::Latencies;
+use crate::message::Message;
+use crate::sink::{ActionEvent, ClearEvent, EventSink, Health};
+
+/// Event-stream clients served at once; more are answered 503.
+pub const MAX_STREAMS: usize = 16;
+/// Messages a slow event-stream client may fall behind before it is dropped.
+pub const STREAM_QUEUE: usize = 64;
+/// A comment line keeps idle event streams open (and finds dead clients).
+pub const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// What the endpoint knows of the device.
+#[derive(Default)]
+struct Board {
+    /// The last heartbeat, as its JSON message.
+    health: Option<String>,
+    /// Its status, uptime, rate and backend.
+    beat: Option<(Status, u32, f32, &'static str)>,
+    /// The last action or clear, as its JSON message.
+    state: Option<String>,
+    actions: u64,
+    clears: u64,
+}
+
+/// The HTTP endpoint, served by its own thread:
+///
+/// - `GET /health`: `{"schema":1,"device":…,"health":{last heartbeat},"state":{last action or clear}}`,
+///   status 200, or 503 while the device reports `NOMODEL` or `NOCAM` or has
+///   not reported yet;
+/// - `GET /metrics`: Prometheus text: events sent, the last heartbeat's
+///   uptime, frame rate and status, event latency per output;
+/// - `GET /events`: server-sent events, one per message (`event:` its type,
+///   `id:` its sequence number, `data:` its JSON).
+///
+/// Any other method is answered 405, any other path 404.
+pub struct HttpOutput {
+    device: String,
+    addr: SocketAddr,
+    board: Arc<Mutex<Board>>,
+    streams: Arc<Mutex<Vec<Sender<Arc<str>>>>>,
+    stopping: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl HttpOutput {
+    /// Listens on `addr` (port 0: any free port, see [`HttpOutput::addr`]).
+    pub fn bind(
+        addr: SocketAddr,
+        device: &str,
+        latencies: Arc<Latencies>,
+    ) -> io::Result<HttpOutput> {
+        let server = Server::http(addr)
+            .map_err(|e| io::Error::other(format!("cannot listen on {addr}: {e}")))?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| io::Error::other("the server has no IP address"))?;
+        let board: Arc<Mutex<Board>> = Arc::default();
+        let streams: Arc<Mutex<Vec<Sender<Arc<str>>>>> = Arc::default();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let serve = Serve {
+            device: device.to_string(),
+            board: Arc::clone(&board),
+            streams: Arc::clone(&streams),
+            open_streams: Arc::default(),
+            latencies,
+        };
+        let thread = {
+            let stopping = Arc::clone(&stopping);
+            std::thread::Builder::new()
+                .name("artrt-http".into())
+                .spawn(move || {
+                    while !stopping.load(Ordering::SeqCst) {
+                        match server.recv_timeout(Duration::from_millis(200)) {
+                            Ok(Some(request)) => serve.answer(request),
+                            Ok(None) => {}
+                            Err(e) => log::warn!("http://{addr}: {e}"),
+                        }
+                    }
+                })?
+        };
+        log::info!("HTTP endpoint on http://{addr} (/health, /metrics, /events)");
+        Ok(HttpOutput {
+            device: device.to_string(),
+            addr,
+            board,
+            streams,
+            stopping,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the endpoint listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn broadcast(&self, line: &str) {
+        let line: Arc<str> = line.into();
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        streams.retain(|tx| match tx.try_send(Arc::clone(&line)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                log::warn!(
+                    "http://{}: an event-stream client fell behind and was dropped",
+                    self.addr
+                );
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        });
+    }
+
+    fn board(&self) -> std::sync::MutexGuard<'_, Board> {
+        self.board.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for HttpOutput {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Closing the channels ends every event stream.
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl EventSink for HttpOutput {
+    type Error = std::convert::Infallible;
+    fn action(&mut self, e: &ActionEvent) -> Result<(), Self::Error> {
+        let line = Message::action(&self.device, e).to_json();
+        {
+            let mut board = self.board();
+            board.actions += 1;
+            board.state = Some(line.clone());
+        }
+        self.broadcast(&line);
+        Ok(())
+    }
+    fn clear(&mut self, e: &ClearEvent) -> Result<(), Self::Error> {
+        let line = Message::clear(&self.device, e).to_json();
+        {
+            let mut board = self.board();
+            board.clears += 1;
+            board.state = Some(line.clone());
+        }
+        self.broadcast(&line);
+        Ok(())
+    }
+    fn health(&mut self, h: &Health) -> Result<(), Self::Error> {
+        let line = Message::health(&self.device, h).to_json();
+        {
+            let mut board = self.board();
+            board.health = Some(line.clone());
+            board.beat = Some((h.status, h.uptime_s, h.fps, h.backend.as_str()));
+        }
+        self.broadcast(&line);
+        Ok(())
+    }
+}
+
+/// The server thread's view.
+struct Serve {
+    device: String,
+    board: Arc<Mutex<Board>>,
+    streams: Arc<Mutex<Vec<Sender<Arc<str>>>>>,
+    /// Event-stream threads running.
+    open_streams: Arc<AtomicUsize>,
+    latencies: Arc<Latencies>,
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("constant headers are valid")
+}
+
+impl Serve {
+    fn answer(&self, request: Request) {
+        let path = request.url().split('?').next().unwrap_or("").to_string();
+        let response = if *request.method() != Method::Get {
+            Response::from_string("only GET is served here\n")
+                .with_status_code(405)
+                .with_header(header("Allow", "GET"))
+        } else {
+            match path.as_str() {
+                "/health" => self.health(),
+                "/metrics" => Response::from_string(self.metrics())
+                    .with_header(header("Content-Type", "text/plain; version=0.0.4")),
+                "/events" => return self.events(request),
+                _ => Response::from_string("not found: try /health, /metrics or /events\n")
+                    .with_status_code(404),
+            }
+        };
+        if let Err(e) = request.respond(response) {
+            log::debug!("HTTP {path}: {e}");
+        }
+    }
+
+    fn health(&self) -> Response<io::Cursor<Vec<u8>>> {
+        let board = self.board.lock().unwrap_or_else(|p| p.into_inner());
+        let serving = matches!(board.beat, Some((Status::Ok | Status::Degraded, ..)));
+        let body = format!(
+            "{{\"schema\":{},\"device\":{},\"health\":{},\"state\":{}}}\n",
+            crate::message::SCHEMA,
+            serde_json::Value::from(self.device.as_str()),
+            board.health.as_deref().unwrap_or("null"),
+            board.state.as_deref().unwrap_or("null"),
+        );
+        Response::from_string(body)
+            .with_status_code(if serving { 200 } else { 503 })
+            .with_header(header("Content-Type", "application/json"))
+    }
+
+    fn metrics(&self) -> String {
+        let board = self.board.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = String::new();
+        let device = self.device.replace(['\\', '"', '\n'], "_");
+        let _ = writeln!(m, "# HELP artrt_events_total Events sent, by type.");
+        let _ = writeln!(m, "# TYPE artrt_events_total counter");
+        let _ = writeln!(
+            m,
+            "artrt_events_total{{device=\"{device}\",type=\"action\"}} {}",
+            board.actions
+        );
+        let _ = writeln!(
+            m,
+            "artrt_events_total{{device=\"{device}\",type=\"clear\"}} {}",
+            board.clears
+        );
+        if let Some((status, uptime, fps, backend)) = board.beat {
+            let _ = writeln!(
+                m,
+                "# HELP artrt_uptime_seconds Seconds since the runtime started, at the last heartbeat."
+            );
+            let _ = writeln!(m, "# TYPE artrt_uptime_seconds gauge");
+            let _ = writeln!(m, "artrt_uptime_seconds{{device=\"{device}\"}} {uptime}");
+            let _ = writeln!(
+                m,
+                "# HELP artrt_fps Camera frames per second, at the last heartbeat."
+            );
+            let _ = writeln!(m, "# TYPE artrt_fps gauge");
+            let _ = writeln!(m, "artrt_fps{{device=\"{device}\"}} {fps}");
+            let _ = writeln!(
+                m,
+                "# HELP artrt_status The device status at the last heartbeat (1 for the current one)."
+            );
+            let _ = writeln!(m, "# TYPE artrt_status gauge");
+            for s in [Status::Ok, Status::Degraded, Status::NoCam, Status::NoModel] {
+                let _ = writeln!(
+                    m,
+                    "artrt_status{{device=\"{device}\",status=\"{}\",backend=\"{backend}\"}} {}",
+                    s.as_str(),
+                    u8::from(s == status)
+                );
+            }
+        }
+        let summaries = self.latencies.summaries();
+        if !summaries.is_empty() {
+            let _ = writeln!(
+                m,
+                "# HELP artrt_event_latency_seconds From the capture of the deciding window's newest frame to each output."
+            );
+            let _ = writeln!(m, "# TYPE artrt_event_latency_seconds summary");
+            for s in summaries {
+                let output = s.output.replace(['\\', '"', '\n'], "_");
+                for (q, v) in [("0.5", s.p50_ms), ("0.9", s.p90_ms), ("0.99", s.p99_ms)] {
+                    let _ = writeln!(
+                        m,
+                        "artrt_event_latency_seconds{{device=\"{device}\",output=\"{output}\",quantile=\"{q}\"}} {:.6}",
+                        v / 1000.0
+                    );
+                }
+                let _ = writeln!(
+                    m,
+                    "artrt_event_latency_seconds_count{{device=\"{device}\",output=\"{output}\"}} {}",
+                    s.events
+                );
+            }
+        }
+        m
+    }
+
+    /// Starts an event stream on its own thread.
+    fn events(&self, request: Request) {
+        let rx = {
+            let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+            if self.open_streams.load(Ordering::SeqCst) >= MAX_STREAMS {
+                let _ = request.respond(
+                    Response::from_string(format!("at most {MAX_STREAMS} event streams at once\n"))
+                        .with_status_code(503),
+                );
+                return;
+            }
+            let (tx, rx) = crossbeam_channel::bounded(STREAM_QUEUE);
+            streams.push(tx);
+            rx
+        };
+        let current = self
+            .board
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .state
+            .clone();
+        let open = Arc::clone(&self.open_streams);
+        open.fetch_add(1, Ordering::SeqCst);
+        let spawned = std::thread::Builder::new()
+            .name("artrt-sse".into())
+            .spawn(move || {
+                let mut out = request.into_writer();
+                if let Err(e) = stream(&mut out, current.as_deref(), &rx) {
+                    log::debug!("event stream closed: {e}");
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            self.open_streams.fetch_sub(1, Ordering::SeqCst);
+            log::warn!("cannot start an event stream: {e}");
+        }
+    }
+}
+
+/// Writes the response head, the current state, then every message until
+/// the client goes or the output stops.
+fn stream(out: &mut dyn Write, current: Option<&str>, rx: &Receiver<Arc<str>>) -> io::Result<()> {
+    out.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+    )?;
+    if let Some(line) = current {
+        out.write_all(sse(line).as_bytes())?;
+    }
+    out.flush()?;
+    loop {
+        match rx.recv_timeout(KEEPALIVE) {
+            Ok(line) => out.write_all(sse(&line).as_bytes())?,
+            Err(RecvTimeoutError::Timeout) => out.write_all(b": keepalive\n\n")?,
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+        out.flush()?;
+    }
+}
+
+/// One message as a server-sent event.
+fn sse(line: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+    let kind = value["type"].as_str().unwrap_or("message");
+    match value["seq"].as_u64() {
+        Some(seq) => format!("event: {kind}\nid: {seq}\ndata: {line}\n\n"),
+        None => format!("event: {kind}\ndata: {line}\n\n"),
+    }
+}
