@@ -238,6 +238,30 @@ fn a_value_of_the_wrong_type_is_named_with_its_line() {
         p[0].message
     );
 
+    let text = format!(
+        "{}\n[outputs]\npublish = [\"udp://venue:1\", \"mqtt://b/+\"]\n",
+        x86_text()
+    );
+    let p = problems(&text);
+    assert_eq!(
+        (p[0].key.as_deref(), p[0].line),
+        (Some("outputs.publish"), line_of(&text, "publish ="))
+    );
+    assert!(
+        p[0].message.contains("output URL `mqtt://b/+`"),
+        "{}",
+        p[0].message
+    );
+
+    let text = with_line(
+        &x86_text(),
+        "source =",
+        "source = \"synthetic\"\nid = \"hall a\"",
+    );
+    let p = problems(&text);
+    assert_eq!(p[0].key.as_deref(), Some("camera.id"));
+    assert!(p[0].message.contains("letters, digits"), "{}", p[0].message);
+
     let text = with_line(&x86_text(), "source =", "source = \"webcam0\"");
     let p = problems(&text);
     assert_eq!(

@@ -43,6 +43,11 @@ fn out_of_range_numbers_are_refused_by_flag() {
         (&["tune-decision", "--top", "0"], "--top"),
         (&["bench", "--iters", "1"], "--iters"),
         (&["infer", "--threads", "0"], "--threads"),
+        (&["run", "--publish", "udp://venue:0"], "--publish"),
+        (&["run", "--publish", "tcp://venue:99999"], "--publish"),
+        (&["run", "--publish", "mqtt://broker/a/+/b"], "--publish"),
+        (&["run", "--publish", "ftp://venue:21"], "--publish"),
+        (&["run", "--preprocess", "fpga"], "--preprocess"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_artrt"))
             .args(args)

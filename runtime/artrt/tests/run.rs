@@ -167,6 +167,36 @@ fn a_bad_board_profile_is_refused_with_its_key_and_line() {
 }
 
 #[test]
+fn an_output_named_twice_or_on_a_busy_address_is_refused_at_start() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    for (args, expected) in [
+        (
+            vec![
+                "--publish",
+                "udp://127.0.0.1:5005",
+                "--publish",
+                "udp://127.0.0.1:5005/",
+            ],
+            "outputs.publish: lists `udp://127.0.0.1:5005` twice".to_string(),
+        ),
+        (
+            vec!["--publish", &format!("http://127.0.0.1:{port}")],
+            format!("cannot start output http://127.0.0.1:{port}"),
+        ),
+    ] {
+        let out = synthetic_run()
+            .args(&args)
+            .args(["--duration", "30"])
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(log.contains(&expected), "{args:?}: {log}");
+    }
+}
+
+#[test]
 fn a_missing_model_keeps_the_runtime_up_until_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let out = artrt()
