@@ -19,7 +19,16 @@ fn the_report_has_per_round_ratios_and_no_allocations_per_frame() {
     let json = dir.path().join("bench.json");
     let out = Command::new(env!("CARGO_BIN_EXE_artrt"))
         .current_dir(repo())
-        .args(["bench", "--threads", "1", "--iters", "5", "--json"])
+        .args([
+            "bench",
+            "--threads",
+            "1",
+            "--iters",
+            "5",
+            "--live-seconds",
+            "10",
+            "--json",
+        ])
         .arg(&json)
         .output()
         .unwrap();
@@ -61,4 +70,23 @@ fn the_report_has_per_round_ratios_and_no_allocations_per_frame() {
         .as_f64()
         .unwrap();
     assert!(pre_post > 0.0, "{pre_post}");
+
+    // Ten seconds of stream in real time hold events; their latency is
+    // reported against inference and one hop (its size is not asserted).
+    let live = &report["live"];
+    assert!(live["clips"].as_u64().unwrap() > 0, "{live}");
+    assert!(live["events"].as_u64().unwrap() > 0, "{live}");
+    let p50 = live["latency_p50_ms"].as_f64().unwrap();
+    assert!(
+        p50 > 0.0 && p50 <= live["latency_p90_ms"].as_f64().unwrap(),
+        "{live}"
+    );
+    assert!(
+        (live["hop_ms"].as_f64().unwrap() - 2.0 * 1000.0 / 30.0).abs() < 1e-6,
+        "{live}"
+    );
+    let ratio = report["targets"]["latency_over_inference_and_hop"]
+        .as_f64()
+        .unwrap();
+    assert!(ratio.is_finite() && ratio > 0.0, "{ratio}");
 }

@@ -88,7 +88,7 @@ impl<S: EventSink> EventSink for Erased<S> {
 /// Sends every message to several named sinks. A failing sink is logged and
 /// the others still get the message, so one broken output never silences the
 /// rest. The time from an event's capture to the moment each sink has taken
-/// it is recorded per sink in [`Latencies`].
+/// it (actions and clears) is recorded per sink in [`Latencies`].
 #[derive(Default)]
 pub struct Fanout {
     sinks: Vec<(String, DynSink)>,
@@ -132,7 +132,7 @@ impl EventSink for Fanout {
         Ok(())
     }
     fn clear(&mut self, event: &ClearEvent) -> Result<(), Self::Error> {
-        self.each("a clear", None, |s| s.clear(event));
+        self.each("a clear", Some(event.captured), |s| s.clear(event));
         Ok(())
     }
     fn health(&mut self, health: &Health) -> Result<(), Self::Error> {

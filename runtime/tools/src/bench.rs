@@ -80,8 +80,31 @@ pub struct Report {
     pub unavailable: Vec<String>,
     /// Steady-state heap allocations per frame, per pixel format.
     pub allocations_per_frame: Vec<(String, f64)>,
+    /// Event latency on the live path, when measured.
+    pub live: Option<LiveLatency>,
     /// The targets, as measured.
     pub targets: Targets,
+}
+
+/// Event latency on the live path: the synthetic stream in real time
+/// through the pipeline on ONNX Runtime CPU FP32, from the capture of the
+/// deciding window's newest frame to the event sink.
+#[derive(Serialize, Clone)]
+pub struct LiveLatency {
+    /// Seconds of stream.
+    pub seconds: f64,
+    /// Clips classified.
+    pub clips: u64,
+    /// Events (actions and clears) measured.
+    pub events: u64,
+    /// Event latency, median, milliseconds.
+    pub latency_p50_ms: f64,
+    /// Event latency, 90th percentile, milliseconds.
+    pub latency_p90_ms: f64,
+    /// Inference per clip during the run, median, milliseconds.
+    pub inference_p50_ms: f64,
+    /// One hop of frames at the stream's rate, milliseconds.
+    pub hop_ms: f64,
 }
 
 /// The runtime's speed targets as measured in this run.
@@ -100,6 +123,9 @@ pub struct Targets {
     pub tract_over_ort_fp32: Option<f64>,
     /// Largest steady-state allocations per frame over RGB, YUYV and NV12; target 0.
     pub max_allocations_per_frame: f64,
+    /// Event latency p50 over (inference p50 + one hop of frames) on the
+    /// live path; target <= 1.
+    pub latency_over_inference_and_hop: Option<f64>,
 }
 
 /// Times `f` `iters` times after `warmup` calls; returns (median ms, mean ms, allocations per call).
@@ -258,12 +284,14 @@ impl Formats {
 
 /// Times every stage, and inference on every backend and precision that
 /// opens here, `iters` times each (at least 3) after warm-up runs; the live
-/// preprocessing stage cuts windows with `profile`'s hop.
+/// preprocessing stage cuts windows with `profile`'s hop. With
+/// `live_seconds` > 0, also event latency on that much real-time stream.
 pub fn measure(
     bundle: &Bundle,
     config: &BackendConfig,
     profile: &Profile,
     iters: usize,
+    live_seconds: f64,
 ) -> anyhow::Result<Report> {
     let iters = iters.max(3);
     let clip = &bundle.golden.clips[0];
@@ -392,6 +420,17 @@ pub fn measure(
         .iter()
         .find(|b| b.backend == BackendKind::Tract && b.precision == Precision::Fp32)
         .and_then(|b| b.inference.ratio_to_baseline);
+    let live = if live_seconds > 0.0 {
+        match live_latency(bundle, config, profile, live_seconds) {
+            Ok(live) => Some(live),
+            Err(e) => {
+                unavailable.push(format!("live latency: {e:#}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let targets = Targets {
         fastest_cpu: fastest.map_or("none".into(), |b| format!("{} {}", b.backend, b.precision)),
         pre_post_over_inference: fastest.map(|b| (live_pre + post) / b.inference.median_ms),
@@ -402,6 +441,10 @@ pub fn measure(
             .filter(|(n, _)| n != "mjpeg")
             .map(|(_, a)| *a)
             .fold(0.0, f64::max),
+        latency_over_inference_and_hop: live
+            .as_ref()
+            .filter(|l| l.events > 0)
+            .map(|l| l.latency_p50_ms / (l.inference_p50_ms + l.hop_ms)),
     };
     Ok(Report {
         bundle: bundle.dir().to_path_buf(),
@@ -413,8 +456,89 @@ pub fn measure(
         backends,
         unavailable,
         allocations_per_frame,
+        live,
         targets,
     })
+}
+
+/// Runs the synthetic stream (seed 1) in real time for `seconds` through the
+/// live pipeline on ONNX Runtime CPU FP32 and measures event latency.
+#[cfg(feature = "synthetic")]
+pub fn live_latency(
+    bundle: &Bundle,
+    config: &BackendConfig,
+    profile: &Profile,
+    seconds: f64,
+) -> anyhow::Result<LiveLatency> {
+    use std::sync::atomic::AtomicBool;
+
+    use artrt_calibration::StreamOptions;
+    use artrt_live::pipeline::{self, PipelineConfig};
+    use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Fanout, Health, boxed};
+    use artrt_live::source::Pacing;
+    use artrt_live::source::synthetic::SyntheticSource;
+
+    /// Takes events and forgets them: what is measured is the path to it.
+    struct Discard;
+    impl EventSink for Discard {
+        type Error = std::convert::Infallible;
+        fn action(&mut self, _: &ActionEvent) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn clear(&mut self, _: &ClearEvent) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn health(&mut self, _: &Health) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+
+    let (mut backend, _) = open_backend(bundle, BackendKind::OrtCpu, Precision::Fp32, config)
+        .context("ort-cpu fp32")?;
+    let options = StreamOptions {
+        seed: 1,
+        ..StreamOptions::default()
+    };
+    let fps = f64::from(options.fps);
+    let mut source = SyntheticSource::new(options, Pacing::RealTime);
+    let pipeline = PipelineConfig {
+        heartbeat: std::time::Duration::from_secs(3600),
+        max_frames: Some((seconds * fps).ceil() as u64),
+        ..PipelineConfig::new(profile, bundle, BackendKind::OrtCpu, Instant::now(), true)?
+    };
+    let mut sinks = Fanout::default();
+    sinks.push("events", boxed(Discard));
+    let latencies = sinks.latencies();
+    let stats = pipeline::run(
+        &mut source,
+        &mut HostStage::new(&bundle.input),
+        backend.as_mut(),
+        &mut sinks,
+        bundle.labels(),
+        &pipeline,
+        &AtomicBool::new(false),
+    )?;
+    let latency = latencies.summaries().into_iter().next();
+    Ok(LiveLatency {
+        seconds,
+        clips: stats.clips,
+        events: latency.as_ref().map_or(0, |l| l.events),
+        latency_p50_ms: latency.as_ref().map_or(f64::NAN, |l| l.p50_ms),
+        latency_p90_ms: latency.as_ref().map_or(f64::NAN, |l| l.p90_ms),
+        inference_p50_ms: stats.inference_p50_us as f64 / 1000.0,
+        hop_ms: profile.clip.hop as f64 * 1000.0 / fps,
+    })
+}
+
+/// Without the synthetic stream there is nothing to run in real time.
+#[cfg(not(feature = "synthetic"))]
+pub fn live_latency(
+    _bundle: &Bundle,
+    _config: &BackendConfig,
+    _profile: &Profile,
+    _seconds: f64,
+) -> anyhow::Result<LiveLatency> {
+    anyhow::bail!("needs the synthetic stream (feature `synthetic`)")
 }
 
 fn stage(name: &str, median_ms: f64, mean_ms: f64, allocations: f64) -> Stage {

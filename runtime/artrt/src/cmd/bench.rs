@@ -24,6 +24,10 @@ pub struct Args {
     /// Timed runs per stage, after warm-up runs (3..=100000).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(3..=100_000))]
     iters: u32,
+    /// Seconds of synthetic stream run in real time through the live pipeline to measure
+    /// event latency (0..=3600; 0 skips it).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=3600))]
+    live_seconds: u32,
     /// Write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -39,6 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &args.backend.config(),
         &profile,
         args.iters as usize,
+        f64::from(args.live_seconds),
     )?;
     print_report(&report);
     if let Some(path) = &args.json {
@@ -95,6 +100,16 @@ fn print_report(r: &Report) {
     for (n, a) in &r.allocations_per_frame {
         println!("  {n:<6} {a:.2}");
     }
+    if let Some(l) = &r.live {
+        println!(
+            "\nlive path, {:.0} s of synthetic stream in real time on ort-cpu fp32: {} clips, {} events",
+            l.seconds, l.clips, l.events
+        );
+        println!(
+            "  event latency p50 {:.1} ms, p90 {:.1} ms; inference p50 {:.1} ms; one hop {:.1} ms",
+            l.latency_p50_ms, l.latency_p90_ms, l.inference_p50_ms, l.hop_ms
+        );
+    }
     let t = &r.targets;
     println!("\ntargets (fastest CPU backend: {}):", t.fastest_cpu);
     println!(
@@ -112,5 +127,9 @@ fn print_report(r: &Report) {
     println!(
         "  allocations per frame (rgb24, yuyv, nv12) = {} (target 0)",
         t.max_allocations_per_frame
+    );
+    println!(
+        "  event latency p50 / (inference p50 + one hop) = {} (target <= 1)",
+        ratio(t.latency_over_inference_and_hop)
     );
 }
