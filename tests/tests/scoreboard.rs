@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use artrt_infer::BackendKind;
 use artrt_live::scoreboard::{Link, LinkConfig, LinkStats};
-use artrt_live::sink::{ActionEvent, EventSink, Health, Status};
+use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Health, Status};
 use artrt_tools::emulator::{self, Emulator, Shown};
 use artrt_tools::panel::ShownAction;
 use arts::{Parser, Sentence};
@@ -38,6 +38,18 @@ fn action(class_id: u16, label: &str, confidence: f32, t_ms: u32) -> ActionEvent
         label: label.to_string(),
         confidence,
         t_ms,
+        camera: "cam0".into(),
+        seq: u64::from(t_ms),
+        captured: Instant::now(),
+    }
+}
+
+fn clear(t_ms: u32) -> ClearEvent {
+    ClearEvent {
+        t_ms,
+        camera: "cam0".into(),
+        seq: u64::from(t_ms),
+        captured: Instant::now(),
     }
 }
 
@@ -161,7 +173,7 @@ fn golden_bytes_on_the_wire() {
     })
     .unwrap();
     assert_eq!(peer.next_raw(), b"$ARTHB,18,3600,300,trt,OK*4EFA\r\n");
-    link.clear(900_000).unwrap();
+    link.clear(&clear(900_000)).unwrap();
     let clear = Sentence::Clear { seq: 19 }.encode().unwrap();
     assert_eq!(peer.next_raw(), &clear[..]);
     // Labels are sanitised and cut, confidences rounded and clamped.
@@ -623,7 +635,7 @@ fn a_corrupting_line_shows_every_element_under_the_display_policy() {
         link.action(&action(i, &label, 0.75, u32::from(i) * 1000))
             .unwrap();
         // As the decision does: the clear follows at once; the policy holds it.
-        link.clear(u32::from(i) * 1000 + 200).unwrap();
+        link.clear(&clear(u32::from(i) * 1000 + 200)).unwrap();
         wait_until(&format!("element {i} to be shown or given up"), || {
             settled(&link, u64::from(i) + 1)
         });
@@ -663,7 +675,7 @@ fn a_corrupting_line_still_delivers_every_event_exactly_once_in_acknowledged_mod
     let mut expected = Vec::new();
     for i in 0..24u16 {
         if i % 4 == 3 {
-            link.clear(u32::from(i)).unwrap();
+            link.clear(&clear(u32::from(i))).unwrap();
             expected.push(None);
         } else {
             let label = format!("element {i} with a longer label");
@@ -722,7 +734,7 @@ fn a_clear_waits_for_the_display_time_after_the_acknowledgement() {
     let display = Duration::from_millis(c.display_ms);
     let mut link = Link::spawn(c).unwrap();
     link.action(&action(4, "kip", 0.9, 10)).unwrap();
-    link.clear(210).unwrap();
+    link.clear(&clear(210)).unwrap();
     let first = peer.next_state();
     // No ARTAK: re-sent once with its seq, then offered again as a new sentence.
     assert_eq!(peer.next_state(), first);
@@ -779,7 +791,7 @@ fn a_clear_never_replaces_an_element_no_board_acknowledged_within_its_display_ti
     let mut link = Link::spawn(c).unwrap();
     let handed = Instant::now();
     link.action(&action(5, "kip", 0.9, 10)).unwrap();
-    link.clear(210).unwrap();
+    link.clear(&clear(210)).unwrap();
     let clear = loop {
         match peer.next_state() {
             Sentence::Event(e) => assert_eq!(e.class_id, 5),
@@ -813,7 +825,7 @@ fn in_plain_mode_an_element_is_held_for_its_display_time() {
     let mut link = Link::spawn(c).unwrap();
     let handed = Instant::now();
     link.action(&action(1, "one", 0.9, 10)).unwrap();
-    link.clear(200).unwrap();
+    link.clear(&clear(200)).unwrap();
     assert!(matches!(peer.next_state(), Sentence::Event(e) if e.class_id == 1));
     assert!(matches!(peer.next_state(), Sentence::Clear { .. }));
     assert!(handed.elapsed() >= display);
@@ -831,7 +843,7 @@ fn without_a_display_time_an_element_still_goes_out_before_its_clear() {
         let mut link = Link::spawn(c).unwrap();
         wait_until("the link to open", || link.stats().connected);
         link.action(&action(6, "kip", 0.9, 10)).unwrap();
-        link.clear(11).unwrap();
+        link.clear(&clear(11)).unwrap();
         assert!(matches!(peer.next_state(), Sentence::Event(e) if e.class_id == 6));
         if ack {
             // Acknowledged late: the clear still waited for the event to go out.
@@ -861,7 +873,7 @@ fn a_newer_element_replaces_one_whose_clear_is_waiting_at_once() {
     let mut link = Link::spawn(c).unwrap();
     link.action(&action(2, "two", 0.9, 1000)).unwrap();
     wait_until("element 2 shown", || link.stats().elements.shown == 1);
-    link.clear(1200).unwrap();
+    link.clear(&clear(1200)).unwrap();
     link.action(&action(3, "three", 0.9, 1300)).unwrap();
     assert!(matches!(peer.next_state(), Sentence::Event(e) if e.class_id == 2));
     assert!(matches!(peer.next_state(), Sentence::Event(e) if e.class_id == 3));
@@ -897,7 +909,7 @@ fn unplug_cycles(
         });
         link.action(&action(i, &format!("element {i}"), 0.8, u32::from(i) * 100))
             .unwrap();
-        link.clear(u32::from(i) * 100 + 50).unwrap();
+        link.clear(&clear(u32::from(i) * 100 + 50)).unwrap();
         std::thread::sleep(outage);
         board = emulator::spawn_pty(ack).unwrap();
         repoint(&port, board.path());
