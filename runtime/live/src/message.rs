@@ -93,37 +93,37 @@ fn latency_ms(captured: Instant) -> f64 {
 }
 
 impl<'a> Message<'a> {
-    /// The message of an action.
-    pub fn action(device: &'a str, e: &'a ActionEvent) -> Message<'a> {
+    /// An event's message: the envelope of `camera`'s event `seq`.
+    fn event(device: &'a str, camera: &'a str, seq: u64, body: Body<'a>) -> Message<'a> {
         Message {
             schema: SCHEMA,
             device,
-            camera: Some(&e.camera),
-            seq: Some(e.seq),
+            camera: Some(camera),
+            seq: Some(seq),
             unix_ms: unix_ms(),
-            body: Body::Action {
-                class_id: e.class_id,
-                label: &e.label,
-                confidence: e.confidence,
-                t_ms: e.t_ms,
-                latency_ms: latency_ms(e.captured),
-            },
+            body,
         }
+    }
+
+    /// The message of an action.
+    pub fn action(device: &'a str, e: &'a ActionEvent) -> Message<'a> {
+        let body = Body::Action {
+            class_id: e.class_id,
+            label: &e.label,
+            confidence: e.confidence,
+            t_ms: e.t_ms,
+            latency_ms: latency_ms(e.captured),
+        };
+        Self::event(device, &e.camera, e.seq, body)
     }
 
     /// The message of a clear.
     pub fn clear(device: &'a str, e: &'a ClearEvent) -> Message<'a> {
-        Message {
-            schema: SCHEMA,
-            device,
-            camera: Some(&e.camera),
-            seq: Some(e.seq),
-            unix_ms: unix_ms(),
-            body: Body::Clear {
-                t_ms: e.t_ms,
-                latency_ms: latency_ms(e.captured),
-            },
-        }
+        let body = Body::Clear {
+            t_ms: e.t_ms,
+            latency_ms: latency_ms(e.captured),
+        };
+        Self::event(device, &e.camera, e.seq, body)
     }
 
     /// The message of a heartbeat.

@@ -145,26 +145,28 @@ impl Drop for HttpOutput {
     }
 }
 
+impl HttpOutput {
+    /// Takes an event's message as the current state and streams it.
+    fn event(&mut self, line: String, count: impl FnOnce(&mut Board)) {
+        {
+            let mut board = self.board();
+            count(&mut board);
+            board.state = Some(line.clone());
+        }
+        self.broadcast(&line);
+    }
+}
+
 impl EventSink for HttpOutput {
     type Error = std::convert::Infallible;
     fn action(&mut self, e: &ActionEvent) -> Result<(), Self::Error> {
         let line = Message::action(&self.device, e).to_json();
-        {
-            let mut board = self.board();
-            board.actions += 1;
-            board.state = Some(line.clone());
-        }
-        self.broadcast(&line);
+        self.event(line, |b| b.actions += 1);
         Ok(())
     }
     fn clear(&mut self, e: &ClearEvent) -> Result<(), Self::Error> {
         let line = Message::clear(&self.device, e).to_json();
-        {
-            let mut board = self.board();
-            board.clears += 1;
-            board.state = Some(line.clone());
-        }
-        self.broadcast(&line);
+        self.event(line, |b| b.clears += 1);
         Ok(())
     }
     fn health(&mut self, h: &Health) -> Result<(), Self::Error> {
