@@ -2,11 +2,13 @@
 //!
 //! Two threads. The capture thread pulls frames from the [`FrameSource`],
 //! preprocesses each frame a clip will sample into the window's slots (the
-//! others are never decoded) and, every hop, cuts a clip into
-//! a hand-off slot. The window and the clips live where the [`FrameStage`]
-//! keeps them: host memory, or the GPU the model runs on. The inference thread (the caller's) takes clips from the
-//! slot, classifies them, feeds the [`Decider`] and tells the sinks; it also
-//! sends a heartbeat every [`PipelineConfig::heartbeat`].
+//! others are never decoded) and, every hop, cuts a clip into a hand-off
+//! slot. The window and the clips live where the [`FrameStage`] keeps them:
+//! host memory, or the GPU the model runs on. The inference thread (the
+//! caller's) takes clips from the slot, classifies them, feeds the
+//! [`Decider`] and tells the sinks, each event with the capture instant of
+//! its window's newest frame; it also sends a heartbeat every
+//! [`PipelineConfig::heartbeat`].
 //!
 //! Live, a clip that is still waiting when the next one is cut is replaced by
 //! the newer one and counted as dropped: the scoreboard never lags behind a
