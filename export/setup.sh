@@ -14,8 +14,8 @@ if [ ! -f "$venv/.complete" ]; then
     rm -rf "$venv"
     mkdir -p "$cache"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt" >&2
+    "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check -r "$here/requirements.txt" >&2
     touch "$venv/.complete"
 fi
-"$venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$here" >&2
+"$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation -e "$here" >&2
 echo "$venv"

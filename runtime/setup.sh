@@ -22,6 +22,6 @@ if ! cmp -s "$req" "$venv/.requirements" 2>/dev/null; then
     echo "setup: creating $venv with ONNX Runtime"
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check -r "$req"
     cp "$req" "$venv/.requirements"
 fi

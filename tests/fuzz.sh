@@ -28,7 +28,10 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
     cargo install --locked cargo-fuzz --version "$cargo_fuzz_version"
 fi
 
-opts=(--fuzz-dir tests/fuzz --sanitizer none --debug-assertions)
+# The fuzz crate is a workspace of its own: starting from the product's
+# lockfile, it fuzzes the very versions artrt is built with.
+cp Cargo.lock tests/fuzz/Cargo.lock
+opts=(--dev --fuzz-dir tests/fuzz --sanitizer none --debug-assertions)
 cargo fuzz build "${opts[@]}"
 for t in "${targets[@]}"; do
     found="tests/fuzz/target/corpus/$t"

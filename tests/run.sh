@@ -7,6 +7,13 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
+# On a CI machine every build starts clean: incremental state would only
+# take disk.
+[ -z "${CI:-}" ] || export CARGO_INCREMENTAL=0
+
+# Each section's header says how long the suite has run so far.
+section() { printf '== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
+
 bash runtime/setup.sh
 venv=$(bash export/setup.sh)
 
@@ -18,21 +25,22 @@ if [ ! -x /usr/sbin/mosquitto ] && ! command -v mosquitto >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends mosquitto >/dev/null
 fi
 
-echo "== cargo test"
+section "cargo test"
 cargo test --workspace --all-features
 
-echo "== aarch64: the arm64 package, installed and run under qemu"
+section "aarch64: the arm64 package, installed and run under qemu"
 bash tests/aarch64.sh target/debug/artrt
 
-echo "== device build: V4L2 without the synthetic gym"
+section "device build: V4L2 without the synthetic gym"
 cargo build -p artrt --no-default-features --features v4l2
 if target/debug/artrt synth --help >/dev/null 2>&1; then
     echo "the device build still has the synthetic gym (artrt synth)" >&2
     exit 1
 fi
 
-echo "== fuzz: ${ARTRT_FUZZ_RUNS:-200000} inputs per target"
+section "fuzz: ${ARTRT_FUZZ_RUNS:-200000} inputs per target"
 bash tests/fuzz.sh "${ARTRT_FUZZ_RUNS:-200000}"
 
-echo "== pytest (export)"
+section "pytest (export)"
 (cd export && "$venv/bin/python" -m pytest -q)
+section "done"

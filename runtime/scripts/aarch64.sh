@@ -38,7 +38,7 @@ if [ ! -f "$venv/.complete" ]; then
     rm -rf "$venv"
     mkdir -p "$cache"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check -r "$req"
     touch "$venv/.complete"
 fi
 
@@ -48,7 +48,7 @@ ort_dir="$root/target/aarch64-onnxruntime"
 if [ ! -f "$ort_dir/$ort_version/libonnxruntime.so" ]; then
     echo "aarch64: fetching the onnxruntime $ort_version aarch64 wheel"
     tmp=$(mktemp -d)
-    "$venv/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    "$venv/bin/pip" download -q --no-cache-dir --disable-pip-version-check --no-deps --only-binary=:all: \
         --platform manylinux_2_28_aarch64 --python-version 3.11 -d "$tmp" "onnxruntime==$ort_version"
     python3 - "$tmp"/onnxruntime-*.whl "$ort_dir/$ort_version" <<'PY'
 import sys, zipfile, pathlib

@@ -93,7 +93,7 @@ fn specs_parse_and_errors_say_what_is_wrong() {
     );
     assert!(
         err.to_string()
-            .contains("expected v4l2:/dev/videoN, synthetic[:SEED] or frames:DIR"),
+            .contains("expected v4l2:/dev/videoN, synthetic[:SEED], frames:DIR or recording:DIR"),
         "{err}"
     );
     let err = "v4l2:".parse::<SourceSpec>().unwrap_err();

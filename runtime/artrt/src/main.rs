@@ -25,6 +25,8 @@ enum Command {
     Bench(cmd::bench::Args),
     /// The live job: camera to scoreboard.
     Run(cmd::run::Args),
+    /// Record a camera's frames, as captured, for labelling and offline checks.
+    Record(cmd::record::Args),
     /// Measure event precision, recall and latency on the synthetic stream.
     #[cfg(feature = "synthetic")]
     EvalStream(cmd::eval_stream::Args),
@@ -55,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(a) => cmd::eval::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Run(a) => cmd::run::run(a),
+        Command::Record(a) => cmd::record::run(a),
         #[cfg(feature = "synthetic")]
         Command::EvalStream(a) => cmd::eval_stream::run(a),
         #[cfg(feature = "synthetic")]

@@ -4,7 +4,7 @@
 //! [`FrameSource`]: a V4L2 device (module `v4l2`, Cargo feature `v4l2`), the
 //! synthetic gym stream (module `synthetic`, Cargo feature `synthetic`) and a
 //! clip set or frame folder replayed as a camera ([`frames`]). [`SourceSpec`] names one of them in a string
-//! (`v4l2:/dev/video0`, `synthetic:7`, `frames:DIR`) and [`open`] opens it.
+//! (`v4l2:/dev/video0`, `synthetic:7`, `frames:DIR`, `recording:DIR`) and [`open`] opens it.
 //!
 //! ```no_run
 //! use artrt_live::source::{self, FrameSource, SourceOptions, SourceSpec};
@@ -21,6 +21,7 @@ use artrt_infer::FrameRef;
 
 pub mod frames;
 mod pacing;
+pub mod recorded;
 mod spec;
 #[cfg(feature = "synthetic")]
 pub mod synthetic;

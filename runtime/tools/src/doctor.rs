@@ -296,7 +296,7 @@ fn camera(profile: &Profile) -> Check {
                 format!("{source}: {e}; plug the camera in or set camera.source ({present})"),
             ),
         },
-        SourceSpec::Frames(dir) if !dir.is_dir() => Check::new(
+        SourceSpec::Frames(dir) | SourceSpec::Recording(dir) if !dir.is_dir() => Check::new(
             "camera",
             Status::Fail,
             format!("{source}: {} is not a folder", dir.display()),

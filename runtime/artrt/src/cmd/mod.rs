@@ -10,6 +10,7 @@ pub mod eval;
 pub mod eval_stream;
 pub mod infer;
 pub mod prepare;
+pub mod record;
 pub mod run;
 pub mod scoreboard_sim;
 #[cfg(feature = "synthetic")]

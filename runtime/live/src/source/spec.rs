@@ -10,7 +10,7 @@ use super::frames::{FramesOptions, FramesSource};
 use super::{FrameSource, Pacing, SourceError};
 
 /// A frame source named by a string: `v4l2:/dev/videoN`, `synthetic`,
-/// `synthetic:SEED` or `frames:DIR`.
+/// `synthetic:SEED`, `frames:DIR` or `recording:DIR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
     /// A V4L2 capture device, by path (`/dev/video0`, `/dev/v4l/by-id/...`).
@@ -22,17 +22,21 @@ pub enum SourceSpec {
     },
     /// A clip set or a folder of frames, replayed as a camera.
     Frames(PathBuf),
+    /// A recording made by `artrt record`, replayed at its capture times.
+    Recording(PathBuf),
 }
 
 /// Why a source spec could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
     /// Nothing was given.
-    #[error("empty frame source spec; expected v4l2:/dev/videoN, synthetic[:SEED] or frames:DIR")]
+    #[error(
+        "empty frame source spec; expected v4l2:/dev/videoN, synthetic[:SEED], frames:DIR or recording:DIR"
+    )]
     Empty,
     /// The part before `:` names no kind of source.
     #[error(
-        "unknown frame source kind `{kind}` in `{spec}`; expected v4l2:/dev/videoN, synthetic[:SEED] or frames:DIR"
+        "unknown frame source kind `{kind}` in `{spec}`; expected v4l2:/dev/videoN, synthetic[:SEED], frames:DIR or recording:DIR"
     )]
     UnknownKind {
         /// The kind as written.
@@ -85,6 +89,7 @@ impl FromStr for SourceSpec {
         match kind {
             "v4l2" => Ok(Self::V4l2(path("v4l2", "v4l2:/dev/video0")?)),
             "frames" => Ok(Self::Frames(path("frames", "frames:/data/clips")?)),
+            "recording" => Ok(Self::Recording(path("recording", "recording:/data/rec")?)),
             "synthetic" => match rest.map(str::trim) {
                 None | Some("") => Ok(Self::Synthetic { seed: None }),
                 Some(seed) => seed
@@ -110,6 +115,7 @@ impl fmt::Display for SourceSpec {
             Self::Synthetic { seed: None } => f.write_str("synthetic"),
             Self::Synthetic { seed: Some(seed) } => write!(f, "synthetic:{seed}"),
             Self::Frames(path) => write!(f, "frames:{}", path.display()),
+            Self::Recording(path) => write!(f, "recording:{}", path.display()),
         }
     }
 }
@@ -237,6 +243,10 @@ pub fn open(
             };
             Ok(Box::new(FramesSource::open(dir, frames)?))
         }
+        SourceSpec::Recording(dir) => Ok(Box::new(super::recorded::RecordedSource::open(
+            dir,
+            options.pacing,
+        )?)),
     }
 }
 
@@ -251,6 +261,7 @@ mod tests {
             "synthetic",
             "synthetic:42",
             "frames:/data/set one",
+            "recording:/data/rec",
         ] {
             let spec: SourceSpec = text.parse().unwrap();
             assert_eq!(spec.to_string(), text);

@@ -1,0 +1,216 @@
+//! `artrt record` end to end: a synthetic stream recorded with its ground
+//! truth and replayed through the live path, the byte limit, a recording
+//! killed mid-write, and what is refused.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use artrt_live::labels;
+use artrt_live::recording::{self, Encoding, Recording};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn artrt() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_artrt"));
+    cmd.current_dir(repo()).env("RUST_LOG", "info");
+    cmd
+}
+
+fn record(out: &Path, extra: &[&str]) -> std::process::Output {
+    artrt()
+        .args(["record", "--board", "x86-64-cpu", "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_synthetic_recording_keeps_its_truth_and_replays_through_the_live_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    let out = record(
+        &rec,
+        &["--source", "synthetic:11", "--fast", "--duration", "12"],
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("360 frames") && log.contains("the duration was reached"),
+        "{log}"
+    );
+
+    let recording = Recording::open(&rec).unwrap();
+    assert_eq!(recording.frames.len(), 360);
+    assert_eq!(recording.meta.source, "synthetic:11");
+    assert_eq!(recording.meta.encoding, Encoding::Jpeg);
+    assert_eq!(recording.meta.frames, Some(360));
+    assert_eq!(recording.frames[30].t, Duration::from_secs(1));
+    let truth = labels::read(&rec.join(recording::TRUTH), Some(recording.duration_ms())).unwrap();
+    assert!(truth.len() >= 3, "{truth:?}");
+
+    // The live path names the recorded elements.
+    let events = dir.path().join("events.jsonl");
+    let run = artrt()
+        .args([
+            "run",
+            "--board",
+            "x86-64-cpu",
+            "--scoreboard",
+            "none",
+            "--fast",
+        ])
+        .arg("--source")
+        .arg(format!("recording:{}", rec.display()))
+        .arg("--events")
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let named: BTreeSet<String> = fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "action")
+        .map(|v| v["label"].as_str().unwrap().to_owned())
+        .collect();
+    let shown = truth.iter().filter(|l| named.contains(&l.label)).count();
+    assert!(
+        2 * shown >= truth.len(),
+        "{shown} of {} recorded elements named: {named:?}",
+        truth.len()
+    );
+}
+
+#[test]
+fn the_byte_limit_ends_a_recording_cleanly_within_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    let out = record(
+        &rec,
+        &["--source", "synthetic:2", "--fast", "--max-bytes", "1M"],
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && log.contains("the byte limit was reached"),
+        "{log}"
+    );
+    let size: u64 = [recording::FRAMES, recording::INDEX]
+        .iter()
+        .map(|f| fs::metadata(rec.join(f)).unwrap().len())
+        .sum();
+    assert!(size <= 1_000_000, "{size}");
+    let recording = Recording::open(&rec).unwrap();
+    assert!(recording.frames.len() > 10);
+    assert_eq!(
+        recording.meta.stopped.as_deref(),
+        Some("the byte limit was reached")
+    );
+}
+
+#[test]
+fn a_killed_recording_stays_readable_up_to_its_last_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    let mut child = artrt()
+        .args([
+            "record",
+            "--board",
+            "x86-64-cpu",
+            "--source",
+            "synthetic:4",
+            "--out",
+        ])
+        .arg(&rec)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let index = rec.join(recording::INDEX);
+    // Real-time pacing: wait for a second of frames, however slow the machine.
+    while fs::read_to_string(&index).map_or(0, |t| t.lines().count()) < 31 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the recorder ended early"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut recording = Recording::open(&rec).unwrap();
+    assert!(recording.frames.len() >= 30);
+    assert_eq!(
+        recording.meta.frames, None,
+        "a killed recording was never finished"
+    );
+    let mut image = Vec::new();
+    for n in 0..recording.frames.len() {
+        recording.read_frame(n, &mut image).unwrap();
+    }
+    let replay = artrt()
+        .args([
+            "run",
+            "--board",
+            "x86-64-cpu",
+            "--scoreboard",
+            "none",
+            "--fast",
+            "--events",
+            "-",
+        ])
+        .arg("--source")
+        .arg(format!("recording:{}", rec.display()))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&replay.stderr);
+    assert!(replay.status.success(), "{log}");
+    assert!(
+        log.contains(&format!("{} frames", recording.frames.len())),
+        "{log}"
+    );
+}
+
+#[test]
+fn bad_requests_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    let first = record(
+        &rec,
+        &["--source", "synthetic", "--fast", "--duration", "0.5"],
+    );
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--source", "synthetic", "--fast", "--duration", "1"],
+            "a recording is already there",
+        ),
+        (&["--quality", "0"], "0 is not in 1..=100"),
+        (&["--max-bytes", "10K"], "out of range"),
+        (&["--duration=-3"], "out of range"),
+    ];
+    for (args, reason) in cases {
+        let out = record(&rec, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(reason),
+            "{args:?}: {err}"
+        );
+    }
+    // The refused second recording left the first one as it was.
+    assert_eq!(Recording::open(&rec).unwrap().frames.len(), 15);
+}
