@@ -214,3 +214,95 @@ fn bad_requests_are_refused_with_the_reason() {
     // The refused second recording left the first one as it was.
     assert_eq!(Recording::open(&rec).unwrap().frames.len(), 15);
 }
+
+#[test]
+fn a_recorded_synthetic_stream_scores_as_the_stream_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    let out = record(
+        &rec,
+        &["--source", "synthetic:6", "--fast", "--duration", "40"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eval = |extra: &[&str], json: &Path| {
+        let out = artrt()
+            .args(["eval-stream", "--board", "x86-64-cpu", "--json"])
+            .arg(json)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(json).unwrap()).unwrap();
+        (report, String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (live, _) = eval(
+        &["--seed", "6", "--seconds", "40"],
+        &dir.path().join("live.json"),
+    );
+    let recording = format!("{}", rec.display());
+    let (replayed, printed) = eval(&["--recording", &recording], &dir.path().join("rec.json"));
+    let count = |r: &serde_json::Value, key: &str| r["score"][key].as_i64().unwrap();
+    assert_eq!(count(&live, "segments"), count(&replayed, "segments"));
+    assert!(
+        (count(&live, "matched") - count(&replayed, "matched")).abs() <= 1,
+        "live {} against recorded {}",
+        live["score"],
+        replayed["score"]
+    );
+    assert!(
+        replayed["labels_file"]
+            .as_str()
+            .unwrap()
+            .ends_with("truth.csv")
+    );
+    let per_class = replayed["per_class"].as_array().unwrap();
+    let matched: i64 = per_class
+        .iter()
+        .map(|c| c["matched"].as_i64().unwrap())
+        .sum();
+    assert_eq!(matched, count(&replayed, "matched"));
+    assert!(
+        printed.contains("% (") && printed.lines().count() > per_class.len(),
+        "{printed}"
+    );
+
+    // Labels the bundle does not know count as missed elements, and labels
+    // beyond the recording are refused with their line.
+    fs::write(
+        rec.join(recording::LABELS),
+        "start_ms,end_ms,label\n1000,2000,a new element\n",
+    )
+    .unwrap();
+    let (unknown, _) = eval(&["--recording", &recording], &dir.path().join("new.json"));
+    assert_eq!(count(&unknown, "segments"), 1);
+    assert_eq!(count(&unknown, "matched"), 0);
+    fs::write(
+        rec.join(recording::LABELS),
+        "start_ms,end_ms,label\n1000,2000,x\n39000,99000,y\n",
+    )
+    .unwrap();
+    let out = artrt()
+        .args([
+            "eval-stream",
+            "--board",
+            "x86-64-cpu",
+            "--recording",
+            &recording,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("labels.csv:3:"),
+        "{err}"
+    );
+}

@@ -7,6 +7,8 @@
 //! positives; unmatched segments are misses. The onset latency of a match is
 //! the event's time minus the segment's start, in stream time.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 /// One performed element, in stream milliseconds.
@@ -76,6 +78,66 @@ pub fn pooled(runs: &[(&[Detection], &[Segment], u64)]) -> StreamScore {
         median_onset_ms: percentile(&onsets, 0.5),
         p95_onset_ms: percentile(&onsets, 0.95),
     }
+}
+
+/// Precision and recall of one class.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassScore {
+    /// The class.
+    pub class_id: usize,
+    /// Its label.
+    pub label: String,
+    /// Events that named it.
+    pub events: usize,
+    /// Its elements performed.
+    pub segments: usize,
+    /// Its events that matched one of its elements.
+    pub matched: usize,
+    /// matched / events (1 when it was never named).
+    pub precision: f64,
+    /// matched / segments (1 when it was never performed).
+    pub recall: f64,
+}
+
+/// Scores every class that was performed or named, in class order. An event
+/// only ever matches an element of its own class, so a class's figures are
+/// those of its events against its elements, and they add up to [`score`]'s.
+/// `labels[c]` names class `c` (`class c` where it has no label).
+pub fn per_class(
+    events: &[Detection],
+    segments: &[Segment],
+    tolerance_ms: u64,
+    labels: &[String],
+) -> Vec<ClassScore> {
+    let classes: BTreeSet<usize> = events
+        .iter()
+        .map(|e| e.class_id)
+        .chain(segments.iter().map(|s| s.class_id))
+        .collect();
+    classes
+        .into_iter()
+        .map(|c| {
+            let e: Vec<Detection> = events.iter().filter(|e| e.class_id == c).copied().collect();
+            let s: Vec<Segment> = segments
+                .iter()
+                .filter(|s| s.class_id == c)
+                .copied()
+                .collect();
+            let score = score(&e, &s, tolerance_ms);
+            ClassScore {
+                class_id: c,
+                label: labels
+                    .get(c)
+                    .cloned()
+                    .unwrap_or_else(|| format!("class {c}")),
+                events: score.events,
+                segments: score.segments,
+                matched: score.matched,
+                precision: score.precision,
+                recall: score.recall,
+            }
+        })
+        .collect()
 }
 
 impl StreamScore {
@@ -158,6 +220,40 @@ mod tests {
         assert_eq!(s.matched, 1);
         assert_eq!(s.precision, 0.25);
         assert_eq!(s.recall, 0.5);
+    }
+
+    #[test]
+    fn per_class_figures_add_up_to_the_whole() {
+        let segments = [seg(0, 500, 1), seg(2000, 2500, 3), seg(4000, 4500, 1)];
+        let events = [det(700, 1), det(800, 1), det(2600, 2), det(4100, 1)];
+        let labels = ["a", "b", "c"].map(String::from);
+        let classes = per_class(&events, &segments, 600, &labels);
+        let whole = score(&events, &segments, 600);
+        assert_eq!(
+            classes.iter().map(|c| c.class_id).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(
+            classes.iter().map(|c| c.matched).sum::<usize>(),
+            whole.matched
+        );
+        assert_eq!(
+            classes.iter().map(|c| c.events).sum::<usize>(),
+            whole.events
+        );
+        assert_eq!(
+            classes.iter().map(|c| c.segments).sum::<usize>(),
+            whole.segments
+        );
+        assert_eq!(
+            (classes[0].label.as_str(), classes[0].precision),
+            ("b", 2.0 / 3.0)
+        );
+        assert_eq!((classes[0].recall, classes[1].precision), (1.0, 0.0));
+        assert_eq!(
+            (classes[2].label.as_str(), classes[2].recall),
+            ("class 3", 0.0)
+        );
     }
 
     #[test]

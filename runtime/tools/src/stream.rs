@@ -1,13 +1,14 @@
 //! The whole live path (clips, inference, decisions) on the synthetic gym
-//! stream, every window classified and recorded, for `artrt eval-stream`
-//! and `artrt tune-decision`.
+//! stream or on a recording, every window classified and recorded, for
+//! `artrt eval-stream` and `artrt tune-decision`.
 //!
-//! The stream is generated as fast as the model takes it and nothing is
-//! dropped, so a run depends only on the bundle, the seed and the decision
-//! settings, not on the machine's speed. Times are stream times.
+//! Frames are generated or replayed as fast as the model takes them and
+//! nothing is dropped, so a run depends only on the bundle, the stream (seed
+//! or recording) and the decision settings, not on the machine's speed.
+//! Times are stream times: a recording's capture times.
 
 use std::convert::Infallible;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -16,10 +17,13 @@ use artrt_calibration::{ELEMENTS, StreamOptions};
 use artrt_infer::postprocess::softmax_into;
 use artrt_infer::{Backend, BackendKind, Bundle, InferError, Outputs, Precision};
 use artrt_live::board::Profile;
+use artrt_live::labels;
 use artrt_live::pipeline::{self, PipelineConfig, RunStats};
+use artrt_live::recording;
 use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Health};
-use artrt_live::source::Pacing;
+use artrt_live::source::recorded::RecordedSource;
 use artrt_live::source::synthetic::SyntheticSource;
+use artrt_live::source::{FrameSource, Pacing};
 use artrt_live::stage::HostStage;
 
 use crate::scoring::{Detection, Segment};
@@ -155,6 +159,141 @@ pub fn record(
     let mut source = SyntheticSource::new(options, Pacing::Fast);
     let truth = source.ground_truth();
     let frames = (seconds * f64::from(fps)).ceil() as u64;
+    let classified = classify(bundle, profile, backend, &mut source, frames)?;
+    drop(source);
+
+    let ms = |frame: u64| truth.time_of(frame).as_millis() as u64;
+    let segments = truth
+        .segments()
+        .iter()
+        .filter(|s| s.end <= frames)
+        .map(|s| Segment {
+            start_ms: ms(s.start),
+            end_ms: ms(s.end),
+            class_id: s.class_id,
+        })
+        .collect();
+    Ok(classified.into_run(
+        profile,
+        bundle,
+        segments,
+        ms,
+        tolerance_ms.unwrap_or(ms(profile.clip.window as u64)),
+    ))
+}
+
+/// A recording scored against its labels.
+pub struct Replay {
+    /// The run, its elements from the labels.
+    pub run: StreamRun,
+    /// The labels file scored against: `labels.csv`, else `truth.csv`.
+    pub labels_file: PathBuf,
+    /// Class names: the bundle's, then labels it does not know (their
+    /// elements can only be missed).
+    pub classes: Vec<String>,
+    /// Frames in the recording.
+    pub frames: u64,
+    /// Its length in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// Runs a recording (`artrt record`) through `backend` at its capture
+/// times, every window classified, and takes its elements from the
+/// operator's `labels.csv` or, without one, a synthetic recording's
+/// `truth.csv`; `tolerance_ms` defaults to the window's duration at the
+/// recording's frame rate.
+pub fn replay(
+    bundle: &Bundle,
+    profile: &Profile,
+    backend: &mut dyn Backend,
+    dir: &Path,
+    tolerance_ms: Option<u64>,
+) -> anyhow::Result<Replay> {
+    let mut source = RecordedSource::open(dir, Pacing::Fast)?;
+    let recording = source.recording();
+    let duration_ms = recording.duration_ms();
+    let times: Vec<u64> = recording
+        .frames
+        .iter()
+        .map(|f| f.t.as_millis() as u64)
+        .collect();
+    let fps = f64::from(recording.meta.fps);
+    let Some(labels_file) = [recording::LABELS, recording::TRUTH]
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|path| path.exists())
+    else {
+        bail!(
+            "recording {} has neither {} nor {}: label it first",
+            dir.display(),
+            recording::LABELS,
+            recording::TRUTH
+        );
+    };
+    let elements = labels::read(&labels_file, Some(duration_ms))?;
+    let mut classes = bundle.labels().to_vec();
+    let segments = elements
+        .iter()
+        .map(|l| {
+            let class_id = classes
+                .iter()
+                .position(|c| *c == l.label)
+                .unwrap_or_else(|| {
+                    classes.push(l.label.clone());
+                    classes.len() - 1
+                });
+            Segment {
+                start_ms: l.start_ms,
+                end_ms: l.end_ms,
+                class_id,
+            }
+        })
+        .collect();
+    if classes.len() > bundle.labels().len() {
+        log::warn!(
+            "{}: labels the bundle does not know, whose elements can only be missed: {:?}",
+            labels_file.display(),
+            &classes[bundle.labels().len()..]
+        );
+    }
+    let frames = times.len() as u64;
+    let classified = classify(bundle, profile, backend, &mut source, frames)?;
+    let last = times.last().copied().unwrap_or(0);
+    let run = classified.into_run(
+        profile,
+        bundle,
+        segments,
+        |frame| times.get(frame as usize).copied().unwrap_or(last),
+        tolerance_ms.unwrap_or((profile.clip.window as f64 * 1000.0 / fps).round() as u64),
+    );
+    Ok(Replay {
+        run,
+        labels_file,
+        classes,
+        frames,
+        duration_ms,
+    })
+}
+
+/// What the live path made of a source: each window's probabilities and the
+/// events sent.
+struct Classified {
+    probs: Vec<f32>,
+    events: Vec<ActionEvent>,
+    frames: u64,
+    stats: RunStats,
+    wall: Duration,
+}
+
+/// Runs the first `frames` frames of `source` through the live path, every
+/// window classified.
+fn classify(
+    bundle: &Bundle,
+    profile: &Profile,
+    backend: &mut dyn Backend,
+    source: &mut dyn FrameSource,
+    frames: u64,
+) -> anyhow::Result<Classified> {
     let pipeline_config = PipelineConfig {
         heartbeat: Duration::from_secs(3600),
         max_frames: Some(frames),
@@ -167,7 +306,7 @@ pub fn record(
     let mut traced = Traced::new(backend, expected as usize, bundle.labels().len());
     let started = Instant::now();
     let stats = pipeline::run(
-        &mut source,
+        source,
         &mut stage,
         &mut traced,
         &mut recorder,
@@ -175,48 +314,55 @@ pub fn record(
         &pipeline_config,
         &AtomicBool::new(false),
     )?;
-    let wall = started.elapsed();
-    drop(source);
-
-    let ms = |frame: u64| truth.time_of(frame).as_millis() as u64;
-    let windows = traced
-        .probabilities()
-        .chunks_exact(bundle.labels().len())
-        .enumerate()
-        .map(|(k, probs)| Window {
-            t_ms: ms(window - 1 + k as u64 * hop),
-            probs: probs.to_vec(),
-        })
-        .collect();
-    let segments = truth
-        .segments()
-        .iter()
-        .filter(|s| s.end <= frames)
-        .map(|s| Segment {
-            start_ms: ms(s.start),
-            end_ms: ms(s.end),
-            class_id: s.class_id,
-        })
-        .collect();
-    let detections = recorder
-        .events
-        .iter()
-        .map(|e| Detection {
-            t_ms: u64::from(e.t_ms),
-            class_id: usize::from(e.class_id),
-        })
-        .collect();
-    Ok(StreamRun {
-        recording: Recording {
-            windows,
-            segments,
-            tolerance_ms: tolerance_ms.unwrap_or(ms(window)),
-        },
-        detections,
+    Ok(Classified {
+        probs: traced.probs,
+        events: recorder.events,
         frames,
         stats,
-        wall,
+        wall: started.elapsed(),
     })
+}
+
+impl Classified {
+    /// The run, with window `k` timed at its last frame by `ms(frame)`.
+    fn into_run(
+        self,
+        profile: &Profile,
+        bundle: &Bundle,
+        segments: Vec<Segment>,
+        ms: impl Fn(u64) -> u64,
+        tolerance_ms: u64,
+    ) -> StreamRun {
+        let (window, hop) = (profile.clip.window as u64, profile.clip.hop as u64);
+        let windows = self
+            .probs
+            .chunks_exact(bundle.labels().len())
+            .enumerate()
+            .map(|(k, probs)| Window {
+                t_ms: ms(window - 1 + k as u64 * hop),
+                probs: probs.to_vec(),
+            })
+            .collect();
+        let detections = self
+            .events
+            .iter()
+            .map(|e| Detection {
+                t_ms: u64::from(e.t_ms),
+                class_id: usize::from(e.class_id),
+            })
+            .collect();
+        StreamRun {
+            recording: Recording {
+                windows,
+                segments,
+                tolerance_ms,
+            },
+            detections,
+            frames: self.frames,
+            stats: self.stats,
+            wall: self.wall,
+        }
+    }
 }
 
 #[cfg(test)]

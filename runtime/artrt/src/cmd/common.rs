@@ -158,8 +158,9 @@ mod stream {
 
     impl StreamSetup {
         /// Loads the profile and the bundle, checks the bundle's classes
-        /// against the stream's, and opens the backends.
-        pub fn open(&self) -> anyhow::Result<Opened> {
+        /// against the synthetic stream's when it will run one, and opens
+        /// the backends.
+        pub fn open(&self, synthetic: bool) -> anyhow::Result<Opened> {
             if !(self.seconds.is_finite() && self.seconds > 0.0 && self.seconds <= 86_400.0) {
                 bail!(
                     "--seconds {} is not a number of seconds in (0, 86400]",
@@ -169,7 +170,9 @@ mod stream {
             let profile = Profile::load(&self.board)
                 .with_context(|| format!("cannot use board profile {}", self.board))?;
             let bundle = load_bundle(&self.bundle)?;
-            artrt_tools::stream::check_stream_labels(&bundle, &self.bundle)?;
+            if synthetic {
+                artrt_tools::stream::check_stream_labels(&bundle, &self.bundle)?;
+            }
             let chain = self.backend.open(&bundle, self.precision)?;
             Ok(Opened {
                 profile,

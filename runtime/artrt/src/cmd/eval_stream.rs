@@ -1,13 +1,13 @@
 //! `artrt eval-stream`: event precision, recall and onset latency of the
 //! whole live path (clips, inference, decisions) on the synthetic gym
-//! stream (see `artrt_tools::stream`).
+//! stream, or on a recording against its labels (see `artrt_tools::stream`).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use artrt_infer::Backend;
 use artrt_tools::scoring;
-use artrt_tools::stream::record;
+use artrt_tools::stream::{record, replay};
 use serde_json::json;
 
 use super::common::{Opened, StreamSetup, write_json};
@@ -20,6 +20,11 @@ pub struct Args {
     /// Seed of the synthetic stream.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Score a recording (`artrt record`) instead of the synthetic stream,
+    /// against its `labels.csv` (or, without one, its `truth.csv`), with
+    /// precision and recall per class.
+    #[arg(long, conflicts_with_all = ["seed", "seconds"])]
+    recording: Option<PathBuf>,
     /// Milliseconds after an element's end within which its event still counts
     /// (default: the window's duration).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=60_000))]
@@ -41,32 +46,55 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         profile,
         bundle,
         mut chain,
-    } = args.setup.open()?;
-    let run = record(
-        &bundle,
-        &profile,
-        &mut chain,
-        args.seed,
-        args.setup.seconds,
-        args.tolerance_ms,
-    )?;
+    } = args.setup.open(args.recording.is_none())?;
+    let (run, stream, stream_seconds, classes) = match &args.recording {
+        None => {
+            let run = record(
+                &bundle,
+                &profile,
+                &mut chain,
+                args.seed,
+                args.setup.seconds,
+                args.tolerance_ms,
+            )?;
+            let fps = f64::from(bundle.input.fps.round().max(1.0));
+            let seconds = run.frames as f64 / fps;
+            (
+                run,
+                json!({"seed": args.seed}),
+                seconds,
+                bundle.labels().to_vec(),
+            )
+        }
+        Some(dir) => {
+            let replayed = replay(&bundle, &profile, &mut chain, dir, args.tolerance_ms)
+                .with_context(|| format!("cannot score recording {}", dir.display()))?;
+            let stream = json!({
+                "recording": dir.display().to_string(),
+                "labels_file": replayed.labels_file.display().to_string(),
+                "frames": replayed.frames,
+            });
+            let seconds = replayed.duration_ms as f64 / 1000.0;
+            (replayed.run, stream, seconds, replayed.classes)
+        }
+    };
     let rec = &run.recording;
-    let fps = f64::from(bundle.input.fps.round().max(1.0));
     let score = scoring::score(&run.detections, &rec.segments, rec.tolerance_ms);
+    let per_class = scoring::per_class(&run.detections, &rec.segments, rec.tolerance_ms, &classes);
 
-    let report = json!({
+    let mut report = json!({
         "bundle": args.setup.bundle.display().to_string(),
         "backend": chain.kind().as_str(),
         "provider": chain.provider(),
         "precision": chain.precision().as_str(),
-        "seed": args.seed,
-        "stream_seconds": run.frames as f64 / fps,
+        "stream_seconds": stream_seconds,
         "wall_seconds": run.wall.as_secs_f64(),
         "window": profile.clip.window,
         "hop": profile.clip.hop,
         "decision": profile.decision,
         "tolerance_ms": rec.tolerance_ms,
         "score": score,
+        "per_class": per_class,
         "segments": rec.segments
             .iter()
             .map(|s| json!({"start_ms": s.start_ms, "end_ms": s.end_ms, "class_id": s.class_id}))
@@ -77,6 +105,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .collect::<Vec<_>>(),
         "run": run.stats,
     });
+    if let (Some(report), Some(stream)) = (report.as_object_mut(), stream.as_object()) {
+        report.extend(stream.clone());
+    }
     println!(
         "{} elements, {} events, {} matched: precision {:.1} %, recall {:.1} %, onset latency median {} ms, p95 {} ms ({} clips on {} in {:.1} s)",
         score.segments,
@@ -92,6 +123,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         chain.kind(),
         run.wall.as_secs_f64()
     );
+    if args.recording.is_some() {
+        for c in &per_class {
+            println!(
+                "  {}: precision {:.1} %, recall {:.1} % ({} of {} elements, {} events)",
+                c.label,
+                100.0 * c.precision,
+                100.0 * c.recall,
+                c.matched,
+                c.segments,
+                c.events
+            );
+        }
+    }
     if let Some(path) = &args.trace {
         let lines: String = rec
             .windows

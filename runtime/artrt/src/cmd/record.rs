@@ -7,7 +7,8 @@
 //! `--max-bytes`, when the disk is full, when a replayed source ends, or on
 //! SIGINT, SIGTERM or SIGHUP, and always leaves a readable recording. A
 //! camera that goes away is reopened with backoff. Recording
-//! `synthetic:SEED` also writes the stream's ground truth as `truth.csv`.
+//! `synthetic:SEED` also writes the stream's ground truth as `truth.csv`:
+//! the elements that end within the recording.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -178,7 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The elements of a synthetic stream that lie within the first `end_ms`.
+/// The elements of a synthetic stream that end within its first `end_ms`.
 type Truth = Box<dyn Fn(u64) -> Vec<Label>>;
 
 /// Opens the source; a synthetic one comes with its ground truth.
@@ -200,10 +201,10 @@ fn open(
                 .iter()
                 .map(|s| Label {
                     start_ms: ms(s.start),
-                    end_ms: ms(s.end).min(end_ms),
+                    end_ms: ms(s.end),
                     label: GroundTruth::label(s).to_owned(),
                 })
-                .filter(|l| l.start_ms < l.end_ms)
+                .filter(|l| l.end_ms <= end_ms)
                 .collect()
         });
         return Ok((Box::new(source), Some(labels)));

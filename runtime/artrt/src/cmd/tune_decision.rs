@@ -59,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         profile,
         bundle,
         mut chain,
-    } = args.setup.open()?;
+    } = args.setup.open(true)?;
     let (classes, background) = (bundle.labels().len(), bundle.background());
 
     let mut record_seeds = |seeds: &[u64]| -> anyhow::Result<Vec<Recording>> {
