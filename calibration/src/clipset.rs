@@ -42,6 +42,12 @@ pub struct Provenance {
     /// of a pair, the pairs in turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub twins: Option<String>,
+    /// The recording a cut set was cut from (`artrt cut`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<String>,
+    /// SHA-256 of the labels file a cut set was cut by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels_sha256: Option<String>,
 }
 
 /// The contents of `set.toml`.
@@ -404,6 +410,56 @@ impl ClipSetWriter {
         Ok(Annotation {
             clip_dir: clip_dir.to_string(),
             num_frames: frames.len() as u32,
+            class_id,
+        })
+    }
+
+    /// Writes one clip's frames, already JPEG images of the set's size, as
+    /// they are (no second encoding) into `clip_dir`; returns its annotation.
+    pub fn write_clip_jpeg(
+        &self,
+        clip_dir: &str,
+        class_id: usize,
+        images: &[Vec<u8>],
+    ) -> Result<Annotation, Error> {
+        let dir = self.root.join(clip_dir);
+        let invalid = |reason: String| Error::InvalidClip {
+            path: dir.clone(),
+            reason,
+        };
+        check_clip_dir(clip_dir).map_err(|e| invalid(e.to_string()))?;
+        if class_id >= self.num_classes {
+            return Err(invalid(format!(
+                "class id {class_id} is out of range ({} classes)",
+                self.num_classes
+            )));
+        }
+        if images.is_empty() {
+            return Err(invalid("a clip needs at least one frame".into()));
+        }
+        fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        for (i, jpeg) in images.iter().enumerate() {
+            let path = dir.join(frame_file_name(i as u32 + 1));
+            let (w, h) = image::ImageReader::with_format(
+                std::io::Cursor::new(jpeg),
+                image::ImageFormat::Jpeg,
+            )
+            .into_dimensions()
+            .map_err(|e| invalid(format!("frame {}: not a JPEG image: {e}", i + 1)))?;
+            if (w, h) != (self.meta.width, self.meta.height) {
+                return Err(Error::FrameSize {
+                    path,
+                    found_w: w,
+                    found_h: h,
+                    width: self.meta.width,
+                    height: self.meta.height,
+                });
+            }
+            fs::write(&path, jpeg).map_err(Error::io(&path))?;
+        }
+        Ok(Annotation {
+            clip_dir: clip_dir.to_string(),
+            num_frames: images.len() as u32,
             class_id,
         })
     }

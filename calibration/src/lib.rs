@@ -33,6 +33,7 @@ mod clipset;
 mod error;
 #[cfg(feature = "synth")]
 pub mod figure;
+mod framing;
 #[cfg(feature = "synth")]
 mod geom;
 #[cfg(feature = "synth")]
@@ -55,6 +56,7 @@ pub use annotation::{Annotation, frame_file_name};
 pub use classes::{BACKGROUND, BACKGROUND_LABEL, CLASSES, ELEMENTS, Element, labels};
 pub use clipset::{ClipSet, ClipSetWriter, Provenance, SetMeta};
 pub use error::{AnnotationError, Error};
+pub use framing::{Framing, LIVE_BACKGROUND_SHARE, LIVE_ELEMENT_SHARE, live_window_starts};
 #[cfg(feature = "synth")]
 pub use preview::contact_sheet;
 #[cfg(feature = "synth")]
@@ -63,6 +65,6 @@ pub use render::{BBox, PartBoxes};
 pub use stream::{GymStream, Segment, StreamOptions};
 #[cfg(feature = "synth")]
 pub use synth::{
-    Clip, Framing, GENERATOR, LIVE_BACKGROUND_SHARE, LIVE_ELEMENT_SHARE, NOMINAL_FPS,
-    NOMINAL_WINDOW, SynthOptions, generate_set, render_clip, render_clip_as,
+    Clip, GENERATOR, NOMINAL_FPS, NOMINAL_WINDOW, SynthOptions, generate_set, render_clip,
+    render_clip_as,
 };

@@ -19,6 +19,8 @@ fn meta() -> SetMeta {
             description: Some("hall 3, camera B".into()),
             framing: None,
             twins: None,
+            recording: None,
+            labels_sha256: None,
         },
     }
 }

@@ -27,6 +27,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Record a camera's frames, as captured, for labelling and offline checks.
     Record(cmd::record::Args),
+    /// Cut a clip set from a labelled recording.
+    Cut(cmd::cut::Args),
     /// Measure event precision, recall and latency on the synthetic stream.
     #[cfg(feature = "synthetic")]
     EvalStream(cmd::eval_stream::Args),
@@ -58,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(a) => cmd::bench::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Record(a) => cmd::record::run(a),
+        Command::Cut(a) => cmd::cut::run(a),
         #[cfg(feature = "synthetic")]
         Command::EvalStream(a) => cmd::eval_stream::run(a),
         #[cfg(feature = "synthetic")]

@@ -28,6 +28,7 @@
 //! ```
 
 pub mod bench;
+pub mod cut;
 pub mod doctor;
 pub mod emulator;
 pub mod eval;

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod common;
+pub mod cut;
 pub mod doctor;
 pub mod eval;
 #[cfg(feature = "synthetic")]

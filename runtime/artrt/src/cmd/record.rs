@@ -8,7 +8,7 @@
 //! SIGINT, SIGTERM or SIGHUP, and always leaves a readable recording. A
 //! camera that goes away is reopened with backoff. Recording
 //! `synthetic:SEED` also writes the stream's ground truth as `truth.csv`:
-//! the elements that end within the recording.
+//! every element the recording shows, one cut off by the end included.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -179,7 +179,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The elements of a synthetic stream that end within its first `end_ms`.
+/// The elements of a synthetic stream within its first `end_ms`, the last
+/// one cut at `end_ms` if it goes on.
 type Truth = Box<dyn Fn(u64) -> Vec<Label>>;
 
 /// Opens the source; a synthetic one comes with its ground truth.
@@ -201,10 +202,10 @@ fn open(
                 .iter()
                 .map(|s| Label {
                     start_ms: ms(s.start),
-                    end_ms: ms(s.end),
+                    end_ms: ms(s.end).min(end_ms),
                     label: GroundTruth::label(s).to_owned(),
                 })
-                .filter(|l| l.end_ms <= end_ms)
+                .filter(|l| l.start_ms < l.end_ms)
                 .collect()
         });
         return Ok((Box::new(source), Some(labels)));
