@@ -70,6 +70,17 @@ fn the_report_has_per_round_ratios_and_no_allocations_per_frame() {
         .as_f64()
         .unwrap();
     assert!(pre_post > 0.0, "{pre_post}");
+    let record = report["targets"]["record_share_of_core"].as_f64().unwrap();
+    assert!(record > 0.0 && record.is_finite(), "{record}");
+    assert!(
+        report["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "record mjpeg 640x480 (30 frames)"),
+        "{}",
+        report["stages"]
+    );
 
     // Ten seconds of stream in real time hold events; their latency is
     // reported against inference and one hop (its size is not asserted).

@@ -350,7 +350,8 @@ impl Writer {
         Ok(Pushed::Written)
     }
 
-    fn sync(&mut self) -> Result<(), RecordingError> {
+    /// Makes what was written durable (done every second while recording).
+    pub fn sync(&mut self) -> Result<(), RecordingError> {
         self.data
             .sync_data()
             .map_err(|e| io_error(&self.dir.join(FRAMES), &e))?;

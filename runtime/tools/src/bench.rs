@@ -123,6 +123,10 @@ pub struct Targets {
     pub tract_over_ort_fp32: Option<f64>,
     /// Largest steady-state allocations per frame over RGB, YUYV and NV12; target 0.
     pub max_allocations_per_frame: f64,
+    /// Share of one core that recording 640x480 MJPEG at 30 fps takes
+    /// (`artrt record`, beyond capture: a second of frames written, index,
+    /// sync); target <= 0.05.
+    pub record_share_of_core: Option<f64>,
     /// Event latency p50 over (inference p50 + one hop of frames) on the
     /// live path; target <= 1.
     pub latency_over_inference_and_hop: Option<f64>,
@@ -351,6 +355,13 @@ pub fn measure(
     ));
     let live_pre = m;
     pre.clip_into(&rgb, &mut input)?;
+    let record_ms = record_second(&bundle.golden.clips[0], iters)?;
+    stages.push(stage(
+        "record mjpeg 640x480 (30 frames)",
+        record_ms.0,
+        record_ms.1,
+        record_ms.2,
+    ));
 
     let mut backends = Vec::new();
     let mut unavailable = Vec::new();
@@ -441,6 +452,7 @@ pub fn measure(
             .filter(|(n, _)| n != "mjpeg")
             .map(|(_, a)| *a)
             .fold(0.0, f64::max),
+        record_share_of_core: Some(record_ms.0 / 1e3),
         latency_over_inference_and_hop: live
             .as_ref()
             .filter(|l| l.events > 0)
@@ -539,6 +551,54 @@ pub fn live_latency(
     _seconds: f64,
 ) -> anyhow::Result<LiveLatency> {
     anyhow::bail!("needs the synthetic stream (feature `synthetic`)")
+}
+
+/// Times recording a second of 640x480 MJPEG at 30 fps (the golden clip's
+/// frames, in turn, scaled up and encoded as a camera would send them) into a
+/// recording in a scratch folder, synced as every second of a recording is:
+/// (median ms, mean ms, allocations) per second.
+fn record_second(
+    clip: &artrt_infer::ndarray::Array4<u8>,
+    iters: usize,
+) -> anyhow::Result<(f64, f64, f64)> {
+    let (h, w) = (clip.shape()[1], clip.shape()[2]);
+    let mut jpegs = Vec::new();
+    for frame in clip.outer_iter() {
+        let rgb: Vec<u8> = frame.iter().copied().collect();
+        let small = image::RgbImage::from_raw(w as u32, h as u32, rgb)
+            .context("a golden frame that is not RGB")?;
+        let big = image::imageops::resize(&small, 640, 480, image::imageops::FilterType::Triangle);
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&big)?;
+        jpegs.push(jpeg);
+    }
+    let dir = std::env::temp_dir().join(format!("artrt-bench-record-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut writer = artrt_live::recording::Writer::create(
+        &dir,
+        artrt_live::recording::WriterOptions {
+            source: "bench".into(),
+            fps: 30.0,
+            jpeg_quality: 85,
+            max_bytes: u64::MAX,
+            board: None,
+            device: "bench".into(),
+        },
+    )?;
+    let mut n = 0u64;
+    let timed = time(1, iters, || {
+        for k in 0..30 {
+            let mut frame = FrameRef::jpeg(&jpegs[k % jpegs.len()]);
+            frame.timestamp = std::time::Duration::from_millis(n * 33);
+            n += 1;
+            writer.push(&frame)?;
+        }
+        writer.sync()?;
+        Ok(())
+    });
+    drop(writer);
+    let _ = std::fs::remove_dir_all(&dir);
+    timed
 }
 
 fn stage(name: &str, median_ms: f64, mean_ms: f64, allocations: f64) -> Stage {

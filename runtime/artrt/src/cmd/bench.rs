@@ -129,6 +129,10 @@ fn print_report(r: &Report) {
         t.max_allocations_per_frame
     );
     println!(
+        "  recording 640x480 MJPEG at 30 fps: {} of a core (target <= 0.05)",
+        ratio(t.record_share_of_core)
+    );
+    println!(
         "  event latency p50 / (inference p50 + one hop) = {} (target <= 1)",
         ratio(t.latency_over_inference_and_hop)
     );
