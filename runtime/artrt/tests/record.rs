@@ -403,3 +403,42 @@ fn a_labelled_recording_cuts_into_a_clip_set_the_bundle_classifies() {
         opened.clips().len()
     );
 }
+
+#[test]
+fn proposed_labels_are_the_events_the_live_path_sends_on_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    let out = record(
+        &rec,
+        &[
+            "--source",
+            "synthetic:3",
+            "--fast",
+            "--duration",
+            "15",
+            "--propose",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let duration = Recording::open(&rec).unwrap().duration_ms();
+    let proposed = labels::read(&rec.join(recording::PROPOSALS), Some(duration)).unwrap();
+    let truth = labels::read(&rec.join(recording::TRUTH), Some(duration)).unwrap();
+    assert!(!proposed.is_empty());
+    let agreeing = proposed
+        .iter()
+        .filter(|p| {
+            truth.iter().any(|t| {
+                t.label == p.label && p.start_ms < t.end_ms + 1000 && t.start_ms < p.end_ms
+            })
+        })
+        .count();
+    assert!(
+        2 * agreeing >= truth.len(),
+        "{agreeing} proposals agree with {} elements: {proposed:?}",
+        truth.len()
+    );
+}

@@ -9,7 +9,8 @@
 //!   once its image is written: where the image lies in `frames.mjpeg` and
 //!   its capture time in microseconds from the first frame's.
 //! - `truth.csv`: the ground truth of a synthetic source, and `labels.csv`:
-//!   an operator's labels, both in the [`labels`](crate::labels) format.
+//!   an operator's labels, and `proposals.csv`: labels a model proposed,
+//!   all in the [`labels`](crate::labels) format.
 //!
 //! A recording killed or cut off by a power loss keeps every frame up to the
 //! last one whose index line and image are both complete: [`Recording::open`]
@@ -37,6 +38,8 @@ pub const INDEX: &str = "frames.csv";
 pub const TRUTH: &str = "truth.csv";
 /// The operator's labels.
 pub const LABELS: &str = "labels.csv";
+/// Labels proposed by a model (`artrt record --propose`).
+pub const PROPOSALS: &str = "proposals.csv";
 
 const INDEX_HEADER: &str = "frame,offset,bytes,t_us";
 /// Largest frame image accepted.

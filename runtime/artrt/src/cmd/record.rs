@@ -6,21 +6,26 @@
 //! its source. The recording stops at `--duration` (of recorded time), at
 //! `--max-bytes`, when the disk is full, when a replayed source ends, or on
 //! SIGINT, SIGTERM or SIGHUP, and always leaves a readable recording. A
-//! camera that goes away is reopened with backoff. Recording
+//! camera that goes away is reopened with backoff. With `--propose`, the
+//! finished recording runs through the live path, and the actions it sends
+//! become proposed labels in `proposals.csv`. Recording
 //! `synthetic:SEED` also writes the stream's ground truth as `truth.csv`:
 //! every element the recording shows, one cut off by the end included.
 
-use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use artrt_live::board::Profile;
 use artrt_live::labels::{self, Label};
 use artrt_live::message::device_name;
-use artrt_live::recording::{self, Pushed, RecordingError, Writer, WriterOptions};
+use artrt_live::recording::{self, Pushed, Recording, RecordingError, Writer, WriterOptions};
 use artrt_live::scoreboard::serial::Backoff;
+use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Health};
 use artrt_live::source::{self, FrameSource, Pacing, SourceError, SourceOptions, SourceSpec};
+use artrt_live::supervisor::{self, ServeOptions, Served};
 
 use super::common::{duration, stop_on_signals};
 
@@ -51,6 +56,14 @@ pub struct Args {
     /// Replay a synthetic or recorded source as fast as it can be written.
     #[arg(long)]
     fast: bool,
+    /// Once recorded, run the recording through the live path with the
+    /// profile's model and write the events it sends as proposed labels
+    /// (`proposals.csv`).
+    #[arg(long)]
+    propose: bool,
+    /// Model bundle for `--propose` (overrides the profile).
+    #[arg(long, requires = "propose")]
+    bundle: Option<PathBuf>,
 }
 
 /// Reads `500M`, `4G`, `2000000`: from 1 MB to 1 PB.
@@ -73,7 +86,7 @@ fn byte_count(text: &str) -> Result<u64, String> {
 
 /// Runs `artrt record`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let profile = match &args.board {
+    let mut profile = match &args.board {
         Some(name) => {
             Profile::load(name).with_context(|| format!("cannot use board profile {name}"))?
         }
@@ -176,7 +189,68 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bytes as f64 / 1e6,
         args.out.display()
     );
+    if args.propose {
+        if let Some(bundle) = &args.bundle {
+            profile.inference.bundle = bundle.clone();
+        }
+        stop.store(false, Ordering::SeqCst);
+        let path = args.out.join(recording::PROPOSALS);
+        let proposed = propose(&profile, &args.out, &stop)?;
+        labels::write(&path, &proposed)?;
+        log::info!("{} proposed labels in {}", proposed.len(), path.display());
+    }
     Ok(())
+}
+
+/// The actions the live path sends on a recording, each as a proposed
+/// element spanning the window that decided it.
+fn propose(profile: &Profile, rec: &Path, stop: &AtomicBool) -> anyhow::Result<Vec<Label>> {
+    #[derive(Default)]
+    struct Actions(Vec<(u64, String)>);
+    impl EventSink for Actions {
+        type Error = Infallible;
+        fn action(&mut self, event: &ActionEvent) -> Result<(), Infallible> {
+            self.0.push((u64::from(event.t_ms), event.label.clone()));
+            Ok(())
+        }
+        fn clear(&mut self, _: &ClearEvent) -> Result<(), Infallible> {
+            Ok(())
+        }
+        fn health(&mut self, _: &Health) -> Result<(), Infallible> {
+            Ok(())
+        }
+    }
+    let mut profile = profile.clone();
+    profile.camera.source = SourceSpec::Recording(rec.to_owned());
+    let options = ServeOptions {
+        pacing: Pacing::Fast,
+        ..ServeOptions::default()
+    };
+    log::info!(
+        "proposing labels with {}",
+        profile.inference.bundle.display()
+    );
+    let mut actions = Actions::default();
+    if let Served::NoModel = supervisor::serve(&profile, &options, &mut actions, stop)? {
+        bail!("no model could serve to propose labels");
+    }
+    let recording = Recording::open(rec)?;
+    let window_ms = (profile.clip.window as f64 * 1000.0 / f64::from(recording.meta.fps)) as u64;
+    let mut proposed: Vec<Label> = Vec::new();
+    for (t_ms, label) in actions.0 {
+        let end_ms = t_ms.min(recording.duration_ms());
+        let start_ms = end_ms
+            .saturating_sub(window_ms)
+            .max(proposed.last().map_or(0, |p| p.end_ms));
+        if start_ms < end_ms {
+            proposed.push(Label {
+                start_ms,
+                end_ms,
+                label,
+            });
+        }
+    }
+    Ok(proposed)
 }
 
 /// The elements of a synthetic stream within its first `end_ms`, the last
