@@ -361,15 +361,8 @@ impl ClipSetWriter {
         })
     }
 
-    /// Writes one clip's frames as JPEG of `quality` (1 to 100) into
-    /// `clip_dir` and returns its annotation.
-    pub fn write_clip(
-        &self,
-        clip_dir: &str,
-        class_id: usize,
-        frames: &[RgbImage],
-        quality: u8,
-    ) -> Result<Annotation, Error> {
+    /// Checks a clip before it is written and creates its directory.
+    fn clip_dir(&self, clip_dir: &str, class_id: usize, frames: usize) -> Result<PathBuf, Error> {
         let dir = self.root.join(clip_dir);
         let invalid = |reason: String| Error::InvalidClip {
             path: dir.clone(),
@@ -382,10 +375,23 @@ impl ClipSetWriter {
                 self.num_classes
             )));
         }
-        if frames.is_empty() {
+        if frames == 0 {
             return Err(invalid("a clip needs at least one frame".into()));
         }
         fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        Ok(dir)
+    }
+
+    /// Writes one clip's frames as JPEG of `quality` (1 to 100) into
+    /// `clip_dir` and returns its annotation.
+    pub fn write_clip(
+        &self,
+        clip_dir: &str,
+        class_id: usize,
+        frames: &[RgbImage],
+        quality: u8,
+    ) -> Result<Annotation, Error> {
+        let dir = self.clip_dir(clip_dir, class_id, frames.len())?;
         for (i, frame) in frames.iter().enumerate() {
             let path = dir.join(frame_file_name(i as u32 + 1));
             if (frame.width(), frame.height()) != (self.meta.width, self.meta.height) {
@@ -422,22 +428,7 @@ impl ClipSetWriter {
         class_id: usize,
         images: &[Vec<u8>],
     ) -> Result<Annotation, Error> {
-        let dir = self.root.join(clip_dir);
-        let invalid = |reason: String| Error::InvalidClip {
-            path: dir.clone(),
-            reason,
-        };
-        check_clip_dir(clip_dir).map_err(|e| invalid(e.to_string()))?;
-        if class_id >= self.num_classes {
-            return Err(invalid(format!(
-                "class id {class_id} is out of range ({} classes)",
-                self.num_classes
-            )));
-        }
-        if images.is_empty() {
-            return Err(invalid("a clip needs at least one frame".into()));
-        }
-        fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        let dir = self.clip_dir(clip_dir, class_id, images.len())?;
         for (i, jpeg) in images.iter().enumerate() {
             let path = dir.join(frame_file_name(i as u32 + 1));
             let (w, h) = image::ImageReader::with_format(
@@ -445,7 +436,10 @@ impl ClipSetWriter {
                 image::ImageFormat::Jpeg,
             )
             .into_dimensions()
-            .map_err(|e| invalid(format!("frame {}: not a JPEG image: {e}", i + 1)))?;
+            .map_err(|e| Error::InvalidClip {
+                path: path.clone(),
+                reason: format!("not a JPEG image: {e}"),
+            })?;
             if (w, h) != (self.meta.width, self.meta.height) {
                 return Err(Error::FrameSize {
                     path,

@@ -36,7 +36,7 @@ use toml::de::{DeTable, DeValue};
 use crate::decision::DecisionConfig;
 use crate::publish::PublishUrl;
 use crate::scoreboard::{LinkConfig, MAX_BAUD, MAX_DISPLAY_MS, MIN_BAUD};
-use crate::source::{CameraFormat, SourceSpec};
+use crate::source::{CameraFormat, Pacing, SourceOptions, SourceSpec};
 use crate::stage::PreprocessOn;
 
 /// Largest board profile file read.
@@ -121,6 +121,20 @@ pub struct CameraConfig {
     pub height: u32,
     /// Frame rate asked of a V4L2 camera, and the pace of replays (0 < fps <= 1000).
     pub fps: f32,
+}
+
+impl CameraConfig {
+    /// How to open this camera's source, paced as `pacing` says.
+    pub fn source_options(&self, pacing: Pacing) -> SourceOptions {
+        SourceOptions {
+            format: self.format,
+            width: self.width,
+            height: self.height,
+            fps: self.fps,
+            pacing,
+            ..SourceOptions::default()
+        }
+    }
 }
 
 fn default_camera_id() -> String {

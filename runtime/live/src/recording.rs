@@ -515,6 +515,19 @@ impl Recording {
         &self.dir
     }
 
+    /// The labels its elements are taken from: the operator's `labels.csv`,
+    /// else a synthetic recording's `truth.csv`.
+    pub fn labels_file(&self) -> Result<PathBuf, RecordingError> {
+        [LABELS, TRUTH]
+            .iter()
+            .map(|name| self.dir.join(name))
+            .find(|path| path.exists())
+            .ok_or_else(|| RecordingError::Io {
+                path: self.dir.join(LABELS),
+                reason: format!("missing, and so is {TRUTH}: label the recording first"),
+            })
+    }
+
     /// Time from the first frame to the end of the last one, in milliseconds.
     pub fn duration_ms(&self) -> u64 {
         let period = Duration::from_secs_f64(1.0 / f64::from(self.meta.fps));

@@ -22,7 +22,7 @@ use crate::board::Profile;
 use crate::health::{self, Health, Observed};
 use crate::pipeline::{self, PipelineConfig, PipelineError, RunStats};
 use crate::sink::EventSink;
-use crate::source::{self, Pacing, SourceError, SourceOptions};
+use crate::source::{self, Pacing, SourceError};
 use crate::stage::{self, FrameStage, HostStage, PreprocessOn};
 
 /// Time between two attempts to load a model.
@@ -176,14 +176,7 @@ pub fn serve<K: EventSink>(
     let realtime = options.pacing == Pacing::RealTime;
     let pipeline = PipelineConfig::new(profile, &bundle, preferred, started, realtime)?;
     let camera = &profile.camera;
-    let source_options = SourceOptions {
-        format: camera.format,
-        width: camera.width,
-        height: camera.height,
-        fps: camera.fps,
-        pacing: options.pacing,
-        ..SourceOptions::default()
-    };
+    let source_options = camera.source_options(options.pacing);
     let mut source =
         source::open(&camera.source, &source_options).map_err(|cause| ServeError::Source {
             spec: camera.source.to_string(),

@@ -17,7 +17,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use artrt_calibration::{ClipSetWriter, Framing, Provenance, SetMeta, live_window_starts};
 use artrt_live::labels::{self, Label};
-use artrt_live::recording::{self, Recording};
+use artrt_live::recording::Recording;
 use sha2::{Digest, Sha256};
 
 /// How to cut a set.
@@ -127,18 +127,7 @@ pub fn cut(rec: &Path, out: &Path, options: &CutOptions) -> anyhow::Result<Cut> 
             rec.display()
         );
     }
-    let Some(labels_file) = [recording::LABELS, recording::TRUTH]
-        .iter()
-        .map(|name| rec.join(name))
-        .find(|path| path.exists())
-    else {
-        bail!(
-            "recording {} has neither {} nor {}: label it first",
-            rec.display(),
-            recording::LABELS,
-            recording::TRUTH
-        );
-    };
+    let labels_file = recording.labels_file()?;
     let elements = labels::read(&labels_file, Some(recording.duration_ms()))?;
     let sha = Sha256::digest(
         std::fs::read(&labels_file)

@@ -19,7 +19,6 @@ use artrt_infer::{Backend, BackendKind, Bundle, InferError, Outputs, Precision};
 use artrt_live::board::Profile;
 use artrt_live::labels;
 use artrt_live::pipeline::{self, PipelineConfig, RunStats};
-use artrt_live::recording;
 use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Health};
 use artrt_live::source::recorded::RecordedSource;
 use artrt_live::source::synthetic::SyntheticSource;
@@ -218,18 +217,7 @@ pub fn replay(
         .map(|f| f.t.as_millis() as u64)
         .collect();
     let fps = f64::from(recording.meta.fps);
-    let Some(labels_file) = [recording::LABELS, recording::TRUTH]
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|path| path.exists())
-    else {
-        bail!(
-            "recording {} has neither {} nor {}: label it first",
-            dir.display(),
-            recording::LABELS,
-            recording::TRUTH
-        );
-    };
+    let labels_file = recording.labels_file()?;
     let elements = labels::read(&labels_file, Some(duration_ms))?;
     let mut classes = bundle.labels().to_vec();
     let segments = elements

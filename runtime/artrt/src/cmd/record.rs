@@ -93,19 +93,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => Profile::detect().context("cannot pick a board profile for this machine")?,
     };
     let spec = args.source.clone().unwrap_or(profile.camera.source.clone());
-    let camera = &profile.camera;
-    let options = SourceOptions {
-        format: camera.format,
-        width: camera.width,
-        height: camera.height,
-        fps: camera.fps,
-        pacing: if args.fast {
-            Pacing::Fast
-        } else {
-            Pacing::RealTime
-        },
-        ..SourceOptions::default()
-    };
+    let options = profile.camera.source_options(if args.fast {
+        Pacing::Fast
+    } else {
+        Pacing::RealTime
+    });
     let stop = stop_on_signals()?;
     let (mut source, truth) = open(&spec, &options)?;
     log::info!(
