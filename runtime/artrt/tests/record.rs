@@ -211,6 +211,28 @@ fn bad_requests_are_refused_with_the_reason() {
             "{args:?}: {err}"
         );
     }
+    // Proposing with a bundle that cannot load is an error, not a wait.
+    let broken = dir.path().join("no-bundle");
+    let out = artrt()
+        .args([
+            "record",
+            "--board",
+            "x86-64-cpu",
+            "--source",
+            "synthetic",
+            "--fast",
+        ])
+        .args(["--duration", "0.5", "--propose", "--bundle"])
+        .arg(&broken)
+        .arg("--out")
+        .arg(dir.path().join("rec3"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no usable model"),
+        "{err}"
+    );
     // The refused second recording left the first one as it was.
     assert_eq!(Recording::open(&rec).unwrap().frames.len(), 15);
 }

@@ -5,7 +5,8 @@
 //! profile's order. Without a usable model (a missing or damaged bundle, no
 //! backend that passes its self-test) the device stays up: every heartbeat
 //! period it reports `NOMODEL`, and it tries again every
-//! [`MODEL_RETRY`], so a repaired bundle is picked up without a restart.
+//! [`MODEL_RETRY`], so a repaired bundle is picked up without a restart
+//! (offline runs set [`ServeOptions::model_required`] and fail at once).
 //! Once a model serves, the pipeline runs until the source ends or `stop`
 //! is set.
 
@@ -41,6 +42,9 @@ pub struct ServeOptions {
     pub pacing: Pacing,
     /// Where frames are preprocessed, over the profile's `inference.preprocess`.
     pub preprocess: Option<PreprocessOn>,
+    /// Fail at once when no model can serve, instead of reporting `NOMODEL`
+    /// and trying again: for offline runs, which have no one to wait for.
+    pub model_required: bool,
 }
 
 /// Why the device stopped before serving out its source.
@@ -61,6 +65,9 @@ pub enum ServeError {
     /// Preprocessing cannot run where it was asked to.
     #[error("preprocess = gpu: {0}")]
     Preprocess(String),
+    /// No model can serve, and [`ServeOptions::model_required`] was set.
+    #[error("no usable model: {0}")]
+    NoModel(String),
 }
 
 /// How a run ended.
@@ -152,6 +159,7 @@ pub fn serve<K: EventSink>(
         if Instant::now() >= next_try {
             match open_model(profile, &order, precision, &config) {
                 Ok(ready) => break ready,
+                Err(e) if options.model_required => return Err(ServeError::NoModel(e)),
                 Err(e) => log::error!(
                     "no usable model, retrying in {} s: {e}",
                     MODEL_RETRY.as_secs()

@@ -216,6 +216,7 @@ fn propose(profile: &Profile, rec: &Path, stop: &AtomicBool) -> anyhow::Result<V
     profile.camera.source = SourceSpec::Recording(rec.to_owned());
     let options = ServeOptions {
         pacing: Pacing::Fast,
+        model_required: true,
         ..ServeOptions::default()
     };
     log::info!(

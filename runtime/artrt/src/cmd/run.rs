@@ -164,6 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Pacing::RealTime
         },
         preprocess: args.preprocess,
+        model_required: false,
     };
     let started = Instant::now();
     let outcome = supervisor::serve(&profile, &options, &mut sinks, &stop);
