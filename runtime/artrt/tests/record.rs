@@ -24,6 +24,16 @@ fn artrt() -> Command {
     cmd
 }
 
+/// Records into `rec` and requires success.
+fn record_ok(rec: &Path, extra: &[&str]) {
+    let out = record(rec, extra);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn record(out: &Path, extra: &[&str]) -> std::process::Output {
     artrt()
         .args(["record", "--board", "x86-64-cpu", "--out"])
@@ -185,14 +195,9 @@ fn a_killed_recording_stays_readable_up_to_its_last_frame() {
 fn bad_requests_are_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("rec");
-    let first = record(
+    record_ok(
         &rec,
         &["--source", "synthetic", "--fast", "--duration", "0.5"],
-    );
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
     );
     let cases: [(&[&str], &str); 4] = [
         (
@@ -241,14 +246,9 @@ fn bad_requests_are_refused_with_the_reason() {
 fn a_recorded_synthetic_stream_scores_as_the_stream_itself() {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("rec");
-    let out = record(
+    record_ok(
         &rec,
         &["--source", "synthetic:6", "--fast", "--duration", "40"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let eval = |extra: &[&str], json: &Path| {
         let out = artrt()
@@ -334,14 +334,9 @@ fn a_recorded_synthetic_stream_scores_as_the_stream_itself() {
 fn a_labelled_recording_cuts_into_a_clip_set_the_bundle_classifies() {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("rec");
-    let out = record(
+    record_ok(
         &rec,
         &["--source", "synthetic:8", "--fast", "--duration", "30"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let truth = labels::read(&rec.join(recording::TRUTH), None).unwrap();
     let set = dir.path().join("set");
@@ -430,7 +425,7 @@ fn a_labelled_recording_cuts_into_a_clip_set_the_bundle_classifies() {
 fn proposed_labels_are_the_events_the_live_path_sends_on_the_recording() {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("rec");
-    let out = record(
+    record_ok(
         &rec,
         &[
             "--source",
@@ -440,11 +435,6 @@ fn proposed_labels_are_the_events_the_live_path_sends_on_the_recording() {
             "15",
             "--propose",
         ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let duration = Recording::open(&rec).unwrap().duration_ms();
     let proposed = labels::read(&rec.join(recording::PROPOSALS), Some(duration)).unwrap();
