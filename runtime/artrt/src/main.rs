@@ -27,6 +27,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Record a camera's frames, as captured, for labelling and offline checks.
     Record(cmd::record::Args),
+    /// Label a recording in the browser, on a page served on 127.0.0.1.
+    Label(cmd::label::Args),
     /// Cut a clip set from a labelled recording.
     Cut(cmd::cut::Args),
     /// Measure event precision, recall and latency on the synthetic stream.
@@ -60,6 +62,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(a) => cmd::bench::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Record(a) => cmd::record::run(a),
+        Command::Label(a) => cmd::label::run(a),
         Command::Cut(a) => cmd::cut::run(a),
         #[cfg(feature = "synthetic")]
         Command::EvalStream(a) => cmd::eval_stream::run(a),

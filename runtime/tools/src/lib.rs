@@ -5,6 +5,8 @@
 //!   shows, run by `artrt scoreboard-sim` or built in behind a
 //!   pseudo-terminal pair for `artrt run --scoreboard emulator`.
 //! - [`eval`] and [`plot`]: a bundle's accuracy on a clip set.
+//! - [`cut`] and [`label`]: clip sets from a recording, and the page on
+//!   which an operator labels it.
 //! - [`bench`]: per-stage and per-backend timings as ratios in one run.
 //! - [`scoring`] and [`tuning`]: events against ground truth, and decision
 //!   settings chosen on recorded window probabilities.
@@ -32,6 +34,7 @@ pub mod cut;
 pub mod doctor;
 pub mod emulator;
 pub mod eval;
+pub mod label;
 pub mod panel;
 pub mod plot;
 pub mod scoring;

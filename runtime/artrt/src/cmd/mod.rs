@@ -10,6 +10,7 @@ pub mod eval;
 #[cfg(feature = "synthetic")]
 pub mod eval_stream;
 pub mod infer;
+pub mod label;
 pub mod prepare;
 pub mod record;
 pub mod run;
