@@ -17,12 +17,18 @@ section() { printf '== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"
 bash runtime/setup.sh
 venv=$(bash export/setup.sh)
 
-# A real MQTT broker for the network output suite (tests/tests/publish.rs).
-if [ ! -x /usr/sbin/mosquitto ] && ! command -v mosquitto >/dev/null 2>&1; then
-    echo "tests: installing mosquitto (the MQTT broker the output tests start)"
+# A real MQTT broker for the network output suite (tests/tests/publish.rs),
+# and Debian's Chromium with its chromedriver for the labelling page
+# (runtime/artrt/tests/label.rs).
+missing=()
+{ [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1; } || missing+=(mosquitto)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "tests: installing ${missing[*]} (the broker and the browser the tests start)"
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends mosquitto >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 section "cargo test"

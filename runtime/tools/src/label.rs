@@ -148,7 +148,10 @@ impl LabelServer {
     fn answer(&mut self, mut request: Request) {
         let path = request.url().split('?').next().unwrap_or("").to_owned();
         let response = if !self.host_is_ours(&request) {
-            text(403, "requests must be addressed to this server by its address")
+            text(
+                403,
+                "requests must be addressed to this server by its address",
+            )
         } else {
             match (request.method(), path.as_str()) {
                 (Method::Get, "/") => asset(PAGE, "text/html; charset=utf-8"),
