@@ -29,6 +29,7 @@ from .metrics import accuracy, agreement
 from .model import VARIANTS, ArtConfig
 from .onnx_export import CALIB_PERCENTILE, run_onnx
 from .preprocess import Preprocess
+from .relabel import relabel
 from .text_bank import DEFAULT_TEMPLATES, build_text_bank
 from .train import (
     TrainOptions,
@@ -182,10 +183,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     labels = ClipSet.open(args.set[0]).labels
     torch.manual_seed(args.seed)
     init_provenance = None
+    relabelled = None
     if args.init:
         model, bank, init = load_checkpoint(args.init)
-        config = model.config
         init_provenance = init.get("provenance")
+        if labels != model.config.labels:
+            model, bank, relabelled = relabel(model, bank, labels, args.open_clip_weights, args.open_clip_arch)
+            print(f"classes added: {relabelled['added'] or 'none'}; left out: {relabelled['dropped'] or 'none'}")
+        config = model.config
     else:
         config = _config(args, labels, args.variant)
         bank = build_text_bank(labels, config.templates, args.open_clip_weights, args.open_clip_arch)
@@ -199,6 +204,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "train_sets": [_set_provenance(s) for s in args.set],
         "val_set": _set_provenance(args.val) if args.val else None,
         "init": init_provenance,
+        "relabelled": relabelled,
     }
     save_checkpoint(args.out, model, bank, history, provenance)
     print(f"saved {args.out}")
@@ -311,7 +317,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--val", type=Path, help="validation clip set (best epoch kept)")
     t.add_argument("--out", type=Path, required=True, help="checkpoint to write")
     t.add_argument("--variant", choices=list(VARIANTS), default="art", help="Table IV setting")
-    t.add_argument("--init", type=Path, help="start from this checkpoint's weights, text bank and model settings (fine-tuning)")
+    t.add_argument("--init", type=Path, help="start from this checkpoint's weights, text bank and model settings (fine-tuning); when --set has other labels, known classes keep their weights and new ones are embedded by the bank's text encoder")
     _model_args(t)
     _train_args(t)
     t.set_defaults(run=cmd_train)
