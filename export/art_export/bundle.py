@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import json
 import shlex
+import shutil
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from .metrics import accuracy, agreement
 from .model import Art
 from .preprocess import Preprocess
 from .text_bank import TextBank
+from .train import CHECKPOINT_FILE
 
 SCHEMA = 1
 FP32 = "model.fp32.onnx"
@@ -64,6 +66,8 @@ class ExportOptions:
     #: Percentile of activation magnitudes that sets the INT8 ranges (100: MinMax).
     calib_percentile: float = onnx_export.CALIB_PERCENTILE
     progress: bool = True
+    #: The checkpoint exported, kept in the bundle so that fine-tuning can start from it.
+    checkpoint: Path | None = None
 
 
 @dataclass
@@ -133,6 +137,8 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
         raise BundleError(f"background class {options.background!r} is not one of the model's labels")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "golden").mkdir(exist_ok=True)
+    if options.checkpoint is not None:
+        shutil.copyfile(options.checkpoint, out_dir / CHECKPOINT_FILE)
 
     log(f"export {FP32}")
     onnx_export.export_fp32(model, out_dir / FP32)

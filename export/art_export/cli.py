@@ -262,6 +262,7 @@ def cmd_onnx(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         background=args.background,
         calib_percentile=args.calib_percentile,
+        checkpoint=args.ckpt,
     )
     report = write_bundle(model, bank, args.out, options)
     print(json.dumps({k: report[k] for k in report if k in ("calibration", "test", "sizes", "parity_fp32_max_abs_logits")}, indent=2))
@@ -317,7 +318,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--val", type=Path, help="validation clip set (best epoch kept)")
     t.add_argument("--out", type=Path, required=True, help="checkpoint to write")
     t.add_argument("--variant", choices=list(VARIANTS), default="art", help="Table IV setting")
-    t.add_argument("--init", type=Path, help="start from this checkpoint's weights, text bank and model settings (fine-tuning); when --set has other labels, known classes keep their weights and new ones are embedded by the bank's text encoder")
+    t.add_argument("--init", type=Path, help="start from this checkpoint (or the one in this bundle directory): its weights, text bank and model settings (fine-tuning); when --set has other labels, known classes keep their weights and new ones are embedded by the bank's text encoder")
     _model_args(t)
     _train_args(t)
     t.set_defaults(run=cmd_train)

@@ -244,8 +244,21 @@ def save_checkpoint(path: Path, model: Art, bank: TextBank, history: list[dict],
     )
 
 
+#: The checkpoint a bundle was exported from, inside the bundle.
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
 def load_checkpoint(path: Path) -> tuple[Art, TextBank, dict]:
-    """Rebuilds the model saved by `save_checkpoint`; returns (model, bank, checkpoint dict)."""
+    """Rebuilds the model saved by `save_checkpoint` (or the one a bundle
+    directory was exported from); returns (model, bank, checkpoint dict)."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / CHECKPOINT_FILE).is_file():
+            raise ValueError(
+                f"{path}: a directory without {CHECKPOINT_FILE}: give a checkpoint, "
+                f"or a bundle exported with its checkpoint (art-export onnx keeps it as {CHECKPOINT_FILE})"
+            )
+        path = path / CHECKPOINT_FILE
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError) as err:

@@ -61,6 +61,11 @@ def test_known_classes_keep_their_rows_and_new_ones_are_embedded_by_the_encoder(
     assert out["logits"].shape == (2, 3)
 
 
+def test_a_directory_without_a_checkpoint_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match="without checkpoint.pt"):
+        load_checkpoint(tmp_path)
+
+
 def test_a_class_list_that_cannot_carry_over_is_refused():
     model, bank = small(["cartwheel", "round-off"])
     with pytest.raises(ValueError, match=r"\['cartwheel'\] appear more than once"):
@@ -70,17 +75,19 @@ def test_a_class_list_that_cannot_carry_over_is_refused():
         relabel(model, bank, ["cartwheel", "aerial walkover"])
 
 
-def test_fine_tuning_learns_a_class_the_checkpoint_never_saw(checkpoint, sets, tmp_path, capsys):
-    """The checkpoint knows four directions of motion; the venue's set adds a
-    fifth (a diagonal). Fine-tuned from it, the model names the new class on
-    held-out clips, and the exported bundle carries the new class list."""
+def test_fine_tuning_learns_a_class_the_bundle_never_saw(bundle, checkpoint, sets, tmp_path, capsys):
+    """The bundle's model knows four directions of motion; the venue's set
+    adds a fifth (a diagonal). Fine-tuned from the checkpoint the bundle
+    keeps, the model names the new class on held-out clips, and the exported
+    bundle carries the new class list."""
     from art_export.cli import main
 
-    base, _, _ = load_checkpoint(checkpoint)
+    base, _, _ = load_checkpoint(bundle)
+    assert (bundle / "checkpoint.pt").read_bytes() == checkpoint.read_bytes()
     train = write_clip_set(tmp_path / "venue", classes=5, clips_per_class=8, seed=21)
     test = write_clip_set(tmp_path / "venue-test", classes=5, clips_per_class=4, seed=22)
     out = tmp_path / "venue.pt"
-    args = ["train", "--init", str(checkpoint), "--set", str(train), "--out", str(out), "--epochs", "30", "--batch-size", "8", "--lr", "3e-3", "--seed", "1", "--quiet"]
+    args = ["train", "--init", str(bundle), "--set", str(train), "--out", str(out), "--epochs", "30", "--batch-size", "8", "--lr", "3e-3", "--seed", "1", "--quiet"]
     assert main(args) == 0
     assert "classes added: ['move 4']" in capsys.readouterr().out
     tuned, bank, ckpt = load_checkpoint(out)
