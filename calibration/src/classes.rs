@@ -160,6 +160,28 @@ pub const ELEMENTS: [Element; 12] = [
     ),
 ];
 
+/// Elements the generator also renders that are not among the classes (nor
+/// in any clip set `artrt synth` writes): a model trained on [`ELEMENTS`] has
+/// never seen them, so a stream holding them (`synthetic:SEED+new`) tests
+/// fine-tuning a model on a new class. Their class ids follow
+/// [`BACKGROUND`]: `CLASSES + i` for `NEW_ELEMENTS[i]` (see [`element`]).
+pub const NEW_ELEMENTS: [Element; 1] = [el(
+    "salto forward stretched",
+    Forward,
+    Stretched,
+    0,
+    ShapeArms,
+    Stuck,
+)];
+
+/// The element of a class id: [`ELEMENTS`], then after [`BACKGROUND`] (no
+/// element) the [`NEW_ELEMENTS`].
+pub fn element(class_id: usize) -> Option<&'static Element> {
+    ELEMENTS
+        .get(class_id)
+        .or_else(|| NEW_ELEMENTS.get(class_id.checked_sub(CLASSES)?))
+}
+
 /// Label of the class that is no element: the performer standing, walking,
 /// turning or raising the arms between elements.
 pub const BACKGROUND_LABEL: &str = "no element";
@@ -255,6 +277,32 @@ mod tests {
                 "{l}"
             );
         }
+    }
+
+    #[test]
+    fn new_elements_are_none_of_the_classes_and_follow_them() {
+        for (i, new) in NEW_ELEMENTS.iter().enumerate() {
+            assert_eq!(element(CLASSES + i), Some(new));
+            assert!(!labels().iter().any(|l| l == new.label), "{}", new.label);
+            for x in &ELEMENTS {
+                assert_ne!(
+                    (x.direction, x.shape, x.half_twists, x.arms, x.landing),
+                    (
+                        new.direction,
+                        new.shape,
+                        new.half_twists,
+                        new.arms,
+                        new.landing
+                    ),
+                    "{} renders as {}",
+                    new.label,
+                    x.label
+                );
+            }
+        }
+        assert_eq!(element(0), Some(&ELEMENTS[0]));
+        assert_eq!(element(BACKGROUND), None);
+        assert_eq!(element(CLASSES + NEW_ELEMENTS.len()), None);
     }
 
     #[test]

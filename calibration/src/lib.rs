@@ -53,7 +53,9 @@ mod synth;
 
 pub use annotation::{Annotation, frame_file_name};
 #[cfg(feature = "synth")]
-pub use classes::{BACKGROUND, BACKGROUND_LABEL, CLASSES, ELEMENTS, Element, labels};
+pub use classes::{
+    BACKGROUND, BACKGROUND_LABEL, CLASSES, ELEMENTS, Element, NEW_ELEMENTS, element, labels,
+};
 pub use clipset::{ClipSet, ClipSetWriter, Provenance, SetMeta};
 pub use error::{AnnotationError, Error};
 pub use framing::{Framing, LIVE_BACKGROUND_SHARE, LIVE_ELEMENT_SHARE, live_window_starts};

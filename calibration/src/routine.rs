@@ -3,7 +3,7 @@
 //! the performer's joints at any frame of it. The stream renders all of it;
 //! the clip sets' "no element" clips are excerpts of its pauses.
 
-use crate::classes::ELEMENTS;
+use crate::classes::{CLASSES, ELEMENTS, NEW_ELEMENTS, element};
 use crate::figure::{Build, Pose, Skeleton};
 use crate::geom::smoothstep;
 use crate::motion::{self, Style};
@@ -64,6 +64,8 @@ pub(crate) struct Routine {
     end_pose: Pose,
     /// Class of the next element planned, instead of a random one.
     next_class: Option<usize>,
+    /// Share of the elements drawn from [`NEW_ELEMENTS`].
+    new_share: f64,
 }
 
 impl Routine {
@@ -81,7 +83,15 @@ impl Routine {
             end_heading: scene.heading,
             end_pose: motion::idle_pose(),
             next_class: None,
+            new_share: 0.0,
         }
+    }
+
+    /// The same routine with `share` (0 to 1) of its elements drawn from
+    /// [`NEW_ELEMENTS`]; with 0, the routine is the one without them.
+    pub fn with_new_elements(mut self, share: f64) -> Routine {
+        self.new_share = share.clamp(0.0, 1.0);
+        self
     }
 
     /// The same routine with its first element of class `class_id`.
@@ -158,9 +168,12 @@ impl Routine {
     /// spot, standing, arms up (turning to face the element's way).
     fn plan_cycle(&mut self, mut start: u64) {
         let rng = &mut self.rng;
-        let drawn = rng.random_range(0..ELEMENTS.len());
+        let mut drawn = rng.random_range(0..ELEMENTS.len());
+        if self.new_share > 0.0 && rng.random_bool(self.new_share) {
+            drawn = CLASSES + rng.random_range(0..NEW_ELEMENTS.len());
+        }
         let class_id = self.next_class.take().unwrap_or(drawn);
-        let el = &ELEMENTS[class_id];
+        let el = element(class_id).expect("a routine plans elements only");
         let style = Style {
             twist_sign: if rng.random_bool(0.5) { 1.0 } else { -1.0 },
             warp: rng.random_range(-0.04..0.04),
@@ -280,7 +293,8 @@ impl Routine {
                 heading,
                 duration,
             } => {
-                let s = motion::element(&ELEMENTS[class_id], local / duration, &style, b).skeleton;
+                let el = element(class_id).expect("a routine plans elements only");
+                let s = motion::element(el, local / duration, &style, b).skeleton;
                 place(&s, heading, x0)
             }
             Kind::Stand {

@@ -28,6 +28,9 @@ pub struct StreamOptions {
     pub idle_min_s: f32,
     /// Longest pause between elements, in seconds.
     pub idle_max_s: f32,
+    /// Share of the elements (0 to 1) drawn from [`crate::NEW_ELEMENTS`],
+    /// which are none of the classes; 0 leaves the stream as it was.
+    pub new_share: f64,
 }
 
 impl Default for StreamOptions {
@@ -39,6 +42,7 @@ impl Default for StreamOptions {
             fps: 30,
             idle_min_s: PAUSE_S.0,
             idle_max_s: PAUSE_S.1,
+            new_share: 0.0,
         }
     }
 }
@@ -50,7 +54,7 @@ pub struct Segment {
     pub start: u64,
     /// One past its last frame.
     pub end: u64,
-    /// Class id (index into [`crate::ELEMENTS`]).
+    /// Class id: see [`crate::element`].
     pub class_id: usize,
 }
 
@@ -66,7 +70,8 @@ pub struct Segment {
 /// }
 /// assert_eq!(stream.frame_index(), 150);
 /// for s in stream.segments() {
-///     println!("{} from frame {} to {}", artrt_calibration::ELEMENTS[s.class_id].label, s.start, s.end);
+///     let label = artrt_calibration::element(s.class_id).map_or("?", |e| e.label);
+///     println!("{label} from frame {} to {}", s.start, s.end);
 /// }
 /// ```
 pub struct GymStream {
@@ -88,7 +93,8 @@ impl GymStream {
         let height = opts.height.max(16);
         let scene = Scene::sample(&mut rng, width, height, STREAM_SIZE);
         let fps = opts.fps.max(1);
-        let routine = Routine::new(rng, &scene, fps, (opts.idle_min_s, opts.idle_max_s));
+        let routine = Routine::new(rng, &scene, fps, (opts.idle_min_s, opts.idle_max_s))
+            .with_new_elements(opts.new_share);
         GymStream {
             opts: StreamOptions {
                 width,

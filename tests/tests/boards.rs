@@ -135,7 +135,13 @@ fn jetson_profiles_use_the_camera_the_adapter_and_tensorrt_first() {
 #[test]
 fn the_pc_profile_needs_no_hardware() {
     let p = Profile::builtin("x86-64-cpu").unwrap();
-    assert_eq!(p.camera.source, SourceSpec::Synthetic { seed: None });
+    assert_eq!(
+        p.camera.source,
+        SourceSpec::Synthetic {
+            seed: None,
+            new_elements: false,
+        }
+    );
     assert_eq!(p.scoreboard_port(), ScoreboardPort::Emulator);
     assert!(
         p.inference.backends.iter().all(|b| b.is_cpu()),

@@ -5,10 +5,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use artrt_calibration::{ELEMENTS, StreamOptions};
+use artrt_calibration::{BACKGROUND, CLASSES, ELEMENTS, NEW_ELEMENTS, StreamOptions, labels};
 use artrt_infer::PixelFormat;
 use artrt_live::source::frames::{FramesOptions, FramesSource};
-use artrt_live::source::synthetic::SyntheticSource;
+use artrt_live::source::synthetic::{GroundTruth, SyntheticSource};
 use artrt_live::source::{
     self, CameraFormat, FrameSource, JpegMode, Pacing, SourceError, SourceOptions, SourceSpec,
     SpecError,
@@ -74,12 +74,29 @@ fn specs_parse_and_errors_say_what_is_wrong() {
     );
     assert_eq!(
         "synthetic".parse(),
-        Ok(SourceSpec::Synthetic { seed: None })
+        Ok(SourceSpec::Synthetic {
+            seed: None,
+            new_elements: false,
+        })
     );
     assert_eq!(
         " synthetic:17 ".parse(),
-        Ok(SourceSpec::Synthetic { seed: Some(17) })
+        Ok(SourceSpec::Synthetic {
+            seed: Some(17),
+            new_elements: false,
+        })
     );
+    for (text, seed) in [("synthetic:17+new", Some(17)), ("synthetic:+new", None)] {
+        let spec: SourceSpec = text.parse().unwrap();
+        assert_eq!(
+            spec,
+            SourceSpec::Synthetic {
+                seed,
+                new_elements: true,
+            }
+        );
+        assert_eq!(spec.to_string(), text);
+    }
     assert_eq!(
         "frames:clips/a:b".parse(),
         Ok(SourceSpec::Frames("clips/a:b".into()))
@@ -92,8 +109,9 @@ fn specs_parse_and_errors_say_what_is_wrong() {
         "{err}"
     );
     assert!(
-        err.to_string()
-            .contains("expected v4l2:/dev/videoN, synthetic[:SEED], frames:DIR or recording:DIR"),
+        err.to_string().contains(
+            "expected v4l2:/dev/videoN, synthetic[:SEED[+new]], frames:DIR or recording:DIR"
+        ),
         "{err}"
     );
     let err = "v4l2:".parse::<SourceSpec>().unwrap_err();
@@ -112,6 +130,11 @@ fn specs_parse_and_errors_say_what_is_wrong() {
         "{err}"
     );
     assert!(err.to_string().contains("`-3`"), "{err}");
+    let err = "synthetic:4+old".parse::<SourceSpec>().unwrap_err();
+    assert!(
+        matches!(&err, SpecError::BadSeed { seed, .. } if seed == "4+old"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -470,7 +493,7 @@ fn the_synthetic_stream_is_deterministic_and_tells_its_ground_truth() {
 
     // Ground truth: the same for the same seed, read through the shared handle.
     let segments_of = |seed| {
-        let mut src = SyntheticSource::with_seed(Some(seed), 30, Pacing::Fast);
+        let mut src = SyntheticSource::with_seed(Some(seed), false, 30, Pacing::Fast);
         let truth = src.ground_truth();
         assert_eq!(truth.fps(), 30);
         for _ in 0..SYNTH_FRAMES {
@@ -500,6 +523,37 @@ fn the_synthetic_stream_is_deterministic_and_tells_its_ground_truth() {
     }
     // The pauses between elements hold no element: at least one gap.
     assert!(segments[0].start > 0 || segments.windows(2).any(|p| p[0].end < p[1].start));
+}
+
+#[test]
+fn a_synthetic_stream_with_new_elements_shows_elements_of_no_class() {
+    // Two minutes: about 50 elements, of which about 30 % are new.
+    let frames = 120 * 30;
+    let mut src = SyntheticSource::with_seed(Some(5), true, 30, Pacing::Fast);
+    assert!(
+        src.describe().starts_with("synthetic:5+new"),
+        "{}",
+        src.describe()
+    );
+    for _ in 0..frames {
+        src.next_frame().unwrap();
+    }
+    let segments = src.segments().to_vec();
+    let new: Vec<_> = segments.iter().filter(|s| s.class_id >= CLASSES).collect();
+    assert!(
+        new.len() * 10 >= segments.len() && new.len() * 2 <= segments.len(),
+        "{} new of {}",
+        new.len(),
+        segments.len()
+    );
+    for s in &new {
+        assert_eq!(
+            GroundTruth::label(s),
+            NEW_ELEMENTS[s.class_id - CLASSES].label
+        );
+        assert!(!labels().iter().any(|l| l == GroundTruth::label(s)));
+    }
+    assert!(segments.iter().all(|s| s.class_id != BACKGROUND));
 }
 
 #[test]

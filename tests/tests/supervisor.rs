@@ -108,7 +108,10 @@ fn a_profile_whose_window_is_not_the_bundles_is_refused_naming_both() {
 #[test]
 fn the_supervisor_serves_the_synthetic_stream_to_events() {
     let mut profile = profile();
-    profile.camera.source = SourceSpec::Synthetic { seed: Some(1) };
+    profile.camera.source = SourceSpec::Synthetic {
+        seed: Some(1),
+        new_elements: false,
+    };
     profile.scoreboard.heartbeat_interval_ms = 1000;
     let options = ServeOptions {
         backend: BackendChoice::Only(BackendKind::OrtCpu),
@@ -144,7 +147,10 @@ fn the_supervisor_serves_the_synthetic_stream_to_events() {
 #[test]
 fn gpu_preprocessing_is_refused_with_the_reason_when_it_cannot_run() {
     let mut profile = profile();
-    profile.camera.source = SourceSpec::Synthetic { seed: Some(1) };
+    profile.camera.source = SourceSpec::Synthetic {
+        seed: Some(1),
+        new_elements: false,
+    };
     let options = ServeOptions {
         backend: BackendChoice::Only(BackendKind::OrtCpu),
         pacing: Pacing::Fast,

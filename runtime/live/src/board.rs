@@ -111,7 +111,7 @@ pub struct CameraConfig {
     /// digits, `-` or `_`.
     #[serde(default = "default_camera_id")]
     pub id: String,
-    /// `v4l2:/dev/videoN`, `synthetic[:SEED]`, `frames:DIR` or `recording:DIR`.
+    /// `v4l2:/dev/videoN`, `synthetic[:SEED[+new]]`, `frames:DIR` or `recording:DIR`.
     pub source: SourceSpec,
     /// Pixel format asked of a V4L2 camera: `yuyv` or `mjpeg`.
     pub format: CameraFormat,

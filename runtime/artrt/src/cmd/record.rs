@@ -36,7 +36,7 @@ pub struct Args {
     /// Default: the profile that fits this machine.
     #[arg(long)]
     board: Option<String>,
-    /// Frame source: v4l2:/dev/videoN, synthetic[:SEED], frames:DIR or recording:DIR
+    /// Frame source: v4l2:/dev/videoN, synthetic[:SEED[+new]], frames:DIR or recording:DIR
     /// (default: the profile's camera).
     #[arg(long)]
     source: Option<SourceSpec>,
@@ -256,10 +256,10 @@ fn open(
     options: &SourceOptions,
 ) -> anyhow::Result<(Box<dyn FrameSource>, Option<Truth>)> {
     #[cfg(feature = "synthetic")]
-    if let SourceSpec::Synthetic { seed } = spec {
+    if let SourceSpec::Synthetic { seed, new_elements } = spec {
         use artrt_live::source::synthetic::{GroundTruth, SyntheticSource};
         let fps = options.fps.round().max(1.0) as u32;
-        let source = SyntheticSource::with_seed(*seed, fps, options.pacing);
+        let source = SyntheticSource::with_seed(*seed, *new_elements, fps, options.pacing);
         let truth = source.ground_truth();
         let ms = move |frame: u64| truth.time_of(frame).as_millis() as u64;
         let shared = source.ground_truth();

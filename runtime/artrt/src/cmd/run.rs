@@ -42,7 +42,7 @@ pub struct Args {
     /// Model bundle: a directory or an installed bundle's name (overrides the profile).
     #[arg(long)]
     bundle: Option<PathBuf>,
-    /// Frame source: v4l2:/dev/videoN, synthetic[:SEED], frames:DIR or recording:DIR (overrides the profile).
+    /// Frame source: v4l2:/dev/videoN, synthetic[:SEED[+new]], frames:DIR or recording:DIR (overrides the profile).
     #[arg(long)]
     source: Option<SourceSpec>,
     /// Scoreboard: a serial device path, `emulator` (built in, on a pseudo-terminal pair) or `none`.

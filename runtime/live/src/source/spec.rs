@@ -19,6 +19,8 @@ pub enum SourceSpec {
     Synthetic {
         /// Seed of the generator.
         seed: Option<u64>,
+        /// With elements that are none of the classes (`synthetic:SEED+new`).
+        new_elements: bool,
     },
     /// A clip set or a folder of frames, replayed as a camera.
     Frames(PathBuf),
@@ -31,12 +33,12 @@ pub enum SourceSpec {
 pub enum SpecError {
     /// Nothing was given.
     #[error(
-        "empty frame source spec; expected v4l2:/dev/videoN, synthetic[:SEED], frames:DIR or recording:DIR"
+        "empty frame source spec; expected v4l2:/dev/videoN, synthetic[:SEED[+new]], frames:DIR or recording:DIR"
     )]
     Empty,
     /// The part before `:` names no kind of source.
     #[error(
-        "unknown frame source kind `{kind}` in `{spec}`; expected v4l2:/dev/videoN, synthetic[:SEED], frames:DIR or recording:DIR"
+        "unknown frame source kind `{kind}` in `{spec}`; expected v4l2:/dev/videoN, synthetic[:SEED[+new]], frames:DIR or recording:DIR"
     )]
     UnknownKind {
         /// The kind as written.
@@ -90,16 +92,21 @@ impl FromStr for SourceSpec {
             "v4l2" => Ok(Self::V4l2(path("v4l2", "v4l2:/dev/video0")?)),
             "frames" => Ok(Self::Frames(path("frames", "frames:/data/clips")?)),
             "recording" => Ok(Self::Recording(path("recording", "recording:/data/rec")?)),
-            "synthetic" => match rest.map(str::trim) {
-                None | Some("") => Ok(Self::Synthetic { seed: None }),
-                Some(seed) => seed
-                    .parse()
-                    .map(|seed| Self::Synthetic { seed: Some(seed) })
-                    .map_err(|_| SpecError::BadSeed {
+            "synthetic" => {
+                let rest = rest.map_or("", str::trim);
+                let (seed, new_elements) = match rest.strip_suffix("+new") {
+                    Some(seed) => (seed.trim(), true),
+                    None => (rest, false),
+                };
+                let seed = match seed {
+                    "" => None,
+                    seed => Some(seed.parse().map_err(|_| SpecError::BadSeed {
                         seed: seed.to_owned(),
                         spec: spec.to_owned(),
-                    }),
-            },
+                    })?),
+                };
+                Ok(Self::Synthetic { seed, new_elements })
+            }
             _ => Err(SpecError::UnknownKind {
                 kind: kind.to_owned(),
                 spec: spec.to_owned(),
@@ -112,8 +119,15 @@ impl fmt::Display for SourceSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::V4l2(path) => write!(f, "v4l2:{}", path.display()),
-            Self::Synthetic { seed: None } => f.write_str("synthetic"),
-            Self::Synthetic { seed: Some(seed) } => write!(f, "synthetic:{seed}"),
+            Self::Synthetic { seed, new_elements } => {
+                f.write_str("synthetic")?;
+                match (seed, new_elements) {
+                    (None, false) => Ok(()),
+                    (Some(seed), false) => write!(f, ":{seed}"),
+                    (None, true) => f.write_str(":+new"),
+                    (Some(seed), true) => write!(f, ":{seed}+new"),
+                }
+            }
             Self::Frames(path) => write!(f, "frames:{}", path.display()),
             Self::Recording(path) => write!(f, "recording:{}", path.display()),
         }
@@ -221,10 +235,11 @@ pub fn open(
             reason: "this build has no V4L2 support (build with the `v4l2` feature)".into(),
         }),
         #[cfg(feature = "synthetic")]
-        SourceSpec::Synthetic { seed } => {
+        SourceSpec::Synthetic { seed, new_elements } => {
             let fps = options.fps.round().max(1.0) as u32;
             Ok(Box::new(super::synthetic::SyntheticSource::with_seed(
                 *seed,
+                *new_elements,
                 fps,
                 options.pacing,
             )))

@@ -12,7 +12,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use artrt_calibration::{ELEMENTS, GymStream, Segment, StreamOptions};
+use artrt_calibration::{GymStream, Segment, StreamOptions, element};
 use artrt_infer::{FrameRef, PixelFormat};
 
 use super::pacing::Pacer;
@@ -50,9 +50,13 @@ impl GroundTruth {
 
     /// The label of a segment's class.
     pub fn label(segment: &Segment) -> &'static str {
-        ELEMENTS[segment.class_id].label
+        element(segment.class_id).map_or("no element", |e| e.label)
     }
 }
+
+/// Share of the elements of `synthetic:SEED+new` that are none of the
+/// classes ([`artrt_calibration::NEW_ELEMENTS`]).
+pub const NEW_SHARE: f64 = 0.3;
 
 /// The synthetic gym stream, lent frame by frame.
 pub struct SyntheticSource {
@@ -65,7 +69,8 @@ pub struct SyntheticSource {
 impl SyntheticSource {
     /// A stream with the generator's options (seed, size, rate, pauses).
     pub fn new(options: StreamOptions, pacing: Pacing) -> Self {
-        let name = format!("synthetic:{}", options.seed);
+        let new = if options.new_share > 0.0 { "+new" } else { "" };
+        let name = format!("synthetic:{}{new}", options.seed);
         let stream = GymStream::new(options);
         let fps = stream.options().fps;
         log::info!(
@@ -89,13 +94,15 @@ impl SyntheticSource {
     }
 
     /// A stream from `seed` (the generator's default seed when `None`) at
-    /// `fps`, with the generator's default size and pauses.
-    pub fn with_seed(seed: Option<u64>, fps: u32, pacing: Pacing) -> Self {
+    /// `fps`, with the generator's default size and pauses; with
+    /// `new_elements`, [`NEW_SHARE`] of its elements are none of the classes.
+    pub fn with_seed(seed: Option<u64>, new_elements: bool, fps: u32, pacing: Pacing) -> Self {
         let defaults = StreamOptions::default();
         Self::new(
             StreamOptions {
                 seed: seed.unwrap_or(defaults.seed),
                 fps,
+                new_share: if new_elements { NEW_SHARE } else { 0.0 },
                 ..defaults
             },
             pacing,
