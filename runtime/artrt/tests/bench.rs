@@ -1,17 +1,12 @@
 //! `artrt bench` end to end on the committed bundle: the report's ratios and
 //! steady-state allocation counts (never its wall-clock times).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod common;
+use common::repo;
 
 #[test]
 fn the_report_has_per_round_ratios_and_no_allocations_per_frame() {

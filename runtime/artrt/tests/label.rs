@@ -20,23 +20,13 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
+mod common;
+use common::{artrt, repo};
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long anything the test waits for may take before it fails.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn artrt() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_artrt"));
-    cmd.current_dir(repo()).env("RUST_LOG", "info");
-    cmd
-}
 
 /// A child process killed when the test ends, however it ends.
 struct Running(Child);

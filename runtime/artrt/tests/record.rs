@@ -4,25 +4,15 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
 use artrt_live::labels;
 use artrt_live::recording::{self, Encoding, Recording};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn artrt() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_artrt"));
-    cmd.current_dir(repo()).env("RUST_LOG", "info");
-    cmd
-}
+mod common;
+use common::artrt;
 
 /// Records into `rec` and requires success.
 fn record_ok(rec: &Path, extra: &[&str]) {

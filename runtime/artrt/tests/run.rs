@@ -3,22 +3,11 @@
 //! report while the model loads and on a fallback backend.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn artrt() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_artrt"));
-    cmd.current_dir(repo()).env("RUST_LOG", "info");
-    cmd
-}
+mod common;
+use common::{artrt, repo};
 
 /// `artrt run` on the synthetic stream, as fast as it goes, to the built-in emulator.
 fn synthetic_run() -> Command {

@@ -1,17 +1,12 @@
 //! `artrt eval-stream` and `artrt tune-decision` end to end on the committed
 //! bundle and a short synthetic stream.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod common;
+use common::repo;
 
 fn artrt(args: &[&str]) -> (String, Value) {
     let dir = tempfile::tempdir().unwrap();
