@@ -431,6 +431,9 @@ fn the_background_class_must_be_a_label() {
             bundle.model.background.as_deref(),
             Some(bundle.labels()[bg].as_str())
         );
+        let actions = bundle.action_labels();
+        assert_eq!(actions.len(), bundle.labels().len() - 1);
+        assert!(!actions.contains(&bundle.labels()[bg]));
     }
     let e = load_damaged(|d| {
         edit_manifest(d, |t| {

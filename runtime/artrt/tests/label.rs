@@ -215,14 +215,9 @@ fn label(start_ms: u64, end_ms: u64, label: &str) -> Label {
 async fn an_operator_labels_a_recording_in_the_browser() {
     let dir = tempfile::tempdir().unwrap();
     // The classes the page offers: the bundle's, "no element" aside.
-    let bundle = Bundle::load(repo().join("runtime/bundles/art-tiny-gym")).unwrap();
-    let classes: Vec<String> = bundle
-        .labels()
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| Some(i) != bundle.background())
-        .map(|(_, l)| l.clone())
-        .collect();
+    let classes = Bundle::load(repo().join("runtime/bundles/art-tiny-gym"))
+        .unwrap()
+        .action_labels();
     let rec = recording(dir.path());
     let b = bounds(&rec);
     let original = vec![

@@ -510,6 +510,17 @@ impl Bundle {
         Outputs::with_sizes(self.labels().len(), attn)
     }
 
+    /// The labels of the classes that are actions: all but the background.
+    pub fn action_labels(&self) -> Vec<String> {
+        let background = self.background();
+        self.labels()
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| Some(i) != background)
+            .map(|(_, l)| l.clone())
+            .collect()
+    }
+
     /// Class id of the background class (`model.background`), if any.
     pub fn background(&self) -> Option<usize> {
         let name = self.model.background.as_ref()?;

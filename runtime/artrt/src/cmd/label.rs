@@ -23,14 +23,7 @@ pub struct Args {
 /// Runs `artrt label`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let bundle = load_bundle(&args.bundle)?;
-    let classes: Vec<String> = bundle
-        .labels()
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| Some(i) != bundle.background())
-        .map(|(_, l)| l.clone())
-        .collect();
-    let server = LabelServer::bind(&args.recording, args.port, &classes)?;
+    let server = LabelServer::bind(&args.recording, args.port, &bundle.action_labels())?;
     let stop = stop_on_signals()?;
     // The address on stdout, alone on its line, for scripts and tests.
     println!("{}", server.url());
