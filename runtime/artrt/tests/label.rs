@@ -6,6 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,11 +30,20 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A child process killed when the test ends, however it ends.
+/// Each runs in a process group of its own, so that the browser chromedriver
+/// starts goes with it.
 struct Running(Child);
+
+impl Running {
+    fn spawn(cmd: &mut Command) -> Running {
+        Running(cmd.process_group(0).spawn().unwrap())
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // SAFETY: signals the process group of a child this test started.
+        unsafe { libc::kill(-(self.0.id() as libc::pid_t), libc::SIGKILL) };
         let _ = self.0.wait();
     }
 }
@@ -77,20 +87,20 @@ fn bounds(rec: &Path) -> Vec<u64> {
 
 /// Starts `artrt label` on a free port and returns it with its address.
 fn serve(rec: &Path) -> (Running, String) {
-    let mut child = artrt()
-        .args(["label", "--port", "0"])
-        .arg(rec)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut server = Running::spawn(
+        artrt()
+            .args(["label", "--port", "0"])
+            .arg(rec)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(server.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let url = line.trim().to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{line:?}");
-    (Running(child), url)
+    (server, url)
 }
 
 /// Starts chromedriver and a headless Chromium session through it.
@@ -106,13 +116,11 @@ async fn browser(profile: &Path) -> (Running, Client) {
         .local_addr()
         .unwrap()
         .port();
-    let driver = Running(
+    let driver = Running::spawn(
         Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
     let capabilities = json!({
         "goog:chromeOptions": {

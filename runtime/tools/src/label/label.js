@@ -508,7 +508,8 @@ function onUp(ev) {
 // ---- keys ------------------------------------------------------------
 
 function onKey(ev) {
-  const inField = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement;
+  // Text fields keep their keys; the slider, buttons and menus do not.
+  const inField = ev.target instanceof HTMLInputElement && ev.target.type !== "range";
   if (inField) {
     if (ev.key === "Escape") ev.target.blur();
     if (ev.key === "Enter" && ev.target.id === "search") {
@@ -631,13 +632,14 @@ async function start() {
   const scrub = $("scrub");
   scrub.max = String(frames() - 1);
   scrub.oninput = () => seek(Number(scrub.value));
-  $("play").onclick = () => (st.playing ? pause() : play());
+  scrub.onchange = () => scrub.blur();
+  $("play").onclick = (e) => { e.currentTarget.blur(); st.playing ? pause() : play(); };
   $("speed").onchange = (e) => {
     st.speed = Number(e.target.value);
     if (st.playing) clock = { wall: performance.now(), t: st.bounds[st.frame] };
     e.target.blur();
   };
-  $("save").onclick = save;
+  $("save").onclick = (e) => { e.currentTarget.blur(); save(); };
   const timeline = $("timeline");
   timeline.addEventListener("mousedown", onDown);
   window.addEventListener("mousemove", onMove);
