@@ -22,7 +22,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 mod common;
-use common::{artrt, repo};
+use common::{artrt, repo, succeeded};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -64,11 +64,7 @@ fn recording(dir: &Path) -> PathBuf {
         .arg(&rec)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(out);
     rec
 }
 
@@ -177,6 +173,17 @@ async fn chord(c: &Client, modifier: Key, key: Key) {
     c.perform_actions(actions).await.unwrap();
 }
 
+/// Opens the class search with `/`, types `text` and presses Enter.
+async fn search(c: &Client, text: &str) {
+    press(c, &["/"]).await;
+    c.find(Locator::Id("search"))
+        .await
+        .unwrap()
+        .send_keys(&format!("{text}{}", char::from(Key::Enter)))
+        .await
+        .unwrap();
+}
+
 fn key(k: Key, times: usize) -> String {
     std::iter::repeat_n(char::from(k), times).collect()
 }
@@ -267,13 +274,7 @@ async fn an_operator_labels_a_recording_in_the_browser() {
         .find(|c| c.to_lowercase().contains(query))
         .unwrap()
         .clone();
-    press(&c, &["/"]).await;
-    c.find(Locator::Id("search"))
-        .await
-        .unwrap()
-        .send_keys(&format!("{query}{}", char::from(Key::Enter)))
-        .await
-        .unwrap();
+    search(&c, query).await;
     let added = Label {
         label: searched,
         ..added
@@ -332,13 +333,7 @@ async fn an_operator_labels_a_recording_in_the_browser() {
     );
     chord(&c, Key::Alt, Key::Left).await;
     chord(&c, Key::Alt, Key::Left).await;
-    press(&c, &["/"]).await;
-    c.find(Locator::Id("search"))
-        .await
-        .unwrap()
-        .send_keys(&format!("round-off, flic-flac{}", char::from(Key::Enter)))
-        .await
-        .unwrap();
+    search(&c, "round-off, flic-flac").await;
     let relabelled = label(b[118], b[148], "round-off, flic-flac");
 
     // Delete the last one: click it, press Delete.

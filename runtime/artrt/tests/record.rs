@@ -12,16 +12,11 @@ use artrt_live::labels;
 use artrt_live::recording::{self, Encoding, Recording};
 
 mod common;
-use common::artrt;
+use common::{artrt, succeeded};
 
 /// Records into `rec` and requires success.
 fn record_ok(rec: &Path, extra: &[&str]) {
-    let out = record(rec, extra);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(record(rec, extra));
 }
 
 fn record(out: &Path, extra: &[&str]) -> std::process::Output {

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The repository's root, where the default bundle and profiles are.
 pub fn repo() -> PathBuf {
@@ -18,4 +18,15 @@ pub fn artrt() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_artrt"));
     cmd.current_dir(repo()).env("RUST_LOG", "info");
     cmd
+}
+
+/// A finished command's output, once it is known to have succeeded (its
+/// stderr otherwise).
+pub fn succeeded(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
