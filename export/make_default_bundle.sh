@@ -3,7 +3,8 @@
 # nothing: five synthetic gym sets with distinct seeds (clips centred on an
 # element and clips cut as a camera's sliding window meets them for training,
 # validation, calibration, and a held-out test set never used for training or
-# calibration), training, export and quantisation. Run from anywhere; the
+# calibration; validation and test with the performer's boxes, for the region
+# hit), training, export and quantisation. Run from anywhere; the
 # sets go to out/gym/ (ignored by git). About 30 minutes on 2 CPU cores with
 # native bfloat16 (AMX or AVX512-BF16): elsewhere on x86 `--bf16` is refused,
 # since emulated it would fit a fraction of the steps into the 27 minutes.
@@ -13,16 +14,18 @@ cd "$root"
 venv=$(bash export/setup.sh)
 
 synth() { # name clips seed [synth options]
-    if [ ! -f "out/gym/$1/annotations.txt" ]; then
+    local options="${*:2}"
+    if [ "$(cat "out/gym/$1/.options" 2>/dev/null)" != "$options" ]; then
         rm -rf "out/gym/$1"
         cargo run --release -q -p artrt -- synth --out "out/gym/$1" --clips "$2" --seed "$3" "${@:4}"
+        echo "$options" > "out/gym/$1/.options"
     fi
 }
 synth train 20800 11
 synth train_live 8000 15 --framing live
-synth val 390 12
+synth val 390 12 --boxes
 synth calib 260 13
-synth test 1300 14
+synth test 1300 14 --boxes
 
 "$venv/bin/art-export" train --set out/gym/train --set out/gym/train_live --val out/gym/val \
     --out out/gym/art-tiny-gym.pt --channels 24 --dim 64 --stem-kind conv --seed 0 --epochs 12 --lr 2e-3 --threads 2 --max-minutes 27 --no-augment --bf16 --compile --quiet

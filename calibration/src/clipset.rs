@@ -5,6 +5,7 @@
 //! <set>/annotations.txt   one clip per line: <clip_dir> <num_frames> <class_id>
 //! <set>/<clip_dir>/img_00001.jpg, img_00002.jpg, ...   RGB JPEG frames, all of one size
 //! <set>/set.toml          fps, frame size, provenance
+//! <set>/<clip_dir>/boxes.json   optional: where the people are in each frame (see [`crate::boxes`])
 //! ```
 //!
 //! Every file is read under the rules of [`artrt_files`]: inside the set's
@@ -12,6 +13,7 @@
 //! ([`MAX_LIST_BYTES`] for the three lists, [`MAX_FRAME_BYTES`] a frame).
 
 use crate::annotation::{Annotation, check_clip_dir, frame_file_name};
+use crate::boxes::{BOXES_FILE, ClipBoxes, MAX_BOXES_BYTES};
 use crate::error::Error;
 use image::RgbImage;
 use image::codecs::jpeg::JpegEncoder;
@@ -256,6 +258,30 @@ impl ClipSet {
         Ok(img)
     }
 
+    /// The clip's `boxes.json`, checked against its frames and size;
+    /// `None` where the clip has none.
+    pub fn load_boxes(&self, clip: &Annotation) -> Result<Option<ClipBoxes>, Error> {
+        let name = Path::new(&clip.clip_dir).join(BOXES_FILE);
+        let path = self.root.join(&name);
+        let bytes = match artrt_files::read_inside(&self.root, &name, MAX_BOXES_BYTES) {
+            Ok(bytes) => bytes,
+            Err(artrt_files::FileError::Io { cause, .. })
+                if cause.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Ok(None);
+            }
+            Err(other) => return Err(other.into()),
+        };
+        ClipBoxes::parse(
+            &path,
+            &bytes,
+            clip.num_frames,
+            self.meta.width,
+            self.meta.height,
+        )
+        .map(Some)
+    }
+
     /// Loads every frame of a clip as 8-bit RGB.
     pub fn load_clip(&self, clip: &Annotation) -> Result<Vec<RgbImage>, Error> {
         (1..=clip.num_frames)
@@ -418,6 +444,12 @@ impl ClipSetWriter {
             num_frames: frames.len() as u32,
             class_id,
         })
+    }
+
+    /// Writes `boxes.json` into the directory of a clip already written.
+    pub fn write_boxes(&self, clip_dir: &str, boxes: &ClipBoxes) -> Result<(), Error> {
+        let path = self.root.join(clip_dir).join(BOXES_FILE);
+        fs::write(&path, boxes.to_json()).map_err(Error::io(&path))
     }
 
     /// Writes one clip's frames, already JPEG images of the set's size, as

@@ -25,6 +25,7 @@
 mod annotation;
 #[cfg(feature = "synth")]
 mod background;
+pub mod boxes;
 #[cfg(feature = "synth")]
 mod camera;
 #[cfg(feature = "synth")]
@@ -52,6 +53,7 @@ mod stream;
 mod synth;
 
 pub use annotation::{Annotation, frame_file_name};
+pub use boxes::{BOXES_FILE, Box2, ClipBoxes, PERFORMER};
 #[cfg(feature = "synth")]
 pub use classes::{
     BACKGROUND, BACKGROUND_LABEL, CLASSES, ELEMENTS, Element, NEW_ELEMENTS, element, labels,

@@ -48,6 +48,24 @@ impl BBox {
         }
     }
 
+    /// The smallest box holding every drawn part, if any was drawn.
+    pub fn of_parts(parts: &PartBoxes) -> Option<BBox> {
+        parts.iter().flatten().copied().reduce(BBox::union)
+    }
+
+    /// `[x0, y0, x1, y1]` cut to a `width` x `height` frame; `None` where
+    /// nothing of the box is inside it.
+    pub fn in_frame(self, width: u32, height: u32) -> Option<[f32; 4]> {
+        let (w, h) = (width as f32, height as f32);
+        let b = [
+            self.x0.clamp(0.0, w),
+            self.y0.clamp(0.0, h),
+            self.x1.clamp(0.0, w),
+            self.y1.clamp(0.0, h),
+        ];
+        (b[0] < b[2] && b[1] < b[3]).then_some(b)
+    }
+
     /// Whether pixel `(x, y)` (its centre) lies inside, grown by `pad` on every side.
     pub fn contains(&self, x: u32, y: u32, pad: f32) -> bool {
         let (x, y) = (x as f32 + 0.5, y as f32 + 0.5);
@@ -148,7 +166,8 @@ impl Renderer {
     }
 
     /// Renders frame `n` of `scene` with the performer (and the distractor,
-    /// if any) into `out` (RGB, row-major); returns where each performer part lies.
+    /// if any) into `out` (RGB, row-major); returns where each performer
+    /// part lies and where the distractor is.
     pub fn render(
         &mut self,
         scene: &Scene,
@@ -156,16 +175,17 @@ impl Renderer {
         performer: &FigureRef,
         distractor: Option<&FigureRef>,
         out: &mut [u8],
-    ) -> PartBoxes {
+    ) -> (PartBoxes, Option<BBox>) {
         let (dx, dy) = scene.shake.offset(n);
         self.canvas.mask.fill(false);
         let mut boxes: PartBoxes = [None; 12];
+        let mut walker: PartBoxes = [None; 12];
         if let Some(d) = distractor {
-            self.draw_figure(scene, d, (dx, dy), &mut [None; 12]);
+            self.draw_figure(scene, d, (dx, dy), &mut walker);
         }
         self.draw_figure(scene, performer, (dx, dy), &mut boxes);
         self.composite(scene, n, (dx, dy), out);
-        boxes
+        (boxes, BBox::of_parts(&walker))
     }
 
     fn draw_figure(

@@ -1,5 +1,6 @@
 //! Generating clips and whole clip sets.
 
+use crate::boxes::{ClipBoxes, PERFORMER};
 use crate::classes::{CLASSES, ELEMENTS, labels};
 use crate::clipset::{ClipSet, ClipSetWriter, Provenance, SetMeta};
 use crate::error::Error;
@@ -7,7 +8,7 @@ use crate::figure::Skeleton;
 use crate::framing::{Framing, live_window_starts};
 use crate::geom::V3;
 use crate::motion;
-use crate::render::{FigureRef, PartBoxes, Renderer};
+use crate::render::{BBox, FigureRef, PartBoxes, Renderer};
 use crate::routine::Routine;
 use crate::scene::{CLIP_SIZE, Scene};
 use crate::stream::PAUSE_S;
@@ -48,6 +49,9 @@ pub struct SynthOptions {
     /// noise) as the two classes of pair `k mod len`, and no other class
     /// appears. Empty: one scene per clip, classes in turn.
     pub twins: Vec<(usize, usize)>,
+    /// Also write each clip's `boxes.json`: the performer's and the
+    /// walker's box in every frame.
+    pub boxes: bool,
 }
 
 impl Default for SynthOptions {
@@ -61,6 +65,7 @@ impl Default for SynthOptions {
             seed: 0,
             framing: Framing::Centred,
             twins: Vec::new(),
+            boxes: false,
         }
     }
 }
@@ -139,6 +144,8 @@ pub struct Clip {
     pub frames: Vec<RgbImage>,
     /// Where the performer's parts lie in each frame (before noise and JPEG).
     pub parts: Vec<PartBoxes>,
+    /// Where the walker in the background is in each frame, if drawn.
+    pub walker: Vec<Option<BBox>>,
     /// JPEG quality the set writes this clip with.
     pub jpeg_quality: u8,
 }
@@ -176,10 +183,13 @@ pub fn render_clip_as(opts: &SynthOptions, index: usize, class_id: usize) -> Cli
     let mut renderer = Renderer::new(opts.width, opts.height);
     let mut frames = Vec::with_capacity(opts.frames as usize);
     let mut parts = Vec::with_capacity(opts.frames as usize);
+    let mut walker = Vec::with_capacity(opts.frames as usize);
     let fps = opts.fps as f32;
     let mut emit = |n: u64, t: f32, skeleton: &Skeleton| {
         let mut img = RgbImage::new(opts.width, opts.height);
-        parts.push(draw(&scene, &mut renderer, n, t, skeleton, &mut img));
+        let (p, w) = draw(&scene, &mut renderer, n, t, skeleton, &mut img);
+        parts.push(p);
+        walker.push(w);
         frames.push(img);
     };
     match ELEMENTS.get(class_id) {
@@ -226,7 +236,35 @@ pub fn render_clip_as(opts: &SynthOptions, index: usize, class_id: usize) -> Cli
         class_id,
         frames,
         parts,
+        walker,
         jpeg_quality: scene.jpeg_quality,
+    }
+}
+
+impl Clip {
+    /// The clip's `boxes.json`: the performer's box in every frame and,
+    /// where the scene has one, the walker's.
+    pub fn boxes(&self) -> ClipBoxes {
+        let (w, h) = self
+            .frames
+            .first()
+            .map_or((0, 0), |f| (f.width(), f.height()));
+        let mut boxes = ClipBoxes::default();
+        let performer = self
+            .parts
+            .iter()
+            .map(|p| BBox::of_parts(p).and_then(|b| b.in_frame(w, h)))
+            .collect();
+        boxes.0.insert(PERFORMER.to_string(), performer);
+        let walker: Vec<_> = self
+            .walker
+            .iter()
+            .map(|b| b.and_then(|b| b.in_frame(w, h)))
+            .collect();
+        if walker.iter().any(Option::is_some) {
+            boxes.0.insert("walker".to_string(), walker);
+        }
+        boxes
     }
 }
 
@@ -239,7 +277,7 @@ pub(crate) fn draw(
     t: f32,
     skeleton: &Skeleton,
     img: &mut RgbImage,
-) -> PartBoxes {
+) -> (PartBoxes, Option<BBox>) {
     let walker = scene.distractor.as_ref().map(|d| (d.skeleton(t), d));
     let perf = FigureRef {
         skeleton,
@@ -288,14 +326,13 @@ pub fn generate_set(
         .into_par_iter()
         .map(|i| {
             let clip = render_clip(opts, i);
-            let a = writer.write_clip(
-                &opts.clip_dir(i),
-                clip.class_id,
-                &clip.frames,
-                clip.jpeg_quality,
-            );
+            let dir = opts.clip_dir(i);
+            let a = writer.write_clip(&dir, clip.class_id, &clip.frames, clip.jpeg_quality)?;
+            if opts.boxes {
+                writer.write_boxes(&dir, &clip.boxes())?;
+            }
             progress();
-            a
+            Ok(a)
         })
         .collect::<Result<Vec<_>, Error>>()?;
     writer.finish(&annotations)

@@ -3,8 +3,8 @@
 use artrt_calibration::classes::near_twins;
 use artrt_calibration::figure::Part;
 use artrt_calibration::{
-    BACKGROUND_LABEL, BBox, CLASSES, ClipSet, ELEMENTS, Framing, SynthOptions, generate_set,
-    render_clip, render_clip_as,
+    BACKGROUND_LABEL, BBox, CLASSES, ClipBoxes, ClipSet, ELEMENTS, Framing, SynthOptions,
+    generate_set, render_clip, render_clip_as,
 };
 use std::collections::BTreeMap;
 use std::fs;
@@ -81,6 +81,7 @@ fn set_is_valid_and_balanced() {
         seed: 5,
         framing: Framing::Live,
         twins: Vec::new(),
+        boxes: false,
     };
     let dir = tempfile::tempdir().unwrap();
     let ticks = std::sync::atomic::AtomicUsize::new(0);
@@ -319,6 +320,82 @@ fn every_near_twin_detail_covers_a_visible_area() {
             p10 >= 300,
             "{la} vs {lb}: in a tenth of the clips the {:?} changes only {p10} pixels",
             twin.detail
+        );
+    }
+}
+
+#[test]
+fn boxes_hold_the_performer_in_every_frame_and_read_back() {
+    let opts = SynthOptions {
+        clips: CLASSES * 2,
+        frames: 6,
+        seed: 21,
+        boxes: true,
+        ..SynthOptions::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let set = generate_set(dir.path(), &opts, || {}).unwrap();
+    let mut walkers = 0;
+    for (i, a) in set.clips().iter().enumerate() {
+        let boxes = set.load_boxes(a).unwrap().expect("boxes.json written");
+        let clip = render_clip(&opts, i);
+        assert_eq!(boxes, clip.boxes(), "clip {i}");
+        let performer = boxes.performer().unwrap();
+        assert_eq!(performer.len(), 6);
+        for (f, (b, parts)) in performer.iter().zip(&clip.parts).enumerate() {
+            let [x0, y0, x1, y1] = b.expect("performer in frame");
+            let all = union(parts).unwrap();
+            assert!(
+                (x0 - all.x0.max(0.0)).abs() < 1e-3 && (y1 - all.y1.min(120.0)).abs() < 1e-3,
+                "clip {i} frame {f}: {b:?} is not the union of the parts {all:?}"
+            );
+            let area = (x1 - x0) * (y1 - y0);
+            assert!(
+                area > 100.0 && area < 0.8 * 160.0 * 120.0,
+                "clip {i} frame {f}: area {area}"
+            );
+        }
+        if let Some(w) = boxes.0.get("walker") {
+            walkers += 1;
+            assert!(w.iter().any(Option::is_some));
+        }
+    }
+    assert!(walkers > 0, "no clip of {} has a walker", set.clips().len());
+    let plain = tempfile::tempdir().unwrap();
+    let set = generate_set(
+        plain.path(),
+        &SynthOptions {
+            boxes: false,
+            ..opts
+        },
+        || {},
+    )
+    .unwrap();
+    assert_eq!(set.load_boxes(&set.clips()[0]).unwrap(), None);
+}
+
+#[test]
+fn malformed_boxes_are_refused_naming_the_file_and_what_is_wrong() {
+    let path = std::path::Path::new("set/clip_00000/boxes.json");
+    let ok = r#"{"performer": [[1, 2, 30, 40], null]}"#;
+    assert!(ClipBoxes::parse(path, ok.as_bytes(), 2, 160, 120).is_ok());
+    for (text, says) in [
+        ("[1, 2]", "not boxes JSON"),
+        (r#"{"walker": [null, null]}"#, "no `performer` key"),
+        (r#"{"performer": [[1, 2, 30, 40]]}"#, "1 boxes for 2 frames"),
+        (r#"{"performer": [[30, 2, 1, 40], null]}"#, "frame 1"),
+        (r#"{"performer": [null, [0, 0, 161, 40]]}"#, "frame 2"),
+        (
+            r#"{"performer": [null, [0, 0, 1, 1e999]]}"#,
+            "not boxes JSON",
+        ),
+    ] {
+        let err = ClipBoxes::parse(path, text.as_bytes(), 2, 160, 120)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("boxes.json") && err.contains(says),
+            "{text}: {err}"
         );
     }
 }

@@ -25,6 +25,7 @@ from .data import ClipTensors
 from .metrics import accuracy, agreement
 from .model import Art
 from .preprocess import Preprocess
+from .regions import cell_coverage, region_report
 from .text_bank import TextBank
 from .train import CHECKPOINT_FILE
 
@@ -116,14 +117,19 @@ def _pick_golden(labels: np.ndarray, count: int) -> list[int]:
     return picked
 
 
-def _evaluate_files(out_dir: Path, inputs: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
-    """Accuracy of every model file on inputs, with top-1 agreement against FP32."""
-    logits = {f: onnx_export.run_onnx(out_dir / f, inputs)[0] for f, *_ in MODEL_FILES}
+def evaluate_files(out_dir: Path, inputs: np.ndarray, labels: np.ndarray, num_classes: int, coverage: np.ndarray | None = None) -> dict:
+    """Accuracy of every model file on inputs, with top-1 agreement against FP32,
+    and with `coverage` ([N, T, h*w], `regions.cell_coverage` of the performer's
+    boxes) the region hit and overlap of the tracklets."""
+    outputs = {f: onnx_export.run_onnx(out_dir / f, inputs) for f, *_ in MODEL_FILES}
     result = {}
     for f, *_ in MODEL_FILES:
-        acc = accuracy(logits[f], labels, num_classes)
-        acc["agreement_with_fp32"] = agreement(logits[f], logits[FP32])
+        logits, attn = outputs[f]
+        acc = accuracy(logits, labels, num_classes)
+        acc["agreement_with_fp32"] = agreement(logits, outputs[FP32][0])
         result[f] = {k: round(v, 3) if isinstance(v, float) else v for k, v in acc.items()}
+        if coverage is not None:
+            result[f]["regions"] = region_report(attn, coverage)
     return result
 
 
@@ -179,7 +185,7 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
             raise BundleError(f"{out_dir / file}: onnxruntime differs from PyTorch by {parities[file]:.2e} > {PARITY_TOLERANCE}")
     parity = parities[FP32]
 
-    report = _write_report(out_dir, parity, calib_set, calib_inputs, calib.labels, options.test, pre, cfg.num_classes, options.progress, log)
+    report = _write_report(out_dir, parity, calib_set, calib_inputs, calib.labels, options.test, pre, model.grid, cfg.num_classes, options.progress, log)
 
     manifest = {
         "schema": SCHEMA,
@@ -254,7 +260,7 @@ def requantize_bundle(bundle: Path, calib: Path, options: RequantizeOptions, log
         parity = json.loads((bundle / "report.json").read_text())["parity_fp32_max_abs_logits"]
     except (OSError, ValueError, KeyError) as err:
         raise BundleError(f"{bundle / 'report.json'}: no FP32 parity to carry over ({err})") from err
-    report = _write_report(bundle, parity, calib_set, inputs, data.labels, options.test, pre, len(labels), options.progress, log)
+    report = _write_report(bundle, parity, calib_set, inputs, data.labels, options.test, pre, tuple(m["model"]["grid"]), len(labels), options.progress, log)
     m["provenance"]["commands"].append(options.command)
     _write_manifest(bundle, m)
     return report
@@ -273,7 +279,7 @@ def _quantize_files(out_dir: Path, calib_inputs: np.ndarray, percentile: float, 
         if quant == "none":
             continue
         log(f"quantise {file} ({quant}, {len(calib_inputs)} calibration clips)")
-        onnx_export.quantize_int8(out_dir / FP32, out_dir / file, calib_inputs, conv_only=quant == "qdq-conv", percentile=percentile)
+        onnx_export.quantize_int8(out_dir / FP32, out_dir / file, calib_inputs, conv_only=quant == "qdq-conv", percentile=percentile, log=log)
         written.append(file)
     return written
 
@@ -286,15 +292,16 @@ def _write_golden_outputs(out_dir: Path, golden_inputs: np.ndarray, outputs: lis
         np.save(out_dir / out["region_attn"], attn.astype(np.float32))
 
 
-def _write_report(out_dir, parity, calib_set, calib_inputs, calib_labels, test, pre, num_classes, progress, log) -> dict:
-    """Writes `report.json`: FP32/INT8 accuracy on the calibration set (and `test`), file sizes."""
+def _write_report(out_dir, parity, calib_set, calib_inputs, calib_labels, test, pre, grid, num_classes, progress, log) -> dict:
+    """Writes `report.json`: FP32/INT8 accuracy on the calibration set (and on
+    `test`, with the region hit where its clips have boxes), file sizes."""
     log("accuracy on the calibration set")
     report = {
         "parity_fp32_max_abs_logits": parity,
         "calibration": {
             "set": str(calib_set.root),
             "provenance": calib_set.provenance,
-            "models": _evaluate_files(out_dir, calib_inputs, calib_labels, num_classes),
+            "models": evaluate_files(out_dir, calib_inputs, calib_labels, num_classes),
         },
         "sizes": {f: (out_dir / f).stat().st_size for f, *_ in MODEL_FILES},
     }
@@ -306,7 +313,7 @@ def _write_report(out_dir, parity, calib_set, calib_inputs, calib_labels, test, 
         report["test"] = {
             "set": str(test_set.root),
             "provenance": test_set.provenance,
-            "models": _evaluate_files(out_dir, pre.normalize(data.frames), data.labels, num_classes),
+            "models": evaluate_files(out_dir, pre.normalize(data.frames), data.labels, num_classes, None if data.boxes is None else cell_coverage(data.boxes, grid, pre)),
         }
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

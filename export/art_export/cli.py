@@ -13,11 +13,11 @@ from pathlib import Path
 import torch
 
 from .bundle import (
-    MODEL_FILES,
     BundleError,
     ExportOptions,
     RequantizeOptions,
     bundle_preprocess,
+    evaluate_files,
     requantize_bundle,
     synth_command,
     verify_bundle,
@@ -25,10 +25,10 @@ from .bundle import (
 )
 from .clipset import ClipSet, ClipSetError
 from .data import ClipTensors
-from .metrics import accuracy, agreement
 from .model import VARIANTS, ArtConfig
-from .onnx_export import CALIB_PERCENTILE, run_onnx
+from .onnx_export import CALIB_PERCENTILE
 from .preprocess import Preprocess
+from .regions import cell_coverage
 from .relabel import relabel
 from .text_bank import DEFAULT_TEMPLATES, build_text_bank
 from .train import (
@@ -297,13 +297,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if clip_set.labels != manifest["model"]["labels"]:
         raise ClipSetError(f"{clip_set.root / 'labels.txt'}: labels differ from the bundle's")
     data = ClipTensors.load(clip_set, pre, not args.quiet)
-    x = pre.normalize(data.frames)
-    logits = {f: run_onnx(args.bundle / f, x)[0] for f, *_ in MODEL_FILES}
-    result = {"set": str(args.set), "provenance": clip_set.provenance, "models": {}}
-    for f, lo in logits.items():
-        acc = accuracy(lo, data.labels, len(manifest["model"]["labels"]))
-        acc["agreement_with_fp32"] = agreement(lo, logits[MODEL_FILES[0][0]])
-        result["models"][f] = acc
+    coverage = None if data.boxes is None else cell_coverage(data.boxes, tuple(manifest["model"]["grid"]), pre)
+    models = evaluate_files(args.bundle, pre.normalize(data.frames), data.labels, len(manifest["model"]["labels"]), coverage)
+    result = {"set": str(args.set), "provenance": clip_set.provenance, "models": models}
     print(json.dumps(result, indent=2))
     return 0
 
@@ -354,7 +350,7 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--quiet", action="store_true")
     q.set_defaults(run=cmd_quantize)
 
-    e = sub.add_parser("eval", help="accuracy of every model file of a bundle on a clip set (onnxruntime)")
+    e = sub.add_parser("eval", help="accuracy of every model file of a bundle on a clip set (onnxruntime), and the region hit where its clips have boxes")
     e.add_argument("--bundle", type=Path, required=True)
     e.add_argument("--set", type=Path, required=True)
     e.add_argument("--quiet", action="store_true")

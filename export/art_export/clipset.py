@@ -31,6 +31,11 @@ class Clip:
         """Path of the 0-based frame `index` (files are numbered from 1)."""
         return self.directory / f"img_{index + 1:05d}.jpg"
 
+    @property
+    def boxes_path(self) -> Path:
+        """Where the clip's `boxes.json` (region ground truth) is, if it has one."""
+        return self.directory / "boxes.json"
+
     def load_frames(self, indices: list[int] | None = None) -> np.ndarray:
         """Decodes frames to 8-bit RGB, uint8 [F, H, W, 3] (all frames by default)."""
         if indices is None:

@@ -10,17 +10,21 @@ from tqdm import tqdm
 
 from .clipset import ClipSet
 from .preprocess import Preprocess
+from .regions import load_performer_boxes, to_crop
 
 
 @dataclass
 class ClipTensors:
     """A clip set after sampling, resizing and cropping: uint8 [N, T, h, w, 3],
-    labels [N], and `pair_first` [N], true where clips i and i+1 are a contrast pair."""
+    labels [N], `pair_first` [N], true where clips i and i+1 are a contrast pair,
+    and `boxes` [N, T, 4], the performer's box in the input's pixels (NaN where
+    unknown), when every clip has a `boxes.json`."""
 
     frames: np.ndarray
     labels: np.ndarray
     label_names: list[str]
     pair_first: np.ndarray
+    boxes: np.ndarray | None = None
 
     @classmethod
     def load(cls, clip_sets: ClipSet | list[ClipSet], pre: Preprocess, progress: bool = True) -> "ClipTensors":
@@ -37,16 +41,22 @@ class ClipTensors:
         out = np.empty((total, pre.frames, pre.height, pre.width, 3), dtype=np.uint8)
         labels = np.empty(total, dtype=np.int64)
         pair_first = np.zeros(total, dtype=bool)
+        boxes = np.full((total, pre.frames, 4), np.nan, dtype=np.float32)
+        every_box = all(c.boxes_path.is_file() for s in sets for c in s.clips)
         i = 0
         for clip_set in sets:
             if clip_set.paired:
                 pair_first[i : i + len(clip_set.clips) : 2] = True
             clips = tqdm(clip_set.clips, desc=f"decode {clip_set.root.name}", unit="clip", disable=not progress)
             for clip in clips:
-                out[i] = pre.geometry(clip.load_frames(pre.sample_indices(clip.num_frames)))
+                idx = pre.sample_indices(clip.num_frames)
+                out[i] = pre.geometry(clip.load_frames(idx))
                 labels[i] = clip.label
+                if every_box:
+                    found = load_performer_boxes(clip.boxes_path, idx, clip.num_frames)
+                    boxes[i] = to_crop(found, clip_set.width, clip_set.height, pre)
                 i += 1
-        return cls(out, labels, list(names), pair_first)
+        return cls(out, labels, list(names), pair_first, boxes if every_box else None)
 
     def __len__(self) -> int:
         return len(self.labels)

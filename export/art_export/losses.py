@@ -44,9 +44,30 @@ def tracklet_loss(tracklets: torch.Tensor) -> torch.Tensor:
     return _off_diagonal_mean(m @ m.transpose(-1, -2))
 
 
-def mtc_loss(tracklets: torch.Tensor, alpha: float = 0.6) -> torch.Tensor:
-    """eq. 8: spatial + temporal + tracklet level."""
-    return spatial_loss(tracklets) + temporal_loss(tracklets, alpha) + tracklet_loss(tracklets)
+def attention_overlap_loss(region_attn: torch.Tensor) -> torch.Tensor:
+    """Repels the region attention maps of one frame from each other.
+
+    region_attn [B, T, J, N] (each map sums to 1): the mean over frames and
+    pairs of queries of sum_n min(a_i[n], a_j[n]), 1 for identical maps and
+    0 for maps on disjoint cells.
+    """
+    a = region_attn.unsqueeze(-2)  # [B, T, J, 1, N]
+    overlap = torch.minimum(a, region_attn.unsqueeze(-3)).sum(dim=-1)  # [B, T, J, J]
+    j = overlap.shape[-1]
+    mask = ~torch.eye(j, dtype=torch.bool, device=overlap.device)
+    return overlap[..., mask].mean()
+
+
+def mtc_loss(gathered: torch.Tensor, region_attn: torch.Tensor, alpha: float = 0.6) -> torch.Tensor:
+    """eq. 8: spatial + temporal + tracklet level over what the queries gathered
+    from the frames ([B, J, T, D], without their prompts), plus the overlap of
+    their attention maps, so that the tracklets differ by where they look."""
+    return (
+        spatial_loss(gathered)
+        + temporal_loss(gathered, alpha)
+        + tracklet_loss(gathered)
+        + attention_overlap_loss(region_attn)
+    )
 
 
 def video_consistency_loss(embedding: torch.Tensor, agent_bank: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -87,7 +108,7 @@ def total_loss(model: Art, out: dict[str, torch.Tensor], labels: torch.Tensor, w
     if c.use_rssa:
         parts["final"] = F.cross_entropy(out["logits"], labels)
         if c.use_mtc:
-            parts["mtc"] = weights.mtc * mtc_loss(out["tracklets"], c.mtc_alpha)
+            parts["mtc"] = weights.mtc * mtc_loss(out["gathered"], out["region_attn"], c.mtc_alpha)
         emb = out["video_embedding"]
         text = video_consistency_loss(emb, model.agent_bank, labels, c.temperature)
         text = text + prototype_consistency_loss(model.prototypes, model.prototype_seen, model.agent_bank, c.temperature)

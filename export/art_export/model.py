@@ -1,7 +1,7 @@
 """ART (Action-Region Tracking), section III of the paper.
 
     video ─ backbone ─┬─ frame tokens X_t ─┐
-                      └─ global token g ───┼─ top-K text semantics (similarity to g)
+                      └─ global token g ───┼─ top-K text semantics (the global head's top-K classes)
     RSSA, per frame:  SE([X_t ; S_K]) → (X̂_t, Ŝ_t)                       (eq. 1)
                       queries Q = prompts + text semantics from Ŝ_t       (eq. 2)
                       R_t = CrossAttn(Q, X̂_t), region attention A_t       (eq. 3)
@@ -10,8 +10,25 @@
     prediction:       global logits + classifier over [g ; τ̂_1 ; τ̂_2]    (eq. 11)
 
 The text-constrained semantics bank S [C, M, E] (classes x templates x text
-embedding) is frozen and follows the trainable agent bank by EMA (eq. 12);
-inside the exported graph it is a constant [C, E] (template mean per class).
+embedding) is frozen and follows the trainable agent bank by EMA (eq. 12),
+anchored to the text encoder's embedding so that it keeps its semantics over
+any number of steps; inside the exported graph it is a constant [C, E]
+(template mean per class).
+
+Three choices where the paper leaves room:
+- The top-K semantics are those of the K classes the global head ranks
+  highest, each weighted by K times its softmax over the K logits: the
+  selection is trained by the global head's own cross-entropy, and the
+  weights pass the final loss's gradient back into it. A similarity to a
+  separate query (the paper's wording) leaves that query without gradient,
+  since top-K indices carry none.
+- The tracklet contrastive terms act on what each query gathered from the
+  frame (its response without the query it started from) and on its
+  attention map, so two queries can only satisfy them by looking at
+  different regions, not through their distinct learnable prompts.
+- S = normalize(a E0 + (1 - a) EMA(A)), E0 the encoder's embedding and a
+  `bank_anchor`: the EMA alone (momentum 0.99) forgets E0 within a few
+  hundred steps.
 """
 
 from __future__ import annotations
@@ -57,7 +74,8 @@ class ArtConfig:
     use_mtc: bool = True
     mtc_alpha: float = 0.6
     temperature: float = 0.1
-    bank_momentum: float = 0.99
+    bank_momentum: float = 0.999
+    bank_anchor: float = 0.5
     text_encoder: str = "sentence-transformers/all-MiniLM-L6-v2"
     templates: list[str] = field(default_factory=list)
 
@@ -97,21 +115,24 @@ class Art(nn.Module):
             raise ValueError(f"text bank must be [C={c.num_classes}, M, E], got {list(bank.shape)}")
         if not 1 <= c.top_k <= c.num_classes:
             raise ValueError(f"top_k {c.top_k} must be within 1..{c.num_classes}")
+        if not 0.0 <= c.bank_anchor <= 1.0 or not 0.0 <= c.bank_momentum < 1.0:
+            raise ValueError(f"bank_anchor {c.bank_anchor} must be within 0..1 and bank_momentum {c.bank_momentum} within 0..1 (excluded)")
         self.config = c
         p = c.preprocess
         self.backbone = build_backbone(c.backbone, p.frames, p.height, p.width, c.dim, c.channels, c.stem, c.stem_kind, c.token_stride if c.use_rssa else 16)
         self.grid = self.backbone.grid
         d, e = c.dim, bank.shape[-1]
         bank = F.normalize(bank.float(), dim=-1)
-        # S: frozen bank (no gradient; follows the agent by EMA). A: the trainable agent.
+        # S: frozen bank (no gradient), the anchored EMA of the trainable agent A.
         self.register_buffer("bank", bank.clone())
+        self.register_buffer("text_bank", bank.clone())
+        self.register_buffer("bank_ema", bank.clone())
         self.agent_bank = nn.Parameter(bank.clone())
         self.register_buffer("prototypes", torch.zeros(c.num_classes, e))
         self.register_buffer("prototype_seen", torch.zeros(c.num_classes, dtype=torch.bool))
         self.global_head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, c.num_classes))
         if c.use_rssa:
             self.text_proj = nn.Linear(e, d)
-            self.global_query = nn.Linear(d, d)
             self.type_embed = nn.Parameter(torch.zeros(2, d))
             nn.init.trunc_normal_(self.type_embed, std=0.02)
             self.se = nn.ModuleList(TransformerLayer(d, c.heads) for _ in range(c.se_layers))
@@ -132,15 +153,17 @@ class Art(nn.Module):
         """The frozen bank reduced to one unit vector per class, [C, E] (the graph constant)."""
         return F.normalize(self.bank.mean(dim=1), dim=-1)
 
-    def select_top_k(self, global_feat: torch.Tensor, semantics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Top-K action-related semantics per video by cosine similarity to the global feature.
+    def select_top_k(self, global_logits: torch.Tensor, semantics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top-K action-related semantics per video: those of the K classes the
+        global head ranks highest, each scaled by K times its softmax over the K
+        logits (1 on average; the scale carries the gradient into the head).
 
-        global_feat [B, D], semantics [C, D] -> (indices [B, K], selected [B, K, D]).
+        global_logits [B, C], semantics [C, D] -> (indices [B, K], selected [B, K, D]).
         """
-        sim = _cos(self.global_query(global_feat), semantics)  # [B, C]
-        idx = torch.topk(sim, self.config.top_k, dim=-1).indices
-        selected = semantics[idx]  # [B, K, D]
-        return idx, selected
+        top = torch.topk(global_logits, self.config.top_k, dim=-1)
+        weights = torch.softmax(top.values, dim=-1) * self.config.top_k  # [B, K]
+        selected = semantics[top.indices] * weights.unsqueeze(-1)  # [B, K, D]
+        return top.indices, selected
 
     def forward(self, video: torch.Tensor, semantics: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """video [B, T, 3, H, W] -> logits, global_logits, region_attn, tracklets, ..."""
@@ -154,7 +177,7 @@ class Art(nn.Module):
         if semantics is None:
             semantics = self.class_semantics()
         sem = self.text_proj(semantics)  # [C, D]
-        top_idx, sel = self.select_top_k(g, sem)  # [B, K, D]
+        top_idx, sel = self.select_top_k(out["global_logits"], sem)  # [B, K, D]
         k = sel.shape[1]
         # eq. 1: spatial semantic enhancement of every frame with the top-K semantics.
         sel_t = sel.unsqueeze(1).expand(b, t, k, d)
@@ -165,11 +188,14 @@ class Art(nn.Module):
         # eq. 2: region queries = learnable prompts + the text semantics they attend to.
         pick = torch.softmax(_cos(self.prompts, s_hat) / c.temperature, dim=-1)  # [B*T, J, K]
         queries = self.prompts + pick @ s_hat  # [B*T, J, D]
+        initial = queries
         # eq. 3: cross-attention of the region queries over the frame's enhanced tokens.
         attn = None
         for layer in self.rssa:
             queries, attn = layer(queries, x_hat)
         responses = self.response_norm(queries).reshape(b, t, c.tracklets, d)
+        # What each query gathered from the frame, without the query it started from.
+        gathered = (queries - initial).reshape(b, t, c.tracklets, d).transpose(1, 2)
         region_attn = attn.reshape(b, t, c.tracklets, n)
         # eq. 4: tracklet j = the j-th response of every frame, [B, J, T, D].
         tracklets = responses.transpose(1, 2)
@@ -186,6 +212,7 @@ class Art(nn.Module):
             logits=out["global_logits"] + self.final_head(fused),
             region_attn=region_attn,
             tracklets=tracklets,
+            gathered=gathered,
             saliency=saliency,
             top_k=top_idx,
             # The text-bank losses train the agent bank A (eqs. 12, 17) towards the
@@ -196,10 +223,14 @@ class Art(nn.Module):
 
     @torch.no_grad()
     def update_bank(self) -> None:
-        """eq. 12: S <- m S + (1 - m) A, after each optimiser step on the agent A."""
-        m = self.config.bank_momentum
-        self.bank.mul_(m).add_(F.normalize(self.agent_bank.detach(), dim=-1), alpha=1.0 - m)
-        self.bank.copy_(F.normalize(self.bank, dim=-1))
+        """eq. 12 with an anchor, after each optimiser step on the agent A:
+        EMA <- m EMA + (1 - m) A, then S <- normalize(a E0 + (1 - a) EMA)."""
+        c = self.config
+        m = c.bank_momentum
+        self.bank_ema.mul_(m).add_(F.normalize(self.agent_bank.detach(), dim=-1), alpha=1.0 - m)
+        self.bank_ema.copy_(F.normalize(self.bank_ema, dim=-1))
+        mixed = c.bank_anchor * self.text_bank + (1.0 - c.bank_anchor) * self.bank_ema
+        self.bank.copy_(F.normalize(mixed, dim=-1))
 
     @torch.no_grad()
     def update_prototypes(self, embeddings: torch.Tensor, labels: torch.Tensor, momentum: float = 0.9) -> None:

@@ -153,7 +153,7 @@ CALIB_PERCENTILE = 99.99
 
 
 def quantize_int8(
-    fp32_path: Path, out_path: Path, calib_inputs: np.ndarray, conv_only: bool, percentile: float = CALIB_PERCENTILE
+    fp32_path: Path, out_path: Path, calib_inputs: np.ndarray, conv_only: bool, percentile: float = CALIB_PERCENTILE, log=print
 ) -> None:
     """Static INT8 QDQ quantisation of `fp32_path`, calibrated on `calib_inputs` [N, T, 3, H, W].
 
@@ -167,9 +167,30 @@ def quantize_int8(
     with 8-bit weights those CPUs computed another function than the QDQ
     graph (logits off by up to 1.25 on the default bundle's golden clips).
     With 7-bit weights no pair can overflow (255 x 64 x 2 < 32768), so every
-    CPU kernel, tract and TensorRT compute the graph's own arithmetic."""
+    CPU kernel, tract and TensorRT compute the graph's own arithmetic.
+
+    onnxruntime's percentile calibrator cannot histogram an activation whose
+    magnitude is the same to within float precision over every calibration
+    clip (the norm of a LayerNorm output before that LayerNorm has trained,
+    say); such a model is calibrated with the full ranges instead, and `log`
+    says so."""
     if not 0 < percentile <= 100:
         raise ValueError(f"calibration percentile {percentile} must be in (0, 100]")
+    try:
+        _quantize_static(fp32_path, out_path, calib_inputs, conv_only, percentile)
+    except ValueError as err:
+        if percentile == 100 or "finite-sized bins" not in str(err):
+            raise
+        log(f"{out_path.name}: percentile calibration failed ({err}): an activation is constant over the calibration clips; calibrating with the full ranges")
+        _quantize_static(fp32_path, out_path, calib_inputs, conv_only, 100.0)
+    per_tensor_left_weights(out_path)
+    compact_names(out_path)
+    onnx.checker.check_model(onnx.load(str(out_path)), full_check=True)
+    check_qdq(out_path)
+
+
+def _quantize_static(fp32_path: Path, out_path: Path, calib_inputs: np.ndarray, conv_only: bool, percentile: float) -> None:
+    """onnxruntime's static QDQ quantisation with this project's settings."""
     method = CalibrationMethod.MinMax if percentile == 100 else CalibrationMethod.Percentile
     with tempfile.TemporaryDirectory() as tmp:
         prep = Path(tmp) / "prep.onnx"
@@ -193,10 +214,6 @@ def quantize_int8(
                 "CalibPercentile": percentile,
             },
         )
-    per_tensor_left_weights(out_path)
-    compact_names(out_path)
-    onnx.checker.check_model(onnx.load(str(out_path)), full_check=True)
-    check_qdq(out_path)
 
 
 #: Largest magnitude of a quantised weight (7 bits; see `quantize_int8`).

@@ -2,11 +2,12 @@
 venue's clips whose labels add classes (or leave some out).
 
 Every weight that does not depend on the class list is kept. Rows indexed by
-class (the global and final heads' outputs, the text bank and its trainable
-agent, the prototypes) are kept for the classes the model knows, matched by
-label, and start afresh for new ones: their text-bank rows are the new
-labels' prompts embedded by the text encoder the bank was built with, their
-head rows as a new model's (the final head's correction at zero).
+class (the global and final heads' outputs, the text bank with its
+encoder embedding, EMA and trainable agent, the prototypes) are kept for the
+classes the model knows, matched by label, and start afresh for new ones:
+their text-bank rows are the new labels' prompts embedded by the text
+encoder the bank was built with, their head rows as a new model's (the final
+head's correction at zero).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .text_bank import TextBank, build_text_bank
 #: State entries with one row per class, in class order.
 CLASS_ROWS = (
     "bank",
+    "text_bank",
+    "bank_ema",
     "agent_bank",
     "prototypes",
     "prototype_seen",

@@ -17,6 +17,7 @@ from .data import ClipTensors, augment
 from .losses import LossWeights, total_loss
 from .metrics import accuracy
 from .model import Art, ArtConfig
+from .regions import cell_coverage, region_report
 from .text_bank import TextBank
 
 
@@ -59,22 +60,36 @@ def lr_factor(step: int, warmup: int, total_steps: int, elapsed_s: float, budget
 
 
 @torch.no_grad()
-def predict(model: Art, data: ClipTensors, batch_size: int = 32) -> np.ndarray:
-    """Final-prediction logits [N, C] of `model` on every clip of `data`."""
+def predict_outputs(model: Art, data: ClipTensors, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray | None]:
+    """Final-prediction logits [N, C] of `model` on every clip of `data`, and
+    its region attention [N, T, 2, h*w] (None for a model without tracklets)."""
     model.eval()
     pre = model.config.preprocess
     device = next(model.parameters()).device
-    out = []
+    logits, attn = [], []
     for start in range(0, len(data), batch_size):
         idx = np.arange(start, min(start + batch_size, len(data)))
         x, _ = data.batch(idx, pre)
-        out.append(model(x.to(device))["logits"].float().cpu().numpy())
-    return np.concatenate(out)
+        out = model(x.to(device))
+        logits.append(out["logits"].float().cpu().numpy())
+        if "region_attn" in out:
+            attn.append(out["region_attn"].float().cpu().numpy())
+    return np.concatenate(logits), (np.concatenate(attn) if attn else None)
+
+
+def predict(model: Art, data: ClipTensors, batch_size: int = 32) -> np.ndarray:
+    """Final-prediction logits [N, C] of `model` on every clip of `data`."""
+    return predict_outputs(model, data, batch_size)[0]
 
 
 def evaluate(model: Art, data: ClipTensors) -> dict:
-    """Accuracy of `model` on `data` (top-1, top-5, mean class, in percent)."""
-    return accuracy(predict(model, data), data.labels, model.config.num_classes)
+    """Accuracy of `model` on `data` (top-1, top-5, mean class, in percent),
+    with the region hit and overlap of its tracklets where `data` has boxes."""
+    logits, attn = predict_outputs(model, data)
+    result = accuracy(logits, data.labels, model.config.num_classes)
+    if attn is not None and data.boxes is not None:
+        result["regions"] = region_report(attn, cell_coverage(data.boxes, model.grid, model.config.preprocess))
+    return result
 
 
 def build_model(config: ArtConfig, bank: TextBank) -> Art:
@@ -173,6 +188,8 @@ def train(
         if val_data is not None:
             acc = evaluate(model, val_data)
             record.update(val_top1=round(acc["top1"], 2), val_mean_class=round(acc["mean_class"], 2))
+            if "regions" in acc:
+                record.update(val_region_hit=acc["regions"]["region_hit"], val_overlap=acc["regions"]["overlap"])
             if acc["top1"] >= best[0]:
                 best = (acc["top1"], {k: v.clone() for k, v in model.state_dict().items()})
         history.append(record)
@@ -223,9 +240,10 @@ def check_bf16(device: torch.device) -> None:
         raise ValueError(f"--bf16: {cpu} has neither AMX nor AVX512-BF16, so bfloat16 is emulated and training runs several times slower than float32; leave --bf16 out")
 
 
-#: Checkpoint format. 2: the final logits add the global logits (`Art.forward`);
-#: format-1 weights were trained for a prediction from the fused head alone.
-CHECKPOINT_FORMAT = 2
+#: Checkpoint format. 3: the top-K semantics come from the global head and the
+#: bank is anchored to the encoder's embedding (`Art`); format 2 had a separate
+#: top-K query and an unanchored bank, format 1 a prediction from the fused head alone.
+CHECKPOINT_FORMAT = 3
 
 
 def save_checkpoint(path: Path, model: Art, bank: TextBank, history: list[dict], provenance: dict) -> None:
@@ -270,7 +288,7 @@ def load_checkpoint(path: Path) -> tuple[Art, TextBank, dict]:
     if found != CHECKPOINT_FORMAT:
         raise ValueError(
             f"{path}: checkpoint format {found}, this art-export reads format {CHECKPOINT_FORMAT} "
-            "(its final prediction adds the global logits); retrain the model"
+            "(top-K semantics from the global head, an anchored text bank); retrain the model"
         )
     config = ArtConfig.from_dict(ckpt["config"])
     bank = TextBank.from_dict(ckpt["text_bank"])

@@ -3,10 +3,13 @@ Pillow so the Python tests need no Rust toolchain.
 
 Class c moves a bright square across a noisy background in direction c
 (right, left, down, up, ...): telling classes apart needs temporal order.
+Each clip's `boxes.json` holds the square's box in every frame (the square
+is the performer).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -34,12 +37,16 @@ def write_clip_set(root: Path, classes: int = 4, clips_per_class: int = 6, seed:
             x0 = width / 2 + rng.uniform(-10, 10) - dx * 40
             y0 = height / 2 + rng.uniform(-8, 8) - dy * 30
             colour = rng.integers(150, 256, size=3)
+            boxes = []
             for f in range(frames):
                 img = rng.integers(0, 60, size=(height, width, 3), dtype=np.uint8)
                 x = int(x0 + dx * 80 * f / frames)
                 y = int(y0 + dy * 60 * f / frames)
                 img[max(0, y - 10) : y + 10, max(0, x - 10) : x + 10] = colour
                 Image.fromarray(img).save(root / name / f"img_{f + 1:05d}.jpg", quality=90)
+                box = [max(0, x - 10), max(0, y - 10), min(width, x + 10), min(height, y + 10)]
+                boxes.append(box if box[0] < box[2] and box[1] < box[3] else None)
+            (root / name / "boxes.json").write_text(json.dumps({"performer": boxes}))
             lines.append(f"{name} {frames} {c}")
     (root / "annotations.txt").write_text("\n".join(lines) + "\n")
     return root

@@ -40,7 +40,7 @@ def test_checkpoint_of_another_format_is_refused_by_name(checkpoint, tmp_path):
     del ckpt["format"]
     old = tmp_path / "old.pt"
     torch.save(ckpt, old)
-    with pytest.raises(ValueError, match=r"old\.pt: checkpoint format 1, this art-export reads format 2"):
+    with pytest.raises(ValueError, match=r"old\.pt: checkpoint format 1, this art-export reads format 3"):
         load_checkpoint(old)
 
 
@@ -295,6 +295,13 @@ def test_report_compares_fp32_and_int8(bundle):
     assert models["model.fp32.onnx"]["agreement_with_fp32"] == 100.0
     assert r["parity_fp32_max_abs_logits"] <= 1e-4
     assert "test" in r and r["sizes"]["model.int8.onnx"] < r["sizes"]["model.fp32.onnx"]
+    # The test set's clips have boxes: every file reports where its tracklets look.
+    for acc in r["test"]["models"].values():
+        regions = acc["regions"]
+        assert regions["frames"] == 12 * 4 and len(regions["region_hit"]) == 2
+        assert all(0.0 <= v <= 1.0 for v in [*regions["region_hit"], regions["overlap"]])
+        assert regions["best_region_hit"] == max(regions["region_hit"])
+    assert "regions" not in models["model.fp32.onnx"]
 
 
 def test_tampered_bundle_is_rejected(bundle, tmp_path):
@@ -376,6 +383,7 @@ def test_eval_command_scores_every_model_file(bundle, sets, capsys):
     for name, acc in result["models"].items():
         assert acc["clips"] == 12
         assert abs(acc["top1"] - report[name]["top1"]) < 1e-2
+        assert acc["regions"] == report[name]["regions"]
 
 
 def test_learning_rate_anneals_over_steps_or_time_whichever_ends_first():

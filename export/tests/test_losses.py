@@ -2,6 +2,7 @@ import torch
 import torch.nn.functional as F
 
 from art_export.losses import (
+    attention_overlap_loss,
     mtc_loss,
     prototype_consistency_loss,
     spatial_loss,
@@ -41,13 +42,39 @@ def test_tracklet_loss_zero_when_orthogonal_positive_when_same():
     torch.testing.assert_close(tracklet_loss(tracklets(E1, E1)), torch.tensor(1.0))
 
 
+def test_attention_overlap_one_for_the_same_map_zero_for_disjoint_cells():
+    same = torch.full((1, 2, 2, 4), 0.25)
+    torch.testing.assert_close(attention_overlap_loss(same), torch.tensor(1.0))
+    disjoint = torch.tensor([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.3, 0.7]]).expand(1, 3, 2, 4)
+    assert attention_overlap_loss(disjoint).item() == 0.0
+    half = torch.tensor([[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]]).expand(2, 1, 2, 3)
+    torch.testing.assert_close(attention_overlap_loss(half), torch.tensor(0.5))
+
+
 def test_mtc_is_the_sum_and_has_gradients():
     t = torch.randn(2, 2, 4, 8, requires_grad=True)
-    total = mtc_loss(t, 0.6)
-    torch.testing.assert_close(total, spatial_loss(t) + temporal_loss(t, 0.6) + tracklet_loss(t))
+    a = torch.softmax(torch.randn(2, 4, 2, 6), dim=-1).requires_grad_()
+    total = mtc_loss(t, a, 0.6)
+    torch.testing.assert_close(total, spatial_loss(t) + temporal_loss(t, 0.6) + tracklet_loss(t) + attention_overlap_loss(a))
     total.backward()
-    assert t.grad.abs().sum() > 0
-    assert mtc_loss(tracklets(E1, E2), 0.6).item() == 0.0
+    assert t.grad.abs().sum() > 0 and a.grad.abs().sum() > 0
+    apart = torch.tensor([[1.0, 0.0], [0.0, 1.0]]).expand(1, 3, 2, 2)
+    assert mtc_loss(tracklets(E1, E2), apart, 0.6).item() == 0.0
+
+
+def test_mtc_penalises_two_queries_that_look_at_the_same_cells_whatever_their_prompts():
+    model = make().train()
+    with torch.no_grad():
+        # Both queries attend uniformly (no query projection), from prompts far apart.
+        for layer in model.rssa:
+            layer.attn.q.weight.zero_()
+            layer.attn.q.bias.zero_()
+        model.prompts.copy_(torch.stack([torch.ones(16), -torch.ones(16)]) * 3)
+    x, y = torch.randn(2, 4, 3, 32, 48), torch.tensor([0, 1])
+    out = model(x)
+    torch.testing.assert_close(out["region_attn"][:, :, 0], out["region_attn"][:, :, 1])
+    _, parts = total_loss(model, out, y)
+    assert parts["mtc"] >= 0.5 * 1.0
 
 
 def test_video_consistency_prefers_the_true_class():

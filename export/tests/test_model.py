@@ -134,20 +134,33 @@ def test_exactly_two_tracklets():
         make(tracklets=3)
 
 
-def test_top_k_picks_the_most_similar_semantics():
+def test_top_k_semantics_are_the_global_heads_top_classes_weighted_by_their_softmax():
     model = make(top_k=2)
-    with torch.no_grad():
-        model.global_query.weight.copy_(torch.eye(16))
-        model.global_query.bias.zero_()
     semantics = F.normalize(torch.randn(C, 16), dim=-1)
-    g = torch.stack([semantics[3] + 0.5 * semantics[1], semantics[0]])
-    sims = F.normalize(g, dim=-1) @ semantics.T
-    idx, sel = model.select_top_k(g, semantics)
-    assert idx.shape == (2, 2) and sel.shape == (2, 2, 16)
+    logits = torch.tensor([[0.0, 2.0, -1.0, 3.0, 0.5], [4.0, 0.0, 0.0, 0.0, 1.0]], requires_grad=True)
+    idx, sel = model.select_top_k(logits, semantics)
+    assert idx.tolist() == [[3, 1], [0, 4]]
     for b in range(2):
-        assert set(idx[b].tolist()) == set(sims[b].topk(2).indices.tolist())
-        torch.testing.assert_close(sel[b], semantics[idx[b]])
-    assert idx[1, 0].item() == 0
+        w = torch.softmax(logits[b, idx[b]], dim=0) * 2
+        torch.testing.assert_close(sel[b], semantics[idx[b]] * w.unsqueeze(-1))
+    sel[:, 1].sum().backward()
+    assert logits.grad.abs().sum() > 0
+
+
+def test_every_parameter_learns_from_the_total_loss():
+    from art_export.losses import total_loss
+
+    model = make().train()
+    with torch.no_grad():
+        # As after some training: the branches that start at zero no longer are.
+        for p in model.parameters():
+            if not p.any():
+                p.normal_(std=0.1)
+    model.update_prototypes(F.normalize(torch.randn(2, E), dim=-1), torch.tensor([0, 1]))
+    loss, _ = total_loss(model, model(torch.randn(2, 4, 3, 32, 48)), torch.tensor([0, 1]))
+    loss.backward()
+    silent = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert silent == []
 
 
 def test_top_k_bounds():
@@ -196,6 +209,23 @@ def test_bank_follows_agent_by_ema():
     assert (model.bank - target).norm() < d0
     torch.testing.assert_close(model.bank.norm(dim=-1), torch.ones(C, M))
     assert not model.bank.requires_grad
+
+
+def test_bank_keeps_the_text_encoders_semantics_over_a_long_training():
+    model = make()
+    text = model.text_bank.clone()
+    with torch.no_grad():
+        # The agent as far from the encoder as it can go: orthogonal to every row.
+        agent = torch.randn(C, M, E)
+        agent -= (agent * text).sum(-1, keepdim=True) * text
+        model.agent_bank.copy_(F.normalize(agent, dim=-1))
+    for _ in range(7603):
+        model.update_bank()
+    cos = (model.bank * text).sum(-1)
+    assert cos.min() >= 0.7
+    toward = (model.bank * F.normalize(model.agent_bank.detach(), dim=-1)).sum(-1)
+    assert toward.min() >= 0.7
+    torch.testing.assert_close(model.text_bank, text)
 
 
 def test_prototypes_track_class_embeddings():

@@ -37,6 +37,7 @@ pub mod onnx_io;
 pub mod ort_backend;
 pub mod postprocess;
 pub mod preprocess;
+pub mod region;
 mod resample;
 pub mod tract_backend;
 

@@ -41,6 +41,11 @@ pub struct Args {
     /// confusion matrix shows confused). Training keeps each pair in one batch.
     #[arg(long, value_parser = parse_twins)]
     pub twins: Option<Twins>,
+    /// Also write each clip's `boxes.json`: the performer's box in every
+    /// frame, in the frame's pixels, and the walker's where there is one
+    /// (the ground truth of `artrt eval`'s region hit).
+    #[arg(long)]
+    pub boxes: bool,
     /// Also write a contact sheet (PNG): a few frames of one clip per class, labelled.
     #[arg(long)]
     pub preview: Option<PathBuf>,
@@ -93,6 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         framing: args.framing,
         twins: args.twins.map(|t| t.0).unwrap_or_default(),
+        boxes: args.boxes,
     };
     if let Err(e) = opts.check() {
         bail!("{e}");
