@@ -36,14 +36,56 @@ struct Panel {
     colour: [f32; 3],
 }
 
+/// A piece of apparatus: a box standing on the floor, `x0..x1` by `z0..z1`,
+/// `h` high, in one colour (its top lit, its sides shaded).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Apparatus {
+    pub x0: f32,
+    pub x1: f32,
+    pub z0: f32,
+    pub z1: f32,
+    pub h: f32,
+    pub colour: [f32; 3],
+}
+
+impl Apparatus {
+    /// Distance along the ray from `o` in direction `d` to the box, and the
+    /// shade of the face hit (1 on top, less on the sides).
+    fn hit(&self, o: V3, d: V3) -> Option<(f32, f32)> {
+        let (mut t0, mut t1, mut shade) = (0.0f32, f32::INFINITY, 1.0);
+        for (o, d, lo, hi, face) in [
+            (o.x, d.x, self.x0, self.x1, 0.7),
+            (o.y, d.y, 0.0, self.h, 1.0),
+            (o.z, d.z, self.z0, self.z1, 0.85),
+        ] {
+            if d.abs() < 1e-6 {
+                if o < lo || o > hi {
+                    return None;
+                }
+                continue;
+            }
+            let (a, b) = ((lo - o) / d, (hi - o) / d);
+            let (near, far) = if a < b { (a, b) } else { (b, a) };
+            if near > t0 {
+                t0 = near;
+                shade = face;
+            }
+            t1 = t1.min(far);
+        }
+        (t0 <= t1 && t0 > 0.0).then_some((t0, shade))
+    }
+}
+
 /// Renders the background of a scene: `(width + 2 margin) x (height + 2
-/// margin)` RGB pixels, image point `(x, y)` at `(x + margin, y + margin)`.
+/// margin)` RGB pixels, image point `(x, y)` at `(x + margin, y + margin)`,
+/// with `apparatus` standing on the floor.
 pub(crate) fn render(
     rng: &mut impl Rng,
     cam: &Camera,
     width: u32,
     height: u32,
     margin: u32,
+    apparatus: &[Apparatus],
 ) -> Vec<u8> {
     let seed: u64 = rng.random();
     let floor_a = match rng.random_range(0..4) {
@@ -100,7 +142,17 @@ pub(crate) fn render(
             } else {
                 f32::INFINITY
             };
-            let c = if t_floor < t_wall {
+            let nearest = apparatus
+                .iter()
+                .filter_map(|a| a.hit(cam.pos, d).map(|h| (h, a.colour)))
+                .min_by(|a, b| a.0.0.total_cmp(&b.0.0));
+            let c = if let Some(((t, shade), colour)) =
+                nearest.filter(|((t, _), _)| *t < t_floor.min(t_wall))
+            {
+                let p = cam.pos + d * t;
+                let n = 1.0 + grain * (value_noise(seed ^ 4, p.x * 10.0, p.z * 10.0) - 0.5);
+                colour.map(|v| v * shade * n)
+            } else if t_floor < t_wall {
                 let p = cam.pos + d * t_floor;
                 floor_colour(seed, p, floor_a, floor_b, planks, tile, mat_edge, grain)
             } else if t_wall.is_finite() {

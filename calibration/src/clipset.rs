@@ -50,6 +50,9 @@ pub struct Provenance {
     /// SHA-256 of the labels file a cut set was cut by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels_sha256: Option<String>,
+    /// `"venue"` for generated sets of the venue view (`artrt synth --view venue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<String>,
 }
 
 /// The contents of `set.toml`.

@@ -66,6 +66,8 @@ pub use preview::contact_sheet;
 #[cfg(feature = "synth")]
 pub use render::{BBox, PartBoxes};
 #[cfg(feature = "synth")]
+pub use scene::View;
+#[cfg(feature = "synth")]
 pub use stream::{GymStream, Segment, StreamOptions};
 #[cfg(feature = "synth")]
 pub use synth::{

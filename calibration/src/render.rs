@@ -165,27 +165,29 @@ impl Renderer {
         }
     }
 
-    /// Renders frame `n` of `scene` with the performer (and the distractor,
-    /// if any) into `out` (RGB, row-major); returns where each performer
-    /// part lies and where the distractor is.
+    /// Renders frame `n` of `scene` with the other people (farthest first)
+    /// and the performer in front of them into `out` (RGB, row-major);
+    /// returns where each performer part lies and where each other person is.
     pub fn render(
         &mut self,
         scene: &Scene,
         n: u64,
         performer: &FigureRef,
-        distractor: Option<&FigureRef>,
+        others: &[FigureRef],
         out: &mut [u8],
-    ) -> (PartBoxes, Option<BBox>) {
+    ) -> (PartBoxes, Vec<Option<BBox>>) {
         let (dx, dy) = scene.shake.offset(n);
         self.canvas.mask.fill(false);
         let mut boxes: PartBoxes = [None; 12];
-        let mut walker: PartBoxes = [None; 12];
-        if let Some(d) = distractor {
-            self.draw_figure(scene, d, (dx, dy), &mut walker);
+        let mut placed = Vec::with_capacity(others.len());
+        for other in others {
+            let mut parts: PartBoxes = [None; 12];
+            self.draw_figure(scene, other, (dx, dy), &mut parts);
+            placed.push(BBox::of_parts(&parts));
         }
         self.draw_figure(scene, performer, (dx, dy), &mut boxes);
         self.composite(scene, n, (dx, dy), out);
-        (boxes, BBox::of_parts(&walker))
+        (boxes, placed)
     }
 
     fn draw_figure(

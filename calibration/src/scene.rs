@@ -2,6 +2,7 @@
 //! and clothing, background, distractor, shake, photometric changes and
 //! noise. All of it is drawn from one random generator.
 
+use crate::background::Apparatus;
 use crate::camera::Camera;
 use crate::figure::{Build, Skeleton};
 use crate::geom::{V3, deg, lerp, mix};
@@ -101,6 +102,50 @@ impl Look {
     }
 }
 
+/// What the camera sees.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum View {
+    /// The performer fills much of the frame, at most one person walks
+    /// past behind them.
+    #[default]
+    Gym,
+    /// A wide view of the venue: the performer is small, a coach, judges
+    /// and the next gymnast stand or move around them, apparatus stands
+    /// about, and the camera looks from the side or from above.
+    Venue,
+}
+
+impl std::str::FromStr for View {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "gym" => Ok(View::Gym),
+            "venue" => Ok(View::Venue),
+            other => Err(format!(
+                "unknown view {other:?} (expected `gym` or `venue`)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for View {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            View::Gym => "gym",
+            View::Venue => "venue",
+        })
+    }
+}
+
+/// Another person in the scene, and what they are there as (the key of
+/// their boxes in `boxes.json`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Person {
+    pub role: &'static str,
+    pub figure: Distractor,
+}
+
 /// A second person walking across the background.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Distractor {
@@ -169,7 +214,8 @@ pub(crate) struct Scene {
     /// +1: the performer faces `+x` at the start, -1: `-x`.
     pub heading: f32,
     pub style: Style,
-    pub distractor: Option<Distractor>,
+    /// Everyone but the performer, farthest first.
+    pub others: Vec<Person>,
     pub shake: Shake,
     pub photo: Photometric,
     pub jpeg_quality: u8,
@@ -191,10 +237,93 @@ pub(crate) struct SizeRange(pub f32, pub f32);
 pub(crate) const CLIP_SIZE: SizeRange = SizeRange(0.65, 1.0);
 /// Performer sizes of streams, which leave room to walk between elements.
 pub(crate) const STREAM_SIZE: SizeRange = SizeRange(0.65, 0.85);
+/// Performer sizes of the venue view.
+const VENUE_SIZE: SizeRange = SizeRange(0.3, 0.42);
+
+/// A figure standing or walking on the floor at depth `z`, from `x0`.
+fn figure(rng: &mut impl Rng, z: (f32, f32), x0: (f32, f32), speed: (f32, f32)) -> Distractor {
+    let speed = rng.random_range(speed.0..=speed.1) * if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+    Distractor {
+        build: Build::sample(rng),
+        look: Look::sample(rng, 0.3),
+        z: rng.random_range(z.0..z.1),
+        x0: rng.random_range(x0.0..x0.1),
+        speed,
+        phase0: rng.random_range(0.0..std::f32::consts::TAU),
+    }
+}
+
+/// The venue's other people: a coach beside the performance area, judges
+/// standing in a row behind it, the next gymnast walking about.
+fn venue_people(rng: &mut impl Rng) -> Vec<Person> {
+    let side = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+    let mut coach = figure(rng, (1.0, 2.0), (2.0, 3.0), (0.0, 0.3));
+    coach.x0 *= side;
+    let mut people = vec![Person {
+        role: "coach",
+        figure: coach,
+    }];
+    let judges = rng.random_range(2..=3);
+    let row_z = rng.random_range(3.5..4.5);
+    let first = rng.random_range(-3.0..-1.0);
+    for k in 0..judges {
+        let mut judge = figure(rng, (row_z, row_z + 0.1), (0.0, 0.3), (0.0, 0.0));
+        judge.x0 += first + 1.6 * k as f32;
+        people.push(Person {
+            role: ["judge_1", "judge_2", "judge_3"][k],
+            figure: judge,
+        });
+    }
+    people.push(Person {
+        role: "gymnast",
+        figure: figure(rng, (1.5, 3.0), (-4.0, 4.0), (0.4, 1.0)),
+    });
+    people
+}
+
+/// Apparatus behind the performance area: a vaulting table, a beam, a
+/// stack of mats, in turn.
+fn venue_apparatus(rng: &mut impl Rng) -> Vec<Apparatus> {
+    (0..rng.random_range(1..=3))
+        .map(|k| {
+            let (w, d, h) = [(1.2, 0.35, 1.25), (5.0, 0.1, 1.2), (2.0, 1.5, 0.4)][k];
+            let x0 = rng.random_range(-5.0..3.0);
+            let z0 = rng.random_range(2.0..4.5);
+            let colour = [
+                [90.0, 70.0, 60.0],
+                [200.0, 180.0, 150.0],
+                [60.0, 90.0, 170.0],
+            ][k]
+                .map(|v: f32| v * rng.random_range(0.8..1.2));
+            Apparatus {
+                x0,
+                x1: x0 + w,
+                z0,
+                z1: z0 + d,
+                h,
+                colour,
+            }
+        })
+        .collect()
+}
 
 impl Scene {
-    /// Draws a scene for frames of `width` x `height`.
+    /// Draws a scene of the gym view for frames of `width` x `height`.
     pub fn sample(rng: &mut impl Rng, width: u32, height: u32, size: SizeRange) -> Scene {
+        Scene::sample_view(rng, width, height, size, View::Gym)
+    }
+
+    /// Draws a scene of `view` for frames of `width` x `height`; the venue
+    /// view sets its own performer sizes.
+    pub fn sample_view(
+        rng: &mut impl Rng,
+        width: u32,
+        height: u32,
+        size: SizeRange,
+        view: View,
+    ) -> Scene {
+        let venue = view == View::Venue;
+        let size = if venue { VENUE_SIZE } else { size };
         let (w, h) = (width as f32, height as f32);
         let allowed_w = (CENTRAL_WIDTH * w).min(0.87 * h);
         let allowed_h = 0.96 * h;
@@ -207,7 +336,12 @@ impl Scene {
         let cy = 0.5 * h + rng.random_range(-0.5..=0.5) * slack_y;
         let dist = rng.random_range(7.0..14.0);
         let yaw = deg(rng.random_range(-25.0..25.0));
-        let pitch = deg(rng.random_range(-3.0..10.0));
+        // The venue's camera looks from the side or from the stands above.
+        let pitch = deg(if venue {
+            rng.random_range(8.0..35.0)
+        } else {
+            rng.random_range(-3.0..10.0)
+        });
         let target = V3::new(0.0, 0.5 * ENVELOPE_HEIGHT, 0.0);
         let camera = Camera::look_at(target, yaw, pitch, dist, s * dist, cx, cy);
         let build = Build::sample(rng);
@@ -218,7 +352,7 @@ impl Scene {
             warp: rng.random_range(-0.04..0.04),
         };
         let scale_px = h / 120.0;
-        let distractor = rng.random_bool(0.6).then(|| {
+        let walker = rng.random_bool(0.6).then(|| {
             let speed = rng.random_range(0.5..1.2) * if rng.random_bool(0.5) { 1.0 } else { -1.0 };
             Distractor {
                 build: Build::sample(rng),
@@ -243,7 +377,21 @@ impl Scene {
         let jpeg_quality = rng.random_range(55..=95);
         let noise_seed = rng.random();
         let margin = (3.0 * scale_px).ceil() as u32;
-        let background = crate::background::render(rng, &camera, width, height, margin);
+        let mut others: Vec<Person> = walker
+            .map(|figure| Person {
+                role: "walker",
+                figure,
+            })
+            .into_iter()
+            .collect();
+        let apparatus = if venue {
+            others.extend(venue_people(rng));
+            others.sort_by(|a, b| b.figure.z.total_cmp(&a.figure.z));
+            venue_apparatus(rng)
+        } else {
+            Vec::new()
+        };
+        let background = crate::background::render(rng, &camera, width, height, margin, &apparatus);
         Scene {
             width,
             height,
@@ -252,7 +400,7 @@ impl Scene {
             look,
             heading,
             style,
-            distractor,
+            others,
             shake,
             photo,
             jpeg_quality,

@@ -10,7 +10,7 @@ use crate::geom::V3;
 use crate::motion;
 use crate::render::{BBox, FigureRef, PartBoxes, Renderer};
 use crate::routine::Routine;
-use crate::scene::{CLIP_SIZE, Scene};
+use crate::scene::{CLIP_SIZE, Scene, View};
 use crate::stream::PAUSE_S;
 use image::RgbImage;
 use rand::{Rng, SeedableRng};
@@ -49,9 +49,11 @@ pub struct SynthOptions {
     /// noise) as the two classes of pair `k mod len`, and no other class
     /// appears. Empty: one scene per clip, classes in turn.
     pub twins: Vec<(usize, usize)>,
-    /// Also write each clip's `boxes.json`: the performer's and the
-    /// walker's box in every frame.
+    /// Also write each clip's `boxes.json`: where the performer and the
+    /// other people are in every frame.
     pub boxes: bool,
+    /// What the camera sees.
+    pub view: View,
 }
 
 impl Default for SynthOptions {
@@ -66,6 +68,7 @@ impl Default for SynthOptions {
             framing: Framing::Centred,
             twins: Vec::new(),
             boxes: false,
+            view: View::Gym,
         }
     }
 }
@@ -144,8 +147,11 @@ pub struct Clip {
     pub frames: Vec<RgbImage>,
     /// Where the performer's parts lie in each frame (before noise and JPEG).
     pub parts: Vec<PartBoxes>,
-    /// Where the walker in the background is in each frame, if drawn.
-    pub walker: Vec<Option<BBox>>,
+    /// What each other person in the scene is there as (`walker`,
+    /// `coach`, ...), in the order of [`others`](Self::others).
+    pub roles: Vec<&'static str>,
+    /// Where each other person is in each frame, if drawn.
+    pub others: Vec<Vec<Option<BBox>>>,
     /// JPEG quality the set writes this clip with.
     pub jpeg_quality: u8,
 }
@@ -179,17 +185,17 @@ pub fn render_clip(opts: &SynthOptions, index: usize) -> Clip {
 pub fn render_clip_as(opts: &SynthOptions, index: usize, class_id: usize) -> Clip {
     assert!(class_id < CLASSES, "class id {class_id} out of range");
     let mut rng = clip_rng(opts.seed, index);
-    let scene = Scene::sample(&mut rng, opts.width, opts.height, CLIP_SIZE);
+    let scene = Scene::sample_view(&mut rng, opts.width, opts.height, CLIP_SIZE, opts.view);
     let mut renderer = Renderer::new(opts.width, opts.height);
     let mut frames = Vec::with_capacity(opts.frames as usize);
     let mut parts = Vec::with_capacity(opts.frames as usize);
-    let mut walker = Vec::with_capacity(opts.frames as usize);
+    let mut others = Vec::with_capacity(opts.frames as usize);
     let fps = opts.fps as f32;
     let mut emit = |n: u64, t: f32, skeleton: &Skeleton| {
         let mut img = RgbImage::new(opts.width, opts.height);
-        let (p, w) = draw(&scene, &mut renderer, n, t, skeleton, &mut img);
+        let (p, o) = draw(&scene, &mut renderer, n, t, skeleton, &mut img);
         parts.push(p);
-        walker.push(w);
+        others.push(o);
         frames.push(img);
     };
     match ELEMENTS.get(class_id) {
@@ -236,14 +242,15 @@ pub fn render_clip_as(opts: &SynthOptions, index: usize, class_id: usize) -> Cli
         class_id,
         frames,
         parts,
-        walker,
+        roles: scene.others.iter().map(|o| o.role).collect(),
+        others,
         jpeg_quality: scene.jpeg_quality,
     }
 }
 
 impl Clip {
-    /// The clip's `boxes.json`: the performer's box in every frame and,
-    /// where the scene has one, the walker's.
+    /// The clip's `boxes.json`: the performer's box in every frame, and
+    /// those of the other people who appear in any.
     pub fn boxes(&self) -> ClipBoxes {
         let (w, h) = self
             .frames
@@ -256,20 +263,28 @@ impl Clip {
             .map(|p| BBox::of_parts(p).and_then(|b| b.in_frame(w, h)))
             .collect();
         boxes.0.insert(PERFORMER.to_string(), performer);
-        let walker: Vec<_> = self
-            .walker
-            .iter()
-            .map(|b| b.and_then(|b| b.in_frame(w, h)))
-            .collect();
-        if walker.iter().any(Option::is_some) {
-            boxes.0.insert("walker".to_string(), walker);
+        for (k, role) in self.roles.iter().enumerate() {
+            let seen: Vec<_> = self
+                .others
+                .iter()
+                .map(|frame| {
+                    frame
+                        .get(k)
+                        .copied()
+                        .flatten()
+                        .and_then(|b| b.in_frame(w, h))
+                })
+                .collect();
+            if seen.iter().any(Option::is_some) {
+                boxes.0.insert(role.to_string(), seen);
+            }
         }
         boxes
     }
 }
 
 /// Draws frame `n` (time `t` seconds) of `scene` with the performer at
-/// `skeleton` and the distractor, if any, where it walks at `t`.
+/// `skeleton` and everyone else where they are at `t`.
 pub(crate) fn draw(
     scene: &Scene,
     renderer: &mut Renderer,
@@ -277,19 +292,24 @@ pub(crate) fn draw(
     t: f32,
     skeleton: &Skeleton,
     img: &mut RgbImage,
-) -> (PartBoxes, Option<BBox>) {
-    let walker = scene.distractor.as_ref().map(|d| (d.skeleton(t), d));
+) -> (PartBoxes, Vec<Option<BBox>>) {
+    let skeletons: Vec<Skeleton> = scene.others.iter().map(|o| o.figure.skeleton(t)).collect();
     let perf = FigureRef {
         skeleton,
         build: &scene.build,
         look: &scene.look,
     };
-    let dref = walker.as_ref().map(|(s, d)| FigureRef {
-        skeleton: s,
-        build: &d.build,
-        look: &d.look,
-    });
-    renderer.render(scene, n, &perf, dref.as_ref(), img)
+    let others: Vec<FigureRef> = scene
+        .others
+        .iter()
+        .zip(&skeletons)
+        .map(|(o, s)| FigureRef {
+            skeleton: s,
+            build: &o.figure.build,
+            look: &o.figure.look,
+        })
+        .collect();
+    renderer.render(scene, n, &perf, &others, img)
 }
 
 /// Writes a whole set to `out` (which must be empty or absent), rendering
@@ -312,13 +332,20 @@ pub fn generate_set(
             version: env!("CARGO_PKG_VERSION").to_string(),
             seed: Some(opts.seed),
             description: Some(format!(
-                "synthetic fine-grained gym: {} clips of {} frames",
-                opts.clips, opts.frames
+                "synthetic fine-grained gym{}: {} clips of {} frames",
+                if opts.view == View::Venue {
+                    ", venue view"
+                } else {
+                    ""
+                },
+                opts.clips,
+                opts.frames
             )),
             framing: Some(opts.framing.to_string()),
             twins: (!opts.twins.is_empty()).then(|| twins_spec(&opts.twins)),
             recording: None,
             labels_sha256: None,
+            view: (opts.view != View::Gym).then(|| opts.view.to_string()),
         },
     };
     let writer = ClipSetWriter::create(out, &labels(), meta)?;

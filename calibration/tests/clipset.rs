@@ -21,6 +21,7 @@ fn meta() -> SetMeta {
             twins: None,
             recording: None,
             labels_sha256: None,
+            view: None,
         },
     }
 }

@@ -82,6 +82,7 @@ fn set_is_valid_and_balanced() {
         framing: Framing::Live,
         twins: Vec::new(),
         boxes: false,
+        view: artrt_calibration::View::Gym,
     };
     let dir = tempfile::tempdir().unwrap();
     let ticks = std::sync::atomic::AtomicUsize::new(0);
@@ -398,4 +399,49 @@ fn malformed_boxes_are_refused_naming_the_file_and_what_is_wrong() {
             "{text}: {err}"
         );
     }
+}
+
+#[test]
+fn venue_view_shows_a_small_performer_among_other_people() {
+    use artrt_calibration::View;
+    let opts = SynthOptions {
+        clips: CLASSES * 2,
+        frames: 4,
+        seed: 8,
+        boxes: true,
+        ..SynthOptions::default()
+    };
+    let venue = SynthOptions {
+        view: View::Venue,
+        ..opts.clone()
+    };
+    let area = |b: &[f32; 4]| (b[2] - b[0]) * (b[3] - b[1]);
+    let mean_area = |o: &SynthOptions| {
+        let areas: Vec<f32> = (0..o.clips)
+            .flat_map(|i| render_clip(o, i).boxes().performer().unwrap().to_vec())
+            .flatten()
+            .map(|b| area(&b))
+            .collect();
+        areas.iter().sum::<f32>() / areas.len() as f32
+    };
+    let (gym, wide) = (mean_area(&opts), mean_area(&venue));
+    assert!(
+        wide < 0.5 * gym,
+        "venue performer {wide} px² against the gym's {gym} px²"
+    );
+    for i in 0..venue.clips {
+        let boxes = render_clip(&venue, i).boxes();
+        let people = boxes.0.keys().filter(|k| *k != "performer").count();
+        assert!(
+            people >= 3,
+            "clip {i}: only {people} other people: {:?}",
+            boxes.0.keys()
+        );
+        assert!(boxes.0.contains_key("coach") || boxes.0.contains_key("judge_1"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let set = generate_set(&dir.path().join("venue"), &venue, || {}).unwrap();
+    assert_eq!(set.meta().provenance.view.as_deref(), Some("venue"));
+    let set = generate_set(&dir.path().join("gym"), &opts, || {}).unwrap();
+    assert_eq!(set.meta().provenance.view, None);
 }

@@ -3,10 +3,11 @@
 A clip's `boxes.json` (written by `artrt synth --boxes`) gives the
 performer's box in every frame, in the frame's pixels. The box is carried
 through the bundle's geometry (shorter-side resize, centre crop) into the
-model's input, and each cell of the h x w token grid (an equal share of the
-crop) is weighted by the fraction of its area inside the box. A tracklet's
-region hit in a frame is the sum of its attention weighted so: 1 when all of
-it is on the performer, 0 when none is. The overlap of the two tracklets is
+model's input, onto the h x w token grid (equal cells dividing the crop).
+A tracklet's region hit in a frame is the share of its attention on the
+cells the box covers any part of: at the model's token resolution, the
+attention on the performer (1 when all of it is, 0 when none is; a
+performer smaller than a cell still scores 1 on the cells holding them). The overlap of the two tracklets is
 sum_n min(a_1[n], a_2[n]) per frame: 1 for the same map, 0 for disjoint ones.
 """
 
@@ -54,8 +55,8 @@ def to_crop(boxes: np.ndarray, width: int, height: int, pre: Preprocess) -> np.n
 
 
 def cell_coverage(crop_boxes: np.ndarray, grid: tuple[int, int], pre: Preprocess) -> np.ndarray:
-    """Fraction of each grid cell's area inside the box: [..., 4] -> [..., h*w]
-    (NaN where the box is NaN)."""
+    """Which grid cells the box covers any part of: [..., 4] -> [..., h*w] of
+    1 and 0 (NaN where the box is NaN)."""
     gh, gw = grid
     xs = np.arange(gw + 1, dtype=np.float32) * (pre.width / gw)
     ys = np.arange(gh + 1, dtype=np.float32) * (pre.height / gh)
@@ -63,14 +64,15 @@ def cell_coverage(crop_boxes: np.ndarray, grid: tuple[int, int], pre: Preprocess
     ox = np.clip(np.minimum(b[..., 2], xs[1:]) - np.maximum(b[..., 0], xs[:-1]), 0.0, None) / (xs[1] - xs[0])
     oy = np.clip(np.minimum(b[..., 3], ys[1:]) - np.maximum(b[..., 1], ys[:-1]), 0.0, None) / (ys[1] - ys[0])
     cover = oy[..., :, None] * ox[..., None, :]  # [..., gh, gw]
-    return cover.reshape(*crop_boxes.shape[:-1], gh * gw)
+    touched = np.where(np.isnan(cover), np.nan, (cover > 0).astype(np.float32))
+    return touched.reshape(*crop_boxes.shape[:-1], gh * gw)
 
 
 def region_report(attn: np.ndarray, coverage: np.ndarray) -> dict:
     """Region hit per tracklet, the best tracklet's, and the tracklets' overlap.
 
-    attn [N, T, J, h*w] (each map sums to 1), coverage [N, T, h*w] (NaN rows:
-    frames without a box, left out of the hit).
+    attn [N, T, J, h*w] (each map sums to 1), coverage [N, T, h*w] from
+    `cell_coverage` (NaN rows: frames without a box, left out of the hit).
     """
     attn = np.asarray(attn, dtype=np.float64)
     hit = (attn * np.asarray(coverage, dtype=np.float64)[:, :, None, :]).sum(axis=-1)  # [N, T, J]

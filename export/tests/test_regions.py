@@ -21,11 +21,13 @@ def test_boxes_follow_the_resize_and_centre_crop():
     assert outside[0, 2] == 0.0  # left of the crop: no width left
 
 
-def test_cell_coverage_is_the_share_of_each_cell_inside_the_box():
+def test_cell_coverage_marks_the_cells_the_box_covers_any_part_of():
     cov = cell_coverage(np.array([16.0, 0.0, 40.0, 16.0], dtype=np.float32), (7, 7), PRE)
     grid = cov.reshape(7, 7)
-    assert grid[0, 1] == 1.0 and grid[0, 2] == 0.5 and grid[0, 0] == 0.0
-    assert grid[1:].sum() == 0.0
+    assert grid[0, 1] == 1.0 and grid[0, 2] == 1.0 and grid[0, 0] == 0.0 and grid[0, 3] == 0.0
+    assert grid[1:].sum() == 0.0  # touching the edge of row 1 is not covering it
+    small = cell_coverage(np.array([20.0, 20.0, 22.0, 22.0], dtype=np.float32), (7, 7), PRE).reshape(7, 7)
+    assert small.sum() == 1.0 and small[1, 1] == 1.0
     assert np.isnan(cell_coverage(np.full(4, np.nan, dtype=np.float32), (7, 7), PRE)).all()
 
 

@@ -4,8 +4,9 @@
 //! The model's input is the centred `width x height` crop of the frame
 //! resized so its shorter side is `resize_to`; its `h x w` token grid
 //! divides that crop into equal cells. A tracklet's region hit in a frame
-//! is the sum over cells of its attention times the fraction of the cell
-//! inside the performer's box: 1 when all of it falls on the performer.
+//! is the share of its attention on the cells the performer's box covers
+//! any part of: at the model's token resolution, the attention on the
+//! performer (1 when all of it is, 0 when none is).
 //! The overlap of two tracklets is `sum_n min(a_1[n], a_2[n])`: 1 for the
 //! same map, 0 for disjoint ones.
 
@@ -80,7 +81,8 @@ impl InputGeometry {
         ]
     }
 
-    /// The fraction of each cell's area (row-major) inside `b`, a box in the frame's pixels.
+    /// 1 for each cell (row-major) that `b`, a box in the frame's pixels,
+    /// covers any part of, 0 for the others.
     pub fn coverage(&self, b: Box2) -> Vec<f32> {
         let [x0, y0, x1, y1] = self.to_input(b);
         let (cw, ch) = (
@@ -95,7 +97,11 @@ impl InputGeometry {
         for r in 0..self.grid[0] {
             let fy = span(y0, y1, r, ch);
             for c in 0..self.grid[1] {
-                out.push(fy * span(x0, x1, c, cw));
+                out.push(if fy * span(x0, x1, c, cw) > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                });
             }
         }
         out
@@ -130,7 +136,7 @@ impl RegionTally {
     /// frame `t` (`None` where the frame has no box).
     pub fn add(&mut self, attn: &[f32], tracklets: usize, coverage: &[Option<Vec<f32>>]) {
         let t = coverage.len();
-        if t == 0 || tracklets == 0 || attn.len() % (t * tracklets) != 0 {
+        if t == 0 || tracklets == 0 || !attn.len().is_multiple_of(t * tracklets) {
             return;
         }
         let cells = attn.len() / (t * tracklets);
@@ -211,7 +217,7 @@ mod tests {
         ]);
         assert_eq!(cover.len(), 49);
         assert!(
-            (cover[1] - 1.0).abs() < 1e-3 && (cover[2] - 0.5).abs() < 1e-3,
+            cover[1] == 1.0 && cover[2] == 1.0 && cover[3] == 0.0,
             "{cover:?}"
         );
         assert!(cover[0] == 0.0 && cover[7..].iter().all(|&c| c == 0.0));

@@ -196,6 +196,7 @@ pub fn cut(rec: &Path, out: &Path, options: &CutOptions) -> anyhow::Result<Cut> 
             twins: None,
             recording: Some(rec.display().to_string()),
             labels_sha256: Some(format!("{sha:x}")),
+            view: None,
         },
     };
     let writer = ClipSetWriter::create(out, &classes, meta)?;

@@ -1,6 +1,7 @@
 //! Accuracy of a bundle on a clip set: top-1, top-5, mean class accuracy,
-//! per-class results, the confusion matrix, INT8/FP32 agreement and
-//! per-clip latency (what `artrt eval` reports).
+//! per-class results, the confusion matrix, INT8/FP32 agreement, per-clip
+//! latency and, where the clips have `boxes.json`, the region hit of the
+//! tracklets (what `artrt eval` reports).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +11,8 @@ use anyhow::{Context, bail};
 use artrt_calibration::Annotation;
 use artrt_calibration::ClipSet;
 use artrt_infer::postprocess::{softmax_into, top_k};
-use artrt_infer::preprocess::PreprocessError;
+use artrt_infer::preprocess::{PreprocessError, segment_centre};
+use artrt_infer::region::{InputGeometry, RegionHit, RegionTally};
 use artrt_infer::{Backend, Bundle, Failover, FrameRef, Preprocessor};
 use serde::Serialize;
 
@@ -29,6 +31,9 @@ pub struct Report {
     /// not decodable), each with the file and the reason; they count in no
     /// figure.
     pub skipped: Vec<Skipped>,
+    /// Clips whose `boxes.json` could not be used, left out of the region
+    /// hit only.
+    pub boxes_skipped: Vec<Skipped>,
     /// Class labels (bundle and set agree).
     pub labels: Vec<String>,
     /// One entry per precision.
@@ -77,6 +82,8 @@ pub struct Run {
     pub clip_ms: Percentiles,
     /// Predicted class of every clip, in set order.
     pub predictions: Vec<usize>,
+    /// Region hit and overlap of the tracklets, where the clips have boxes.
+    pub regions: Option<RegionHit>,
 }
 
 /// One row of the per-class table.
@@ -164,6 +171,7 @@ struct Tally {
     top5_hits: usize,
     inference_ms: Vec<f64>,
     clip_ms: Vec<f64>,
+    regions: RegionTally,
 }
 
 /// Classifies every clip of `set` once per chain (one chain per precision,
@@ -186,6 +194,7 @@ pub fn evaluate(
             top5_hits: 0,
             inference_ms: Vec::new(),
             clip_ms: Vec::new(),
+            regions: RegionTally::default(),
         })
         .collect();
     let mut pre = Preprocessor::new(&bundle.input);
@@ -193,6 +202,8 @@ pub fn evaluate(
     let mut probs = vec![0.0f32; bundle.labels().len()];
     let mut truth = Vec::new();
     let mut skipped = Vec::new();
+    let mut boxes_skipped = Vec::new();
+    let tracklets = bundle.model.tracklets;
     for clip in set.clips() {
         let start = Instant::now();
         if let Err(skip) = prepare_clip(set, clip, &mut pre, &mut input) {
@@ -209,6 +220,14 @@ pub fn evaluate(
             continue;
         }
         truth.push(clip.class_id);
+        let coverage = match performer_cells(bundle, set, clip) {
+            Ok(c) => c,
+            Err(skip) => {
+                log::warn!("region hit leaves out clip {}: {}", skip.clip, skip.reason);
+                boxes_skipped.push(skip);
+                None
+            }
+        };
         let prepared = start.elapsed();
         for t in &mut tallies {
             let t0 = Instant::now();
@@ -224,6 +243,9 @@ pub fn evaluate(
             t.inference_ms.push(inference.as_secs_f64() * 1e3);
             t.clip_ms
                 .push((prepared + t0.elapsed()).as_secs_f64() * 1e3);
+            if let Some(coverage) = &coverage {
+                t.regions.add(&out.region_attn, tracklets, coverage);
+            }
         }
         progress();
     }
@@ -256,6 +278,7 @@ pub fn evaluate(
         set: set.root().to_path_buf(),
         clips: truth.len(),
         skipped,
+        boxes_skipped,
         labels,
         runs,
         int8_fp32_agreement: agreement,
@@ -296,6 +319,36 @@ fn prepare_clip(
         )),
         Err(e) => Err(skipped(None, e.to_string())),
     }
+}
+
+/// The cells of the model's token grid the performer's box covers, in each
+/// model frame of `clip` (`None` for a frame without a box), from its
+/// `boxes.json`; `Ok(None)` for a clip without one.
+fn performer_cells(
+    bundle: &Bundle,
+    set: &ClipSet,
+    clip: &Annotation,
+) -> Result<Option<Vec<Option<Vec<f32>>>>, Skipped> {
+    let boxes = set.load_boxes(clip).map_err(|e| Skipped {
+        clip: clip.clip_dir.clone(),
+        file: Some(
+            set.root()
+                .join(&clip.clip_dir)
+                .join(artrt_calibration::BOXES_FILE),
+        ),
+        reason: e.to_string(),
+    })?;
+    let Some(performer) = boxes.as_ref().and_then(|b| b.performer()) else {
+        return Ok(None);
+    };
+    let meta = set.meta();
+    let geometry = InputGeometry::new(&bundle.input, bundle.model.grid, meta.width, meta.height);
+    let t = bundle.input.frames;
+    Ok(Some(
+        (0..t)
+            .map(|i| performer[segment_centre(performer.len(), t, i)].map(|b| geometry.coverage(b)))
+            .collect(),
+    ))
 }
 
 /// Accuracy figures of one precision.
@@ -350,5 +403,6 @@ fn summarise(t: Tally, truth: &[usize], labels: &[String]) -> Run {
         inference_ms: Percentiles::of(&t.inference_ms),
         clip_ms: Percentiles::of(&t.clip_ms),
         predictions: t.predictions,
+        regions: t.regions.report(),
     }
 }

@@ -35,6 +35,7 @@ pub mod doctor;
 pub mod emulator;
 pub mod eval;
 pub mod label;
+pub mod overlay;
 pub mod panel;
 pub mod plot;
 pub mod scoring;

@@ -1,7 +1,8 @@
 //! `artrt eval`: the offline accuracy check of a bundle on a clip set.
 //!
 //! Prints top-1, top-5, mean class accuracy, a per-class table, INT8/FP32
-//! agreement (with `--precision both`) and per-clip latency percentiles;
+//! agreement (with `--precision both`), per-clip latency percentiles and,
+//! for clips with boxes (`artrt synth --boxes`), the region hit;
 //! writes the JSON report (schema in `runtime/README.md`) and the confusion
 //! matrix as a PNG.
 
@@ -119,6 +120,16 @@ fn print_report(r: &Report) {
             run.clip_ms.p95,
             run.clip_ms.p99
         );
+        if let Some(g) = &run.regions {
+            let hits: Vec<String> = g.region_hit.iter().map(|h| format!("{h:.3}")).collect();
+            println!(
+                "region hit per tracklet {} (best {:.3}), overlap of the two {:.3}, over {} frames",
+                hits.join(" / "),
+                g.best_region_hit,
+                g.overlap,
+                g.frames
+            );
+        }
         let width = r.labels.iter().map(|l| l.len()).max().unwrap_or(5).max(5);
         println!(
             "{:>5}  {:<width$}  {:>5}  {:>7}  {:>8}",
@@ -133,6 +144,9 @@ fn print_report(r: &Report) {
                 row.class, row.label, row.clips, row.correct, acc
             );
         }
+    }
+    for s in &r.boxes_skipped {
+        println!("region hit leaves out {}: {}", s.clip, s.reason);
     }
     if let Some(a) = r.int8_fp32_agreement {
         println!("\nINT8/FP32 top-1 agreement: {:.2} %", a * 100.0);

@@ -5,7 +5,10 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use artrt_infer::postprocess::{softmax_into, top_k};
-use artrt_infer::{Backend, FrameRef, Precision, Preprocessor};
+use artrt_infer::preprocess::segment_centre;
+use artrt_infer::region::InputGeometry;
+use artrt_infer::{Backend, Bundle, FrameRef, Precision, Preprocessor};
+use artrt_tools::overlay::{self, Prediction};
 use serde_json::json;
 
 use super::common::{BackendArgs, DEFAULT_BUNDLE, load_bundle};
@@ -27,6 +30,14 @@ pub struct Args {
     /// Write the exact tensor fed to the model, float32 [1, T, 3, H, W], to this .npy file.
     #[arg(long)]
     dump_input: Option<PathBuf>,
+    /// Draw the model's frames with each tracklet's region attention over
+    /// them (one colour per tracklet, its strongest cell outlined) and the
+    /// prediction into this PNG.
+    #[arg(long)]
+    overlay: Option<PathBuf>,
+    /// Scale of the frames in the overlay.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=8))]
+    overlay_scale: u32,
 }
 
 /// The JPEG frames of a clip directory (`img_*.jpg`, in name order).
@@ -83,6 +94,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .filter(|(i, _)| *i < labels.len())
         .map(|(i, p)| json!({"class": i, "label": labels[i], "probability": p}))
         .collect();
+    let [t, tracklets, cells] = bundle.model.region_attn_shape(bundle.input.frames);
+    let region_attn: Vec<Vec<&[f32]>> = out
+        .region_attn
+        .chunks(tracklets * cells)
+        .take(t)
+        .map(|frame| frame.chunks(cells).collect())
+        .collect();
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     let report = json!({
         "bundle": bundle.dir(),
@@ -96,6 +114,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "logits": out.logits,
         "probabilities": probs,
         "top5": top5,
+        "region_grid": bundle.model.grid,
+        "region_attn": region_attn,
         "timing_ms": {
             "read": ms(read),
             "decode_preprocess": ms(preprocess),
@@ -104,5 +124,53 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
+    if let Some(path) = &args.overlay {
+        let best = top_k::<1>(&probs)[0];
+        let prediction = Prediction {
+            label: labels.get(best.0).map_or("?", String::as_str),
+            confidence: best.1,
+        };
+        write_overlay(
+            path,
+            &bundle,
+            &jpegs,
+            &out.region_attn,
+            &prediction,
+            args.overlay_scale,
+        )?;
+    }
     Ok(())
+}
+
+/// Draws the overlay of `artrt infer --overlay` into `path`.
+fn write_overlay(
+    path: &Path,
+    bundle: &Bundle,
+    jpegs: &[Vec<u8>],
+    region_attn: &[f32],
+    prediction: &Prediction<'_>,
+    scale: u32,
+) -> anyhow::Result<()> {
+    let t = bundle.input.frames;
+    let frames = (0..t)
+        .map(|i| {
+            let k = segment_centre(jpegs.len(), t, i);
+            image::load_from_memory(&jpegs[k])
+                .map(|img| img.into_rgb8())
+                .with_context(|| format!("cannot decode frame {} for the overlay", k + 1))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (w, h) = frames[0].dimensions();
+    let geometry = InputGeometry::new(&bundle.input, bundle.model.grid, w, h);
+    let img = overlay::draw(
+        &frames,
+        region_attn,
+        bundle.model.tracklets,
+        &geometry,
+        prediction,
+        scale,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot draw the overlay: {e}"))?;
+    img.save(path)
+        .with_context(|| format!("cannot write the overlay {}", path.display()))
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, bail};
 use artrt_calibration::classes::near_twins;
-use artrt_calibration::{ClipSet, Framing, SynthOptions, contact_sheet, generate_set};
+use artrt_calibration::{ClipSet, Framing, SynthOptions, View, contact_sheet, generate_set};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
@@ -42,10 +42,16 @@ pub struct Args {
     #[arg(long, value_parser = parse_twins)]
     pub twins: Option<Twins>,
     /// Also write each clip's `boxes.json`: the performer's box in every
-    /// frame, in the frame's pixels, and the walker's where there is one
-    /// (the ground truth of `artrt eval`'s region hit).
+    /// frame, in the frame's pixels, and those of the other people (the
+    /// ground truth of `artrt eval`'s region hit).
     #[arg(long)]
     pub boxes: bool,
+    /// `gym`: the performer fills much of the frame, at most one person
+    /// walks past. `venue`: a wide view of the venue from the side or from
+    /// above, the performer small among a coach, judges, the next gymnast
+    /// and apparatus (where a global view of the frame is not enough).
+    #[arg(long, default_value = "gym")]
+    pub view: View,
     /// Also write a contact sheet (PNG): a few frames of one clip per class, labelled.
     #[arg(long)]
     pub preview: Option<PathBuf>,
@@ -99,6 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         framing: args.framing,
         twins: args.twins.map(|t| t.0).unwrap_or_default(),
         boxes: args.boxes,
+        view: args.view,
     };
     if let Err(e) = opts.check() {
         bail!("{e}");
