@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .bundle import (
@@ -225,21 +226,40 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         "rssa-ta": "(3) Baseline + RSSA + TA",
         "art": "(4) Baseline + RSSA + TA + MTC loss (ART)",
     }
-    for variant in args.variants:
-        config = _config(args, labels, variant)
-        torch.manual_seed(args.seed)
-        model = build_model(config, bank)
-        print(f"== {names[variant]}")
-        history = train(model, train_data, val_data, _options(args))
-        acc = evaluate(model, test_data)
-        rows.append({"variant": variant, "setting": names[variant], "top1": acc["top1"], "mean_class": acc["mean_class"], "epochs": len(history), "steps": history[-1]["steps"], "seconds": round(sum(h["seconds"] for h in history), 1)})
+    seeds = args.seeds or [args.seed]
+    for seed in seeds:
+        for variant in args.variants:
+            config = _config(args, labels, variant)
+            torch.manual_seed(seed)
+            model = build_model(config, bank)
+            print(f"== {names[variant]}, seed {seed}")
+            options = _options(args)
+            options.seed = seed
+            history = train(model, train_data, val_data, options)
+            acc = evaluate(model, test_data)
+            row = {
+                "variant": variant.replace("-", "_"),
+                "setting": names[variant],
+                "seed": seed,
+                "test_top1": round(acc["top1"], 2),
+                "test_mean_class": round(acc["mean_class"], 2),
+                "epochs": len(history),
+                "steps": history[-1]["steps"],
+                "minutes": round(sum(h["seconds"] for h in history) / 60, 1),
+            }
+            if "regions" in acc:
+                row["test_region_hit"] = acc["regions"]["region_hit"]
+                row["test_overlap"] = acc["regions"]["overlap"]
+            rows.append(row)
     print()
-    print("| setting | top-1 % | mean class % |")
+    print("| setting | test top-1 % (mean ± sd over seeds) | seeds |")
     print("| --- | --- | --- |")
-    for r in rows:
-        print(f"| {r['setting']} | {r['top1']:.1f} | {r['mean_class']:.1f} |")
+    for variant in args.variants:
+        v = np.array([r["test_top1"] for r in rows if r["variant"] == variant.replace("-", "_")])
+        sd = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+        print(f"| {names[variant]} | {v.mean():.1f} ± {sd:.1f} | {len(v)} |")
     if args.json:
-        table = {"command": args.command_line, "train_clips": len(train_data), "test_clips": len(test_data), "rows": rows}
+        table = {"commands": [args.command_line], "train_clips": len(train_data), "test_clips": len(test_data), "rows": rows}
         args.json.write_text(json.dumps(table, indent=2) + "\n")
     return 0
 
@@ -324,7 +344,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--val", type=Path, required=True)
     a.add_argument("--test", type=Path, help="set the table is measured on (default: --val)")
     a.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
-    a.add_argument("--json", type=Path, help="also write the table as JSON")
+    a.add_argument("--seeds", type=int, nargs="+", help="train every setting once per seed (default: --seed); the table gives mean and standard deviation")
+    a.add_argument("--json", type=Path, help="also write the table as JSON: `rows` (variant, seed, test_top1, ...) and `commands`")
     _model_args(a)
     _train_args(a)
     a.set_defaults(run=cmd_ablate)

@@ -361,16 +361,19 @@ def test_ablation_runs_every_setting_with_the_same_budget(sets, tmp_path):
 
     out = tmp_path / "ablation.json"
     rc = main(
-        ["ablate", "--set", str(sets["train"]), "--set", str(sets["train"]), "--val", str(sets["test"]), "--epochs", "1", "--max-steps", "2", "--batch-size", "8", "--quiet", "--json", str(out), *MODEL_ARGS]
+        ["ablate", "--set", str(sets["train"]), "--set", str(sets["train"]), "--val", str(sets["test"]), "--epochs", "1", "--max-steps", "2", "--batch-size", "8", "--seeds", "3", "4", "--quiet", "--json", str(out), *MODEL_ARGS]
     )
     assert rc == 0
     table = json.loads(out.read_text())
     assert table["train_clips"] == 2 * len(ClipSet.open(sets["train"]).clips), "every --set is trained on"
+    assert table["commands"][0].startswith("art-export ablate")
     rows = table["rows"]
-    assert [r["variant"] for r in rows] == ["backbone", "rssa", "rssa-ta", "art"]
+    assert [(r["variant"], r["seed"]) for r in rows] == [(v, s) for s in (3, 4) for v in ("backbone", "rssa", "rssa_ta", "art")]
     for r in rows:
-        assert 0.0 <= r["top1"] <= 100.0 and 0.0 <= r["mean_class"] <= 100.0
+        assert 0.0 <= r["test_top1"] <= 100.0 and 0.0 <= r["test_mean_class"] <= 100.0
         assert r["steps"] == 2
+        # The test set has boxes: every setting with tracklets reports where they look.
+        assert ("test_region_hit" in r) == (r["variant"] != "backbone")
 
 
 def test_eval_command_scores_every_model_file(bundle, sets, capsys):

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Table IV on the venue view (`artrt synth --view venue`): the four settings
+# (backbone only, + RSSA, + RSSA + TA, full ART) trained at one budget with
+# three seeds each, scored on a held-out venue set; writes
+# export/ablation/venue-view.json. The sets go to out/venue/ (ignored by
+# git). MINUTES (default 6) is each run's training budget: twelve runs, so
+# about 12 x (MINUTES + 1) minutes on 2 CPU cores with native bfloat16.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+venv=$(bash export/setup.sh)
+minutes=${MINUTES:-6}
+
+synth() { # name clips seed
+    if [ "$(cat "out/venue/$1/.options" 2>/dev/null)" != "$2 $3" ]; then
+        rm -rf "out/venue/$1"
+        cargo run --release -q -p artrt -- synth --view venue --boxes --out "out/venue/$1" --clips "$2" --seed "$3"
+        echo "$2 $3" > "out/venue/$1/.options"
+    fi
+}
+synth train 10400 21
+synth val 390 22
+synth test 1300 24
+
+"$venv/bin/art-export" ablate --set out/venue/train --val out/venue/val --test out/venue/test \
+    --seeds 0 1 2 --channels 24 --dim 64 --stem-kind conv --epochs 12 --lr 2e-3 --threads 2 \
+    --max-minutes "$minutes" --no-augment --bf16 --compile --quiet \
+    --json export/ablation/venue-view.json
