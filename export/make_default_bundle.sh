@@ -3,7 +3,8 @@
 # nothing: five synthetic gym sets with distinct seeds (clips centred on an
 # element and clips cut as a camera's sliding window meets them for training,
 # validation, calibration, and a held-out test set never used for training or
-# calibration; validation and test with the performer's boxes, for the region
+# calibration; every set but calibration with the performer's boxes, which
+# draw the first tracklet onto the performer in training and give the region
 # hit), training, export and quantisation. Run from anywhere; the
 # sets go to out/gym/ (ignored by git). About 30 minutes on 2 CPU cores with
 # native bfloat16 (AMX or AVX512-BF16): elsewhere on x86 `--bf16` is refused,
@@ -21,8 +22,8 @@ synth() { # name clips seed [synth options]
         echo "$options" > "out/gym/$1/.options"
     fi
 }
-synth train 20800 11
-synth train_live 8000 15 --framing live
+synth train 20800 11 --boxes
+synth train_live 8000 15 --framing live --boxes
 synth val 390 12 --boxes
 synth calib 260 13
 synth test 1300 14 --boxes

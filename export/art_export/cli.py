@@ -26,6 +26,7 @@ from .bundle import (
 )
 from .clipset import ClipSet, ClipSetError
 from .data import ClipTensors
+from .losses import LossWeights
 from .model import VARIANTS, ArtConfig
 from .onnx_export import CALIB_PERCENTILE
 from .preprocess import Preprocess
@@ -89,6 +90,12 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-minutes", type=float, help="stop training after this many minutes (the best epoch so far is kept); the learning rate anneals over whichever of steps and minutes runs out first")
     g.add_argument("--no-augment", action="store_true")
     g.add_argument(
+        "--region-weight",
+        type=float,
+        default=0.5,
+        help="weight of the loss that draws the first tracklet's attention onto the performer, where every training clip has boxes.json (artrt synth --boxes); 0 turns it off",
+    )
+    g.add_argument(
         "--bf16",
         action="store_true",
         help="bfloat16 autocast in training (weights stay float32): faster on CPUs with AMX or AVX512-BF16, refused on other x86 CPUs",
@@ -148,6 +155,8 @@ def _config(args: argparse.Namespace, labels: list[str], variant: str) -> ArtCon
 
 
 def _options(args: argparse.Namespace) -> TrainOptions:
+    if not 0.0 <= args.region_weight <= 100.0:
+        raise ValueError(f"--region-weight {args.region_weight} must be within 0..100")
     return TrainOptions(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -160,6 +169,7 @@ def _options(args: argparse.Namespace) -> TrainOptions:
         compile=args.compile,
         device=args.device,
         progress=not args.quiet,
+        loss_weights=LossWeights(region=args.region_weight),
     )
 
 
@@ -392,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
                 check_compiler(device)
             if getattr(args, "bf16", False):
                 check_bf16(device)
+            _options(args)
         return args.run(args)
     except (ClipSetError, BundleError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
         print(f"art-export {args.command}: error: {err}", file=sys.stderr)

@@ -70,6 +70,22 @@ def mtc_loss(gathered: torch.Tensor, region_attn: torch.Tensor, alpha: float = 0
     )
 
 
+def region_loss(region_attn: torch.Tensor, cells: torch.Tensor, tracklet: int = 0) -> torch.Tensor:
+    """Draws one tracklet's attention onto the performer, where the clips
+    come with the performer's boxes (synthetic sets, `artrt synth --boxes`).
+
+    region_attn [B, T, J, N]; cells [B, T, N], 1 on the token cells the
+    performer's box covers, 0 elsewhere, NaN in frames without a box. The
+    mean over frames with a box of -log(attention on the performer): 0 when
+    all of it is there.
+    """
+    known = ~torch.isnan(cells[..., 0])
+    if not bool(known.any()):
+        return region_attn.sum() * 0.0
+    hit = (region_attn[:, :, tracklet] * torch.nan_to_num(cells)).sum(dim=-1)  # [B, T]
+    return -torch.log(hit[known].clamp(min=1e-4)).mean()
+
+
 def video_consistency_loss(embedding: torch.Tensor, agent_bank: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
     """eqs. 13-14: winner-take-all over templates, then cross-entropy against the true class.
 
@@ -99,14 +115,25 @@ class LossWeights:
 
     mtc: float = 0.5
     text: float = 0.5
+    region: float = 0.5
 
 
-def total_loss(model: Art, out: dict[str, torch.Tensor], labels: torch.Tensor, weights: LossWeights = LossWeights()) -> tuple[torch.Tensor, dict[str, float]]:
-    """eq. 18: L = L_global + L_final + w_mtc L_MTC + w_text L_text (terms per the model's variant)."""
+def total_loss(
+    model: Art,
+    out: dict[str, torch.Tensor],
+    labels: torch.Tensor,
+    weights: LossWeights = LossWeights(),
+    cells: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """eq. 18: L = L_global + L_final + w_mtc L_MTC + w_text L_text (terms per
+    the model's variant), plus w_region L_region where `cells` gives the
+    performer's cells (`region_loss`)."""
     c = model.config
     parts = {"global": F.cross_entropy(out["global_logits"], labels)}
     if c.use_rssa:
         parts["final"] = F.cross_entropy(out["logits"], labels)
+        if cells is not None and weights.region > 0:
+            parts["region"] = weights.region * region_loss(out["region_attn"], cells)
         if c.use_mtc:
             parts["mtc"] = weights.mtc * mtc_loss(out["gathered"], out["region_attn"], c.mtc_alpha)
         emb = out["video_embedding"]

@@ -140,6 +140,13 @@ def train(
     history: list[dict] = []
     best = (-1.0, None)
     step = 0
+    # The performer's boxes, where the training clips have them, draw the
+    # first tracklet's attention onto the performer; augmentation moves the
+    # frames away from their boxes, so it turns this off.
+    supervise = train_data.boxes is not None and model.config.use_rssa and options.loss_weights.region > 0
+    if supervise and options.augment:
+        log("region loss off: augmentation moves the frames away from their boxes (--no-augment keeps it)")
+        supervise = False
 
     def out_of_time() -> bool:
         return budget is not None and time.monotonic() - start > budget
@@ -164,9 +171,12 @@ def train(
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if options.augment:
                 x = augment(x, gen)
+            cells = None
+            if supervise:
+                cells = torch.from_numpy(cell_coverage(train_data.boxes[idx], model.grid, pre)).to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16):
                 out = step_model(x)
-                loss, parts = total_loss(model, out, y, options.loss_weights)
+                loss, parts = total_loss(model, out, y, options.loss_weights, cells)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

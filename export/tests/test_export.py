@@ -514,3 +514,21 @@ def test_compile_without_a_cpp_compiler_is_refused_before_any_work(tmp_path, cap
     monkeypatch.setattr(shutil, "which", lambda name: None)
     assert main(["train", "--set", str(tmp_path / "missing"), "--out", str(tmp_path / "a.pt"), "--compile"]) == 1
     assert "--compile: no C++ compiler" in capsys.readouterr().err
+
+
+def test_boxes_in_the_training_set_draw_the_first_tracklet_onto_the_performer(sets, tmp_path, capsys):
+    from art_export.cli import main
+    from conftest import MODEL_ARGS
+
+    def history(*extra):
+        out = tmp_path / f"r{len(extra)}.pt"
+        args = ["train", "--set", str(sets["train"]), "--out", str(out), "--epochs", "1", "--max-steps", "2", "--batch-size", "8", "--quiet", *MODEL_ARGS, *extra]
+        assert main(args) == 0
+        return torch.load(out, weights_only=False)["history"][0]
+
+    assert "loss_region" in history("--no-augment")
+    assert "loss_region" not in history("--no-augment", "--region-weight", "0")
+    assert "loss_region" not in history()
+    assert "augmentation moves the frames away from their boxes" in capsys.readouterr().out
+    assert main(["train", "--set", str(tmp_path / "missing"), "--out", str(tmp_path / "x.pt"), "--region-weight", "-1"]) == 1
+    assert "--region-weight -1.0 must be within 0..100" in capsys.readouterr().err

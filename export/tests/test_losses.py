@@ -5,6 +5,7 @@ from art_export.losses import (
     attention_overlap_loss,
     mtc_loss,
     prototype_consistency_loss,
+    region_loss,
     spatial_loss,
     temporal_loss,
     total_loss,
@@ -125,3 +126,29 @@ def test_text_bank_losses_train_the_agent_bank_and_not_the_backbone():
     assert model.video_embed.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in model.backbone.parameters())
     assert all(p.grad is None for p in model.se.parameters())
+
+
+def test_region_loss_draws_the_first_tracklet_onto_the_performers_cells():
+    cells = torch.tensor([[[1.0, 1.0, 0.0, 0.0], [float("nan")] * 4]])  # [1, 2, 4]: frame 2 has no box
+    on = torch.tensor([0.5, 0.5, 0.0, 0.0])
+    off = torch.tensor([0.0, 0.1, 0.4, 0.5])
+    attn = torch.stack([torch.stack([on, off]), torch.stack([off, on])])[None]  # [1, T=2, J=2, 4]
+    assert region_loss(attn, cells).item() == 0.0
+    swapped = attn.flip(2)
+    torch.testing.assert_close(region_loss(swapped, cells), -torch.log(torch.tensor(0.1)))
+    assert region_loss(attn, torch.full((1, 2, 4), float("nan"))).item() == 0.0
+    logits = torch.randn(1, 2, 2, 4, requires_grad=True)
+    region_loss(torch.softmax(logits, -1), cells).backward()
+    assert logits.grad[0, 0, 0].abs().sum() > 0 and logits.grad[0, 0, 1].abs().sum() == 0
+
+
+def test_total_loss_has_a_region_term_only_with_boxes():
+    model = make().train()
+    x, y = torch.randn(2, 4, 3, 32, 48), torch.tensor([0, 1])
+    out = model(x)
+    cells = torch.zeros(2, 4, 6)
+    cells[..., 0] = 1.0
+    _, parts = total_loss(model, out, y, cells=cells)
+    assert parts["region"] > 0
+    _, parts = total_loss(model, out, y)
+    assert "region" not in parts
