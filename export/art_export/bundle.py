@@ -98,7 +98,9 @@ def synth_command(clip_set: ClipSet) -> str | None:
     clips = prov.get("clips", len(clip_set.clips))
     framing = f" --framing {prov['framing']}" if prov.get("framing", "centred") != "centred" else ""
     twins = f" --twins {prov['twins']}" if "twins" in prov else ""
-    return f"artrt synth --out {shlex.quote(str(clip_set.root))} --clips {clips} --seed {prov['seed']}{framing}{twins}"
+    view = f" --view {prov['view']}" if "view" in prov else ""
+    boxes = " --boxes" if all(c.boxes_path.is_file() for c in clip_set.clips) else ""
+    return f"artrt synth --out {shlex.quote(str(clip_set.root))} --clips {clips} --seed {prov['seed']}{framing}{twins}{view}{boxes}"
 
 
 def _model_stem(file: str) -> str:
