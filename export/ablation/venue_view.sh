@@ -3,13 +3,15 @@
 # (backbone only, + RSSA, + RSSA + TA, full ART) trained at one budget with
 # three seeds each, scored on a held-out venue set; writes
 # export/ablation/venue-view.json. The sets go to out/venue/ (ignored by
-# git). MINUTES (default 6) is each run's training budget: twelve runs, so
-# about 12 x (MINUTES + 1) minutes on 2 CPU cores with native bfloat16.
+# git). STEPS (default 1500) is each run's training budget in optimiser
+# steps, the same for every setting and seed whatever else the machine is
+# doing: twelve runs of about 6 minutes each on 2 CPU cores with native
+# bfloat16.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 venv=$(bash export/setup.sh)
-minutes=${MINUTES:-6}
+steps=${STEPS:-1500}
 
 synth() { # name clips seed [synth options]
     local options="${*:2}"
@@ -28,5 +30,5 @@ synth test 1300 24 --boxes
 
 "$venv/bin/art-export" ablate --set out/venue/train --val out/venue/val --test out/venue/test \
     --seeds 0 1 2 --channels 24 --dim 64 --stem-kind conv --epochs 12 --lr 2e-3 --threads 2 \
-    --max-minutes "$minutes" --no-augment --bf16 --compile --quiet \
+    --max-steps "$steps" --no-augment --bf16 --compile --quiet \
     --json export/ablation/venue-view.json

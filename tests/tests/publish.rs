@@ -46,6 +46,7 @@ fn health(status: Status) -> Health {
         fps: 30.0,
         backend: BackendKind::OrtCpu,
         status,
+        camera: None,
     }
 }
 
@@ -169,6 +170,77 @@ fn tcp_reconnects_and_sends_the_current_state_never_a_backlog() {
     out.action(&action(last + 1, "after")).unwrap();
     assert_eq!(next_line(&rx)["seq"], last + 1);
     drop(out);
+}
+
+#[test]
+fn stateful_outputs_keep_each_cameras_state() {
+    let on = |camera: &str, mut e: ActionEvent| {
+        e.camera = camera.into();
+        e
+    };
+    let beat = |camera: &str, status| Health {
+        camera: Some(camera.into()),
+        ..health(status)
+    };
+
+    // TCP: a new connection hears every camera's current state, once each.
+    let port = free_port();
+    let mut tcp = TcpOutput::spawn("127.0.0.1", port, "gym-1");
+    tcp.action(&on("floor", action(1, "back tuck")))
+        .unwrap_err();
+    tcp.action(&on("beam", action(2, "salto forward piked")))
+        .unwrap_err();
+    tcp.action(&on("floor", action(3, "back pike")))
+        .unwrap_err();
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
+    let (_conn, rx) = accept_lines(&listener);
+    let mut greeting = [next_line(&rx), next_line(&rx)];
+    greeting.sort_by_key(|v| v["seq"].as_u64());
+    let got: Vec<(&Value, &Value)> = greeting.iter().map(|v| (&v["camera"], &v["seq"])).collect();
+    assert_eq!(
+        got,
+        [
+            (&Value::from("beam"), &Value::from(2)),
+            (&Value::from("floor"), &Value::from(3))
+        ]
+    );
+    tcp.clear(&clear(4)).unwrap();
+    assert_eq!(next_line(&rx)["seq"], 4, "no third greeting line");
+    drop(tcp);
+
+    // HTTP: each camera's heartbeat and state; serving only while every camera serves.
+    let mut http_out =
+        HttpOutput::bind((Ipv4Addr::LOCALHOST, 0).into(), "gym-1", Arc::default()).unwrap();
+    let addr = http_out.addr();
+    http_out.health(&health(Status::NoModel)).unwrap();
+    http_out.health(&beat("floor", Status::Ok)).unwrap();
+    http_out.health(&beat("beam", Status::NoCam)).unwrap();
+    http_out
+        .action(&on("floor", action(5, "back tuck")))
+        .unwrap();
+    let (status, _, body) = http(addr, "GET", "/health");
+    assert_eq!(status, 503, "beam has no camera: {body}");
+    let v = json(&body);
+    assert_eq!(v["cameras"]["floor"]["state"]["seq"], 5, "{v}");
+    assert_eq!(v["cameras"]["beam"]["health"]["status"], "NOCAM", "{v}");
+    assert_eq!(v["cameras"]["beam"]["state"], Value::Null, "{v}");
+    let (_, _, metrics) = http(addr, "GET", "/metrics");
+    for line in [
+        "artrt_status{device=\"gym-1\",camera=\"floor\",status=\"OK\",backend=\"ort-cpu\"} 1",
+        "artrt_status{device=\"gym-1\",camera=\"beam\",status=\"NOCAM\",backend=\"ort-cpu\"} 1",
+        "artrt_fps{device=\"gym-1\",camera=\"beam\"} 30",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no `{line}` in\n{metrics}"
+        );
+    }
+    assert!(
+        !metrics.contains("status=\"NOMODEL\",backend=\"ort-cpu\"} 1"),
+        "the device's NOMODEL from before the cameras is over:\n{metrics}"
+    );
+    http_out.health(&beat("beam", Status::Ok)).unwrap();
+    assert_eq!(http(addr, "GET", "/health").0, 200);
 }
 
 /// One HTTP/1.1 request on a fresh connection: status, headers and body.
@@ -420,6 +492,10 @@ fn mqtt_retains_the_state_and_status_and_says_offline_when_it_stops() {
             (&Value::from(1), &Value::from("action"))
         );
         true
+    });
+    sub.wait_for("venue/hall-a/state/cam0", |payload, retained| {
+        assert!(retained, "each camera's state is retained");
+        json(payload)["seq"] == 1
     });
     sub.wait_for("venue/hall-a/status", |payload, _| payload == "online");
     out.clear(&clear(2)).unwrap();

@@ -170,6 +170,7 @@ fn golden_bytes_on_the_wire() {
         fps: 30.0,
         backend: BackendKind::Trt,
         status: Status::Ok,
+        camera: None,
     })
     .unwrap();
     assert_eq!(peer.next_raw(), b"$ARTHB,18,3600,300,trt,OK*4EFA\r\n");
@@ -217,6 +218,7 @@ fn heartbeats_once_per_interval_with_fresh_seq_and_never_resent() {
         fps: 24.96,
         backend: BackendKind::Tract,
         status: Status::Degraded,
+        camera: None,
     })
     .unwrap();
     let mut seqs = Vec::new();
@@ -443,6 +445,7 @@ fn the_board_vanishing_and_coming_back_loses_nothing_after_its_return() {
             fps: 30.0,
             backend: BackendKind::OrtCpu,
             status: Status::Ok,
+            camera: None,
         })
         .unwrap();
         show_and_wait(&mut link, &first, 1);
@@ -582,6 +585,7 @@ impl NoisyLine {
             fps: 30.0,
             backend: BackendKind::Cuda,
             status: Status::Ok,
+            camera: None,
         })
         .unwrap();
         wait_until("heartbeats through the relay", || {

@@ -128,6 +128,10 @@ fn the_supervisor_serves_the_synthetic_stream_to_events() {
         serving.contains("on ort-cpu (CPUExecutionProvider), fp32"),
         "{serving}"
     );
+    let [(camera, stats)] = &stats[..] else {
+        panic!("one camera: {stats:?}");
+    };
+    assert_eq!(&**camera, "cam0");
     assert_eq!(stats.actions, 1, "{stats:?}");
     assert_eq!(watch.actions.len(), 1);
     assert!(stats.clips > 0 && stats.failed_clips == 0, "{stats:?}");
@@ -142,6 +146,83 @@ fn the_supervisor_serves_the_synthetic_stream_to_events() {
         .expect("a heartbeat once serving");
     assert_eq!(serving_beat.status, Status::Ok);
     assert_eq!(serving_beat.backend, BackendKind::OrtCpu);
+}
+
+/// Stops the device once each of its cameras has named an action.
+struct EachCamera<'a> {
+    cameras: Vec<String>,
+    actions: Vec<ActionEvent>,
+    beats: Vec<Health>,
+    stop: &'a AtomicBool,
+}
+
+impl EventSink for EachCamera<'_> {
+    type Error = Infallible;
+    fn action(&mut self, event: &ActionEvent) -> Result<(), Infallible> {
+        self.actions.push(event.clone());
+        let seen = |c: &String| self.actions.iter().any(|a| *a.camera == **c);
+        if self.cameras.iter().all(seen) {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+    fn clear(&mut self, _event: &ClearEvent) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn health(&mut self, health: &Health) -> Result<(), Infallible> {
+        self.beats.push(health.clone());
+        Ok(())
+    }
+}
+
+#[test]
+fn two_cameras_are_served_by_one_model_each_with_its_own_events_and_heartbeats() {
+    let text = format!(
+        "{}\n[[cameras]]\nid = \"side\"\nsource = \"synthetic:2\"\n",
+        include_str!("../../boards/x86-64-cpu.toml")
+    );
+    let mut profile = Profile::parse(&text, "two.toml").unwrap();
+    profile.inference.bundle = bundle_dir();
+    profile.camera.source = SourceSpec::Synthetic {
+        seed: Some(1),
+        new_elements: false,
+    };
+    profile.scoreboard.heartbeat_interval_ms = 100;
+    let options = ServeOptions {
+        backend: BackendChoice::Only(BackendKind::OrtCpu),
+        pacing: Pacing::Fast,
+        ..ServeOptions::default()
+    };
+    let stop = AtomicBool::new(false);
+    let mut sink = EachCamera {
+        cameras: vec!["cam0".into(), "side".into()],
+        actions: Vec::new(),
+        beats: Vec::new(),
+        stop: &stop,
+    };
+    let served = supervisor::serve(&profile, &options, &mut sink, &stop).unwrap();
+    let Served::Ran { stats, .. } = served else {
+        panic!("no model served: {served:?}");
+    };
+    let cameras: Vec<&str> = stats.iter().map(|(c, _)| &**c).collect();
+    assert_eq!(cameras, ["cam0", "side"]);
+    for (camera, stats) in &stats {
+        assert!(
+            stats.clips > 0 && stats.failed_clips == 0,
+            "{camera}: {stats:?}"
+        );
+        let named = sink.actions.iter().filter(|a| a.camera == *camera).count() as u64;
+        assert_eq!(stats.actions, named, "{camera}");
+        assert!(
+            sink.beats
+                .iter()
+                .any(|b| b.camera.as_deref() == Some(&**camera) && b.status == Status::Ok),
+            "{camera} has its own heartbeat"
+        );
+    }
+    // One sequence over the device: increasing, whichever camera spoke.
+    let seqs: Vec<u64> = sink.actions.iter().map(|a| a.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
 }
 
 #[test]

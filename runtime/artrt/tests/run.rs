@@ -186,6 +186,58 @@ fn an_output_named_twice_or_on_a_busy_address_is_refused_at_start() {
 }
 
 #[test]
+fn two_sources_are_two_cameras_on_one_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let out = synthetic_run()
+        .args([
+            "--source",
+            "synthetic:6",
+            "--duration",
+            "20",
+            "--no-panel",
+            "--events",
+        ])
+        .arg(&events)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for camera in ["cam0", "cam1"] {
+        let actions = lines
+            .iter()
+            .filter(|v| v["camera"] == camera && v["type"] == "action")
+            .count();
+        assert!(actions > 0, "no action from {camera}: {log}");
+        assert!(
+            log.contains(&format!("{camera}: frames from synthetic")),
+            "{log}"
+        );
+    }
+    // cam0 keeps the built-in scoreboard; cam1 has none.
+    assert!(log.contains("cam0: scoreboard:"), "{log}");
+    assert!(!log.contains("cam1: scoreboard:"), "{log}");
+    let seqs: Vec<u64> = lines.iter().filter_map(|v| v["seq"].as_u64()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+
+    let out = synthetic_run()
+        .args(["--source", "synthetic:5", "--duration", "30"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        log.contains("cameras[0].source: `synthetic:5` is already camera cam0"),
+        "{log}"
+    );
+}
+
+#[test]
 fn a_missing_model_keeps_the_runtime_up_until_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let out = artrt()

@@ -81,6 +81,10 @@ pub struct Profile {
     pub description: String,
     /// The camera.
     pub camera: CameraConfig,
+    /// Further cameras (`[[cameras]]`), each with its own capture, window,
+    /// decisions and heartbeat, all sharing the one loaded model.
+    #[serde(default)]
+    pub cameras: Vec<ExtraCamera>,
     /// The scoreboard line (`port` is a serial device, `emulator` or `none`).
     pub scoreboard: LinkConfig,
     /// Model and backends.
@@ -139,6 +143,42 @@ impl CameraConfig {
 
 fn default_camera_id() -> String {
     "cam0".into()
+}
+
+/// A further camera: its id and source; what it asks of a V4L2 device is
+/// `[camera]`'s unless set here. Its events go to the device's event log
+/// and network outputs, and to its own scoreboard line if it has one.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraCamera {
+    /// The camera's id in events, unique on the device.
+    pub id: String,
+    /// Where its frames come from, unique on the device.
+    pub source: SourceSpec,
+    /// Pixel format (default: `[camera]`'s).
+    pub format: Option<CameraFormat>,
+    /// Frame width (default: `[camera]`'s).
+    pub width: Option<u32>,
+    /// Frame height (default: `[camera]`'s).
+    pub height: Option<u32>,
+    /// Frame rate (default: `[camera]`'s).
+    pub fps: Option<f32>,
+    /// Its own scoreboard line: a serial device, `emulator` or `none` (the default).
+    #[serde(default = "no_scoreboard")]
+    pub scoreboard: String,
+}
+
+fn no_scoreboard() -> String {
+    "none".into()
+}
+
+/// One camera of a profile, with the scoreboard line its events go to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Camera {
+    /// Its settings.
+    pub config: CameraConfig,
+    /// Its scoreboard line.
+    pub scoreboard: ScoreboardPort,
 }
 
 /// Whether `id` can name a camera: 1 to 32 ASCII letters, digits, `-` or
@@ -374,6 +414,53 @@ impl Profile {
         ScoreboardPort::parse(&self.scoreboard.port)
     }
 
+    /// Every camera: `[camera]` on `scoreboard.port`, then each of `[[cameras]]`.
+    pub fn all_cameras(&self) -> Vec<Camera> {
+        let first = Camera {
+            config: self.camera.clone(),
+            scoreboard: self.scoreboard_port(),
+        };
+        let rest = self.cameras.iter().map(|c| Camera {
+            config: CameraConfig {
+                id: c.id.clone(),
+                source: c.source.clone(),
+                format: c.format.unwrap_or(self.camera.format),
+                width: c.width.unwrap_or(self.camera.width),
+                height: c.height.unwrap_or(self.camera.height),
+                fps: c.fps.unwrap_or(self.camera.fps),
+            },
+            scoreboard: ScoreboardPort::parse(&c.scoreboard),
+        });
+        std::iter::once(first).chain(rest).collect()
+    }
+
+    /// Takes its cameras' sources from `sources`, in order: the first
+    /// replaces `[camera]`'s, the next ones those of `[[cameras]]`; a profile
+    /// camera without a source here is left out, and a source beyond the
+    /// profile's cameras becomes a camera `camN` (N its place, from 0) with
+    /// `[camera]`'s settings and no scoreboard line.
+    pub fn set_sources(&mut self, sources: &[SourceSpec]) {
+        let Some((first, rest)) = sources.split_first() else {
+            return;
+        };
+        self.camera.source = first.clone();
+        self.cameras.truncate(rest.len());
+        for (n, source) in rest.iter().enumerate() {
+            match self.cameras.get_mut(n) {
+                Some(camera) => camera.source = source.clone(),
+                None => self.cameras.push(ExtraCamera {
+                    id: format!("cam{}", n + 1),
+                    source: source.clone(),
+                    format: None,
+                    width: None,
+                    height: None,
+                    fps: None,
+                    scoreboard: no_scoreboard(),
+                }),
+            }
+        }
+    }
+
     /// Checks every range and relation; used after command-line overrides too.
     pub fn check(&self) -> Result<(), Vec<Invalid>> {
         let mut found = Vec::new();
@@ -399,37 +486,78 @@ impl Profile {
             );
         }
 
-        let c = &self.camera;
-        bad(
-            "camera.id",
-            valid_camera_id(&c.id),
-            format!(
-                "must be 1 to 32 letters, digits, `-` or `_`, found {:?}",
-                c.id
-            ),
-        );
-        bad(
-            "camera.width",
-            (1..=8192).contains(&c.width),
-            format!("must be in 1..=8192, found {}", c.width),
-        );
-        bad(
-            "camera.height",
-            (1..=8192).contains(&c.height),
-            format!("must be in 1..=8192, found {}", c.height),
-        );
-        if c.format == CameraFormat::Yuyv {
+        let cameras = self.all_cameras();
+        for (n, camera) in cameras.iter().enumerate() {
+            let c = &camera.config;
+            let key = |field: &str| match n {
+                0 => format!("camera.{field}"),
+                n => format!("cameras[{}].{field}", n - 1),
+            };
             bad(
-                "camera.width",
-                c.width.is_multiple_of(2),
-                format!("must be even for yuyv, found {}", c.width),
+                &key("id"),
+                valid_camera_id(&c.id),
+                format!(
+                    "must be 1 to 32 letters, digits, `-` or `_`, found {:?}",
+                    c.id
+                ),
             );
+            bad(
+                &key("width"),
+                (1..=8192).contains(&c.width),
+                format!("must be in 1..=8192, found {}", c.width),
+            );
+            bad(
+                &key("height"),
+                (1..=8192).contains(&c.height),
+                format!("must be in 1..=8192, found {}", c.height),
+            );
+            if c.format == CameraFormat::Yuyv {
+                bad(
+                    &key("width"),
+                    c.width.is_multiple_of(2),
+                    format!("must be even for yuyv, found {}", c.width),
+                );
+            }
+            bad(
+                &key("fps"),
+                c.fps > 0.0 && c.fps <= 1000.0,
+                format!("must be > 0 and <= 1000, found {}", c.fps),
+            );
+            let before = &cameras[..n];
+            if let Some(other) = before.iter().find(|o| o.config.id == c.id) {
+                bad(
+                    &key("id"),
+                    false,
+                    format!(
+                        "`{}` names two cameras (also {})",
+                        c.id, other.config.source
+                    ),
+                );
+            }
+            if let Some(other) = before.iter().find(|o| o.config.source == c.source) {
+                bad(
+                    &key("source"),
+                    false,
+                    format!("`{}` is already camera {}", c.source, other.config.id),
+                );
+            }
+            if let ScoreboardPort::Device(path) = &camera.scoreboard
+                && let Some(other) = before.iter().find(|o| o.scoreboard == camera.scoreboard)
+            {
+                bad(
+                    &match n {
+                        0 => "scoreboard.port".to_owned(),
+                        n => format!("cameras[{}].scoreboard", n - 1),
+                    },
+                    false,
+                    format!(
+                        "{} is already camera {}'s scoreboard line",
+                        path.display(),
+                        other.config.id
+                    ),
+                );
+            }
         }
-        bad(
-            "camera.fps",
-            c.fps > 0.0 && c.fps <= 1000.0,
-            format!("must be > 0 and <= 1000, found {}", c.fps),
-        );
 
         let s = &self.scoreboard;
         bad(
@@ -607,7 +735,14 @@ fn span_of(table: &DeTable<'_>, key: &str) -> Option<Range<usize>> {
         Some((head, rest)) => (head, Some(rest)),
         None => (key, None),
     };
-    let (name, value) = table.iter().find(|(k, _)| k.get_ref() == head)?;
+    let (head, index) = match head.split_once('[') {
+        Some((head, index)) => (head, index.trim_end_matches(']').parse::<usize>().ok()),
+        None => (head, None),
+    };
+    let (name, mut value) = table.iter().find(|(k, _)| k.get_ref() == head)?;
+    if let (Some(n), DeValue::Array(items)) = (index, value.get_ref()) {
+        value = items.get(n)?;
+    }
     match (rest, value.get_ref()) {
         (Some(rest), DeValue::Table(inner)) => span_of(inner, rest).or_else(|| Some(name.span())),
         _ => Some(name.span()),
@@ -658,5 +793,102 @@ mod tests {
             span_of(root.get_ref(), "t.u.missing").map(|s| &text[s]),
             Some("u")
         );
+    }
+
+    fn with_cameras(extra: &str) -> Result<Profile, ProfileError> {
+        let text = format!(
+            "{}\n{extra}",
+            include_str!("../../../boards/x86-64-cpu.toml")
+        );
+        Profile::parse(&text, "cams.toml")
+    }
+
+    #[test]
+    fn further_cameras_take_the_first_cameras_settings_unless_they_set_their_own() {
+        let p = with_cameras(
+            "[[cameras]]\nid = \"side\"\nsource = \"synthetic:2\"\nscoreboard = \"/dev/ttyUSB1\"\n\
+             [[cameras]]\nid = \"top\"\nsource = \"v4l2:/dev/video2\"\nformat = \"mjpeg\"\nfps = 60\n",
+        )
+        .unwrap();
+        let cameras = p.all_cameras();
+        let ids: Vec<&str> = cameras.iter().map(|c| c.config.id.as_str()).collect();
+        assert_eq!(ids, ["cam0", "side", "top"]);
+        assert_eq!(cameras[0].scoreboard, ScoreboardPort::Emulator);
+        assert_eq!(
+            cameras[1].scoreboard,
+            ScoreboardPort::Device("/dev/ttyUSB1".into())
+        );
+        assert_eq!(cameras[2].scoreboard, ScoreboardPort::None);
+        assert_eq!(
+            (cameras[1].config.width, cameras[1].config.fps),
+            (640, 30.0)
+        );
+        assert_eq!(cameras[2].config.format, CameraFormat::Mjpeg);
+        assert_eq!(cameras[2].config.fps, 60.0);
+    }
+
+    #[test]
+    fn a_duplicate_camera_is_refused_naming_it_and_its_line() {
+        let e = with_cameras("[[cameras]]\nid = \"cam0\"\nsource = \"synthetic:2\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cameras[0].id: `cam0` names two cameras"), "{e}");
+        let line = include_str!("../../../boards/x86-64-cpu.toml")
+            .lines()
+            .count()
+            + 3;
+        assert!(e.starts_with(&format!("cams.toml:{line}:")), "{e}");
+        let e = with_cameras("[[cameras]]\nid = \"side\"\nsource = \"synthetic\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cameras[0].source: `synthetic` is already camera cam0"),
+            "{e}"
+        );
+        let e = with_cameras(
+            "[[cameras]]\nid = \"a\"\nsource = \"synthetic:1\"\nscoreboard = \"/dev/ttyS1\"\n\
+             [[cameras]]\nid = \"b\"\nsource = \"synthetic:2\"\nscoreboard = \"/dev/ttyS1\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("cameras[1].scoreboard: /dev/ttyS1 is already camera a's scoreboard line"),
+            "{e}"
+        );
+        let e = with_cameras("[[cameras]]\nid = \"x y\"\nsource = \"synthetic:3\"\nfps = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cameras[0].id: must be 1 to 32"), "{e}");
+        assert!(e.contains("cameras[0].fps: must be > 0"), "{e}");
+    }
+
+    #[test]
+    fn command_line_sources_replace_the_cameras_in_order() {
+        let mut p =
+            with_cameras("[[cameras]]\nid = \"side\"\nsource = \"v4l2:/dev/video1\"\n").unwrap();
+        let synthetic = |seed| SourceSpec::Synthetic {
+            seed: Some(seed),
+            new_elements: false,
+        };
+        p.set_sources(&[synthetic(1), synthetic(2), synthetic(3)]);
+        let cameras = p.all_cameras();
+        let got: Vec<(String, String)> = cameras
+            .iter()
+            .map(|c| (c.config.id.clone(), c.config.source.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("cam0".into(), "synthetic:1".into()),
+                ("side".into(), "synthetic:2".into()),
+                ("cam2".into(), "synthetic:3".into())
+            ]
+        );
+        assert_eq!(cameras[2].scoreboard, ScoreboardPort::None);
+        p.set_sources(&[synthetic(4)]);
+        assert_eq!(p.all_cameras().len(), 1);
+        p.set_sources(&[]);
+        assert_eq!(p.all_cameras().len(), 1);
+        assert!(p.check().is_ok());
     }
 }

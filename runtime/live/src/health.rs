@@ -4,6 +4,8 @@
 //! does, the pipeline reports what each heartbeat period observed. Both ask
 //! [`status`], so the rule is written once.
 
+use std::sync::Arc;
+
 use artrt_infer::BackendKind;
 pub use arts::Status;
 
@@ -19,6 +21,9 @@ pub struct Health {
     pub backend: BackendKind,
     /// Overall status.
     pub status: Status,
+    /// The camera the heartbeat is about; `None` for the device as a whole
+    /// (before a model serves).
+    pub camera: Option<Arc<str>>,
 }
 
 /// What the device saw during one heartbeat period.

@@ -73,6 +73,7 @@ mod tests {
             fps: 30.0,
             backend: artrt_infer::BackendKind::Tract,
             status: crate::health::Status::Ok,
+            camera: None,
         })
         .unwrap();
         log.clear(&ClearEvent {

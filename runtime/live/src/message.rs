@@ -12,7 +12,8 @@
 //! events and cameras, so a consumer of several outputs can drop
 //! duplicates and see gaps), `t_ms` (stream time of the newest frame of the
 //! deciding window) and `latency_ms` (from that frame's capture to this
-//! message). Heartbeats (`health`) carry the device's state instead. A
+//! message). Heartbeats (`health`) carry a camera's state instead, with
+//! its `camera` (none before a model serves: then the device's). A
 //! later version only adds fields; a change of meaning gets a new `schema`.
 //! The full table is in `docs/events.md`.
 
@@ -69,7 +70,7 @@ pub struct Message<'a> {
     pub schema: u32,
     /// The device's host name.
     pub device: &'a str,
-    /// The camera, for events.
+    /// The camera, for events and a camera's heartbeats.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub camera: Option<&'a str>,
     /// The device's event sequence number, for events.
@@ -126,12 +127,13 @@ impl<'a> Message<'a> {
         Self::event(device, &e.camera, e.seq, body)
     }
 
-    /// The message of a heartbeat.
-    pub fn health(device: &'a str, h: &Health) -> Message<'a> {
+    /// The message of a heartbeat: a camera's, or the device's before a
+    /// model serves.
+    pub fn health(device: &'a str, h: &'a Health) -> Message<'a> {
         Message {
             schema: SCHEMA,
             device,
-            camera: None,
+            camera: h.camera.as_deref(),
             seq: None,
             unix_ms: unix_ms(),
             body: Body::Health {
@@ -189,12 +191,13 @@ mod tests {
     }
 
     #[test]
-    fn a_heartbeat_has_no_camera_or_sequence_number() {
-        let h = Health {
+    fn a_heartbeat_has_its_camera_if_any_and_no_sequence_number() {
+        let mut h = Health {
             uptime_s: 5,
             fps: 30.0,
             backend: artrt_infer::BackendKind::OrtCpu,
             status: crate::health::Status::Degraded,
+            camera: None,
         };
         let v: serde_json::Value =
             serde_json::from_str(&Message::health("gym", &h).to_json()).unwrap();
@@ -202,5 +205,10 @@ mod tests {
         assert_eq!(v["status"], "DEGRADED");
         assert_eq!(v["backend"], "ort-cpu");
         assert!(v.get("seq").is_none() && v.get("camera").is_none(), "{v}");
+        h.camera = Some("cam1".into());
+        let v: serde_json::Value =
+            serde_json::from_str(&Message::health("gym", &h).to_json()).unwrap();
+        assert_eq!(v["camera"], "cam1");
+        assert!(v.get("seq").is_none(), "{v}");
     }
 }

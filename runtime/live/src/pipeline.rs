@@ -1,23 +1,27 @@
-//! The clip pipeline: frames in, decisions out.
+//! The clip pipeline: frames in, decisions out, for one camera or several
+//! sharing one model.
 //!
-//! Two threads. The capture thread pulls frames from the [`FrameSource`],
-//! preprocesses each frame a clip will sample into the window's slots (the
-//! others are never decoded) and, every hop, cuts a clip into a hand-off
-//! slot. The window and the clips live where the [`FrameStage`] keeps them:
-//! host memory, or the GPU the model runs on. The inference thread (the
-//! caller's) takes clips from the slot, classifies them, feeds the
-//! [`Decider`] and tells the sinks, each event with the capture instant of
-//! its window's newest frame; it also sends a heartbeat every
+//! One capture thread per camera pulls frames from its [`FrameSource`],
+//! preprocesses each frame a clip will sample into the camera's window (the
+//! others are never decoded) and, every hop, cuts a clip into the camera's
+//! hand-off slot. The windows and the clips live where the [`FrameStage`]
+//! keeps them: host memory, or the GPU the model runs on. The inference
+//! thread (the caller's) takes the waiting clips, one per camera in turn,
+//! classifies them on the one backend, feeds each camera's [`Decider`] and
+//! tells the sink, each event with its camera and the capture instant of its
+//! window's newest frame; it also sends each camera's heartbeat every
 //! [`PipelineConfig::heartbeat`].
 //!
-//! Live, a clip that is still waiting when the next one is cut is replaced by
-//! the newer one and counted as dropped: the scoreboard never lags behind a
-//! backlog, and memory stays fixed (three clip buffers in all). Offline
+//! Live, a clip that is still waiting when the camera's next one is cut is
+//! replaced by the newer one and counted as dropped: the scoreboard never
+//! lags behind a backlog, and memory stays fixed (three clip buffers per
+//! camera). Offline
 //! (`realtime = false`), capture waits for inference instead, so that every
 //! window is classified and results do not depend on speed.
 //!
-//! A lost source is reopened with backoff; the window and the decision state
-//! start afresh after the gap, and a shown action is cleared. Nothing on the
+//! A lost source is reopened with backoff; that camera's window and
+//! decision state start afresh after the gap, and its shown action is
+//! cleared. A source that fails for good stops its camera only. Nothing on the
 //! hot path allocates after start-up.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -63,10 +67,9 @@ pub struct PipelineConfig {
     pub started: Instant,
     /// Drop stale clips to stay live (true), or classify every clip (false).
     pub realtime: bool,
-    /// Stop after this many source frames (None: until stopped or the source ends).
+    /// Stop each camera after this many source frames (None: until stopped
+    /// or the source ends).
     pub max_frames: Option<u64>,
-    /// The camera's id, carried by its events.
-    pub camera: Arc<str>,
     /// The device's event count, shared by all its cameras.
     pub sequence: Arc<AtomicU64>,
 }
@@ -102,7 +105,6 @@ impl PipelineConfig {
             started,
             realtime,
             max_frames: None,
-            camera: profile.camera.id.as_str().into(),
             sequence: Arc::default(),
         })
     }
@@ -163,6 +165,16 @@ pub struct RunStats {
     pub inference_p50_us: u64,
 }
 
+/// One camera of a run: where its frames come from and where they are staged.
+pub struct Feed<'a, F> {
+    /// The camera's id, carried by its events and heartbeats.
+    pub camera: Arc<str>,
+    /// Its frames.
+    pub source: &'a mut dyn FrameSource,
+    /// Its window and clips.
+    pub stage: F,
+}
+
 /// A clip on its way from capture to inference.
 struct Clip<C> {
     data: C,
@@ -171,10 +183,21 @@ struct Clip<C> {
     full: bool,
 }
 
-/// State shared by the two threads.
-struct Shared<C> {
-    slot: Mutex<Clip<C>>,
+/// The hand-off slots, one per camera, and the one signal every thread waits on.
+struct Slots<C> {
+    clips: Mutex<Vec<Clip<C>>>,
     changed: Condvar,
+}
+
+impl<C> Slots<C> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Clip<C>>> {
+        self.clips.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// One camera's counters, written by its capture thread.
+#[derive(Default)]
+struct Counters {
     done: AtomicBool,
     frames: AtomicU64,
     bad_frames: AtomicU64,
@@ -185,142 +208,396 @@ struct Shared<C> {
     failed_cuts: AtomicU64,
 }
 
-/// Runs until `stop` is set, the source ends or `max_frames` frames were taken.
-pub fn run<S, F, K>(
-    source: &mut S,
-    stage: &mut F,
+/// What the inference thread keeps per camera.
+struct Lane<C> {
+    camera: Arc<str>,
+    work: C,
+    decider: Decider,
+    times_us: Histogram<u64>,
+    gap_seen: u64,
+    last_t_ms: u64,
+    beat: Beat,
+    stats: RunStats,
+}
+
+/// Runs until `stop` is set, every source has ended or taken `max_frames`
+/// frames. Each camera has its own capture thread, window and decisions;
+/// all share `backend`, which the calling thread drives. A camera whose
+/// source fails for good stops alone; the others go on. Returns each
+/// camera's counters, in the order of `feeds`.
+pub fn run<F, K>(
+    feeds: Vec<Feed<'_, F>>,
     backend: &mut dyn Backend,
     sink: &mut K,
     labels: &[String],
     config: &PipelineConfig,
     stop: &AtomicBool,
-) -> Result<RunStats, PipelineError>
+) -> Result<Vec<RunStats>, PipelineError>
 where
-    S: FrameSource + ?Sized,
     F: FrameStage,
     K: EventSink,
 {
-    let mut ring = WindowRing::new(config.window, config.hop, config.frames, config.sampling)?;
-    let mut decider = Decider::new(config.decision.clone(), labels.len(), config.background)?;
-    stage.reserve(ring.slots())?;
-    let (spare, work) = (stage.clip()?, stage.clip()?);
-    let shared = Shared {
-        slot: Mutex::new(Clip {
-            data: stage.clip()?,
+    let mut captures = Vec::with_capacity(feeds.len());
+    let mut slots = Vec::with_capacity(feeds.len());
+    let mut lanes = Vec::with_capacity(feeds.len());
+    for mut feed in feeds {
+        let ring = WindowRing::new(config.window, config.hop, config.frames, config.sampling)?;
+        feed.stage.reserve(ring.slots())?;
+        let spare = feed.stage.clip()?;
+        slots.push(Clip {
+            data: feed.stage.clip()?,
             end: Duration::ZERO,
             captured: Instant::now(),
             full: false,
-        }),
+        });
+        lanes.push(Lane {
+            camera: Arc::clone(&feed.camera),
+            work: feed.stage.clip()?,
+            decider: Decider::new(config.decision.clone(), labels.len(), config.background)?,
+            // Fixed memory however long the run: 1 µs to 10 min at 3 significant digits.
+            times_us: Histogram::new_with_bounds(1, 600_000_000, 3)
+                .expect("constant histogram bounds are valid"),
+            gap_seen: 0,
+            last_t_ms: 0,
+            beat: Beat::default(),
+            stats: RunStats::default(),
+        });
+        captures.push((feed, ring, spare));
+    }
+    let slots = Slots {
+        clips: Mutex::new(slots),
         changed: Condvar::new(),
-        done: AtomicBool::new(false),
-        frames: AtomicU64::new(0),
-        bad_frames: AtomicU64::new(0),
-        losses: AtomicU64::new(0),
-        dropped: AtomicU64::new(0),
-        source_down: AtomicBool::new(false),
-        gap: AtomicU64::new(0),
-        failed_cuts: AtomicU64::new(0),
     };
-    let mut stats = RunStats::default();
+    let counters: Vec<Counters> = lanes.iter().map(|_| Counters::default()).collect();
 
     std::thread::scope(|scope| {
-        let capture = scope.spawn(|| {
-            capture_loop(source, stage, &mut ring, spare, &shared, config, stop);
-            shared.done.store(true, Ordering::SeqCst);
-            shared.changed.notify_all();
-        });
-        infer_loop(
-            backend,
-            work,
-            &mut decider,
-            sink,
-            labels,
-            &shared,
-            config,
-            &mut stats,
-        );
-        if capture.join().is_err() {
-            log::error!("the capture thread panicked");
+        let threads: Vec<_> = captures
+            .into_iter()
+            .enumerate()
+            .map(|(i, (mut feed, mut ring, spare))| {
+                let (slots, counters) = (&slots, &counters);
+                scope.spawn(move || {
+                    let camera = Capture {
+                        index: i,
+                        slots,
+                        counters: &counters[i],
+                        config,
+                        stop,
+                    };
+                    camera.run(feed.source, &mut feed.stage, &mut ring, spare);
+                    counters[i].done.store(true, Ordering::SeqCst);
+                    // Under the lock, so that the inference thread cannot miss it between its check and its wait.
+                    drop(slots.lock());
+                    slots.changed.notify_all();
+                })
+            })
+            .collect();
+        infer_loop(backend, &mut lanes, sink, labels, &slots, &counters, config);
+        for thread in threads {
+            if thread.join().is_err() {
+                log::error!("a capture thread panicked");
+            }
         }
     });
 
-    stats.frames = shared.frames.load(Ordering::SeqCst);
-    stats.bad_frames = shared.bad_frames.load(Ordering::SeqCst);
-    stats.source_losses = shared.losses.load(Ordering::SeqCst);
-    stats.dropped_clips = shared.dropped.load(Ordering::SeqCst);
-    stats.failed_clips += shared.failed_cuts.load(Ordering::SeqCst);
-    Ok(stats)
+    Ok(lanes
+        .into_iter()
+        .zip(&counters)
+        .map(|(lane, c)| RunStats {
+            frames: c.frames.load(Ordering::SeqCst),
+            bad_frames: c.bad_frames.load(Ordering::SeqCst),
+            source_losses: c.losses.load(Ordering::SeqCst),
+            dropped_clips: c.dropped.load(Ordering::SeqCst),
+            failed_clips: lane.stats.failed_clips + c.failed_cuts.load(Ordering::SeqCst),
+            inference_p50_us: lane.times_us.value_at_quantile(0.5),
+            ..lane.stats
+        })
+        .collect())
 }
 
-fn capture_loop<S: FrameSource + ?Sized, F: FrameStage>(
-    source: &mut S,
-    stage: &mut F,
-    ring: &mut WindowRing,
-    mut spare: F::Clip,
-    shared: &Shared<F::Clip>,
-    config: &PipelineConfig,
-    stop: &AtomicBool,
-) {
-    let mut taken = 0u64;
-    while !stop.load(Ordering::SeqCst) && config.max_frames.is_none_or(|m| taken < m) {
-        let next = source.next_frame();
-        let captured = Instant::now();
-        let due = match next {
-            Ok(frame) => {
-                taken += 1;
-                shared.frames.fetch_add(1, Ordering::Relaxed);
-                shared.source_down.store(false, Ordering::Relaxed);
-                match take_frame(stage, ring, &frame) {
-                    Ok(due) => due,
-                    Err(e) => {
-                        log::warn!("{}: frame skipped: {e}", source.describe());
-                        shared.bad_frames.fetch_add(1, Ordering::Relaxed);
-                        continue;
+/// One camera's capture thread.
+struct Capture<'s, C> {
+    index: usize,
+    slots: &'s Slots<C>,
+    counters: &'s Counters,
+    config: &'s PipelineConfig,
+    stop: &'s AtomicBool,
+}
+
+impl<C> Capture<'_, C> {
+    fn run<F: FrameStage<Clip = C>>(
+        &self,
+        source: &mut dyn FrameSource,
+        stage: &mut F,
+        ring: &mut WindowRing,
+        mut spare: C,
+    ) {
+        let (counters, config, stop) = (self.counters, self.config, self.stop);
+        let mut taken = 0u64;
+        while !stop.load(Ordering::SeqCst) && config.max_frames.is_none_or(|m| taken < m) {
+            let next = source.next_frame();
+            let captured = Instant::now();
+            let due = match next {
+                Ok(frame) => {
+                    taken += 1;
+                    counters.frames.fetch_add(1, Ordering::Relaxed);
+                    counters.source_down.store(false, Ordering::Relaxed);
+                    match take_frame(stage, ring, &frame) {
+                        Ok(due) => due,
+                        Err(e) => {
+                            log::warn!("{}: frame skipped: {e}", source.describe());
+                            counters.bad_frames.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
                     }
                 }
-            }
-            Err(SourceError::BadFrame {
-                source_name,
-                reason,
-            }) => {
-                log::warn!("{source_name}: frame skipped: {reason}");
-                shared.bad_frames.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            Err(SourceError::Ended(name)) => {
-                log::info!("{name}: no more frames");
-                break;
-            }
-            Err(e @ SourceError::Unusable { .. }) => {
-                log::error!("{e}");
-                break;
-            }
-            Err(e @ SourceError::Lost { .. }) => {
-                log::warn!("{e}; reopening");
-                shared.losses.fetch_add(1, Ordering::Relaxed);
-                shared.source_down.store(true, Ordering::Relaxed);
-                shared.gap.fetch_add(1, Ordering::SeqCst);
-                ring.reset();
-                reopen(source, stop);
-                continue;
-            }
-        };
-        if due {
-            match stage.gather(ring.clip_slots(), &mut spare) {
-                Ok(()) => hand_off(
-                    &mut spare,
-                    (ring.newest(), captured),
-                    shared,
-                    config.realtime,
-                    stop,
-                ),
-                Err(e) => {
-                    log::error!("clip not cut: {e}");
-                    shared.failed_cuts.fetch_add(1, Ordering::Relaxed);
+                Err(SourceError::BadFrame {
+                    source_name,
+                    reason,
+                }) => {
+                    log::warn!("{source_name}: frame skipped: {reason}");
+                    counters.bad_frames.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Err(SourceError::Ended(name)) => {
+                    log::info!("{name}: no more frames");
+                    break;
+                }
+                Err(e @ SourceError::Unusable { .. }) => {
+                    log::error!("{e}");
+                    break;
+                }
+                Err(e @ SourceError::Lost { .. }) => {
+                    log::warn!("{e}; reopening");
+                    counters.losses.fetch_add(1, Ordering::Relaxed);
+                    counters.source_down.store(true, Ordering::Relaxed);
+                    counters.gap.fetch_add(1, Ordering::SeqCst);
+                    ring.reset();
+                    reopen(source, stop);
+                    continue;
+                }
+            };
+            if due {
+                match stage.gather(ring.clip_slots(), &mut spare) {
+                    Ok(()) => self.hand_off(&mut spare, (ring.newest(), captured)),
+                    Err(e) => {
+                        log::error!("clip not cut: {e}");
+                        counters.failed_cuts.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
         }
     }
+
+    /// Puts a cut clip into this camera's slot: live, replacing a clip still
+    /// waiting; offline, waiting until inference has taken the previous one.
+    fn hand_off(&self, spare: &mut C, (end, captured): (Duration, Instant)) {
+        let mut clips = self.slots.lock();
+        if !self.config.realtime {
+            while clips[self.index].full && !self.stop.load(Ordering::SeqCst) {
+                clips = self
+                    .slots
+                    .changed
+                    .wait_timeout(clips, Duration::from_millis(50))
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+        }
+        let slot = &mut clips[self.index];
+        if slot.full {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        std::mem::swap(&mut slot.data, spare);
+        slot.end = end;
+        slot.captured = captured;
+        slot.full = true;
+        drop(clips);
+        self.slots.changed.notify_all();
+    }
+}
+
+fn infer_loop<C: StagedClip, K: EventSink>(
+    backend: &mut dyn Backend,
+    lanes: &mut [Lane<C>],
+    sink: &mut K,
+    labels: &[String],
+    slots: &Slots<C>,
+    counters: &[Counters],
+    config: &PipelineConfig,
+) {
+    let mut probs = vec![0.0f32; labels.len()];
+    let mut ready: Vec<Option<(Duration, Instant)>> = vec![None; lanes.len()];
+    let all_done = || counters.iter().all(|c| c.done.load(Ordering::SeqCst));
+    let mut last_beat = Instant::now();
+    for (lane, c) in lanes.iter_mut().zip(counters) {
+        send_health(sink, lane, c, config, backend, Duration::ZERO);
+    }
+
+    loop {
+        // Every clip waiting, one per camera, so that no camera starves another.
+        let done = {
+            let mut clips = slots.lock();
+            while !clips.iter().any(|c| c.full)
+                && !all_done()
+                && last_beat.elapsed() < config.heartbeat
+            {
+                let wait = config
+                    .heartbeat
+                    .saturating_sub(last_beat.elapsed())
+                    .max(Duration::from_millis(1));
+                clips = slots
+                    .changed
+                    .wait_timeout(clips, wait)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            // Read under the lock: a camera marked done has handed off its last clip.
+            let done = all_done();
+            for ((clip, lane), ready) in clips.iter_mut().zip(lanes.iter_mut()).zip(&mut ready) {
+                if clip.full {
+                    std::mem::swap(&mut clip.data, &mut lane.work);
+                    clip.full = false;
+                    *ready = Some((clip.end, clip.captured));
+                }
+            }
+            done
+        };
+        slots.changed.notify_all();
+
+        for (lane, c) in lanes.iter_mut().zip(counters) {
+            let gap = c.gap.load(Ordering::SeqCst);
+            if gap != lane.gap_seen {
+                lane.gap_seen = gap;
+                if lane.decider.reset() == Decision::Clear {
+                    let _ = sink.clear(&ClearEvent {
+                        t_ms: lane.last_t_ms as u32,
+                        camera: Arc::clone(&lane.camera),
+                        seq: config.next_seq(),
+                        captured: Instant::now(),
+                    });
+                }
+            }
+        }
+
+        if last_beat.elapsed() >= config.heartbeat {
+            let elapsed = last_beat.elapsed();
+            last_beat = Instant::now();
+            for (lane, c) in lanes.iter_mut().zip(counters) {
+                send_health(sink, lane, c, config, backend, elapsed);
+            }
+        }
+
+        let mut classified = false;
+        for (lane, ready) in lanes.iter_mut().zip(&mut ready) {
+            if let Some((end, captured)) = ready.take() {
+                classified = true;
+                lane.classify(backend, sink, labels, &mut probs, config, (end, captured));
+            }
+        }
+        if done && !classified {
+            break;
+        }
+    }
+}
+
+impl<C: StagedClip> Lane<C> {
+    /// Classifies the clip in `work`, whose newest frame is `end` in the
+    /// stream and was captured at `captured`, and tells the sink what the
+    /// decider makes of it.
+    fn classify<K: EventSink>(
+        &mut self,
+        backend: &mut dyn Backend,
+        sink: &mut K,
+        labels: &[String],
+        probs: &mut [f32],
+        config: &PipelineConfig,
+        (end, captured): (Duration, Instant),
+    ) {
+        let t0 = Instant::now();
+        let outputs = match self.work.run(backend) {
+            Ok(outputs) => outputs,
+            Err(e) => {
+                log::error!("{}: clip not classified: {e}", self.camera);
+                self.stats.failed_clips += 1;
+                return;
+            }
+        };
+        self.times_us
+            .saturating_record(t0.elapsed().as_micros() as u64);
+        self.stats.clips += 1;
+        softmax_into(&outputs.logits, probs);
+        let t_ms = end.as_millis() as u64;
+        self.last_t_ms = t_ms;
+        match self.decider.push(probs, t_ms) {
+            Decision::Show {
+                class_id,
+                confidence,
+            } => {
+                self.stats.actions += 1;
+                let event = ActionEvent {
+                    class_id: class_id as u16,
+                    label: labels[class_id].clone(),
+                    confidence,
+                    t_ms: t_ms as u32,
+                    camera: Arc::clone(&self.camera),
+                    seq: config.next_seq(),
+                    captured,
+                };
+                let _ = sink.action(&event);
+            }
+            Decision::Clear => {
+                let _ = sink.clear(&ClearEvent {
+                    t_ms: t_ms as u32,
+                    camera: Arc::clone(&self.camera),
+                    seq: config.next_seq(),
+                    captured,
+                });
+            }
+            Decision::Hold => {}
+        }
+    }
+}
+
+/// Counters at the previous heartbeat.
+#[derive(Default)]
+struct Beat {
+    frames: u64,
+    dropped: u64,
+}
+
+fn send_health<C, K: EventSink>(
+    sink: &mut K,
+    lane: &mut Lane<C>,
+    counters: &Counters,
+    config: &PipelineConfig,
+    backend: &dyn Backend,
+    elapsed: Duration,
+) {
+    let frames = counters.frames.load(Ordering::Relaxed);
+    let dropped = counters.dropped.load(Ordering::Relaxed);
+    let beat = &mut lane.beat;
+    let fps = if elapsed.is_zero() {
+        0.0
+    } else {
+        (frames - beat.frames) as f32 / elapsed.as_secs_f32()
+    };
+    let status = health::status(Observed::Serving {
+        serving: backend.kind(),
+        preferred: config.preferred,
+        source_down: counters.source_down.load(Ordering::Relaxed),
+        frames: (!elapsed.is_zero()).then(|| frames - beat.frames),
+        dropped: dropped - beat.dropped,
+    });
+    beat.frames = frames;
+    beat.dropped = dropped;
+    let health = Health {
+        uptime_s: config.started.elapsed().as_secs() as u32,
+        fps,
+        backend: backend.kind(),
+        status,
+        camera: Some(Arc::clone(&lane.camera)),
+    };
+    let _ = sink.health(&health);
 }
 
 /// Takes one frame into the ring: preprocesses it into the ring's next slot
@@ -358,197 +635,6 @@ fn reopen<S: FrameSource + ?Sized>(source: &mut S, stop: &AtomicBool) {
     }
 }
 
-/// Puts a cut clip into the slot: live, replacing a clip still waiting;
-/// offline, waiting until inference has taken the previous one.
-fn hand_off<C>(
-    spare: &mut C,
-    (end, captured): (Duration, Instant),
-    shared: &Shared<C>,
-    realtime: bool,
-    stop: &AtomicBool,
-) {
-    let mut slot = shared.slot.lock().unwrap_or_else(|p| p.into_inner());
-    if !realtime {
-        while slot.full && !stop.load(Ordering::SeqCst) {
-            slot = shared
-                .changed
-                .wait_timeout(slot, Duration::from_millis(50))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-    }
-    if slot.full {
-        shared.dropped.fetch_add(1, Ordering::Relaxed);
-    }
-    std::mem::swap(&mut slot.data, spare);
-    slot.end = end;
-    slot.captured = captured;
-    slot.full = true;
-    drop(slot);
-    shared.changed.notify_all();
-}
-
-#[allow(clippy::too_many_arguments)]
-fn infer_loop<C: StagedClip, K: EventSink>(
-    backend: &mut dyn Backend,
-    mut work: C,
-    decider: &mut Decider,
-    sink: &mut K,
-    labels: &[String],
-    shared: &Shared<C>,
-    config: &PipelineConfig,
-    stats: &mut RunStats,
-) {
-    let mut probs = vec![0.0f32; labels.len()];
-    // Fixed memory however long the run: 1 µs to 10 min at 3 significant digits.
-    let mut times_us = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)
-        .expect("constant histogram bounds are valid");
-    let mut gap_seen = 0u64;
-    let mut last_t_ms = 0u64;
-    let mut last_beat = Instant::now();
-    let mut beat = Beat {
-        frames: 0,
-        dropped: 0,
-    };
-    send_health(sink, shared, config, &mut beat, backend, Duration::ZERO);
-
-    loop {
-        let end = {
-            let mut slot = shared.slot.lock().unwrap_or_else(|p| p.into_inner());
-            while !slot.full
-                && !shared.done.load(Ordering::SeqCst)
-                && last_beat.elapsed() < config.heartbeat
-            {
-                let wait = config
-                    .heartbeat
-                    .saturating_sub(last_beat.elapsed())
-                    .max(Duration::from_millis(1));
-                slot = shared
-                    .changed
-                    .wait_timeout(slot, wait)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
-            }
-            if slot.full {
-                std::mem::swap(&mut slot.data, &mut work);
-                slot.full = false;
-                shared.changed.notify_all();
-                Some((slot.end, slot.captured))
-            } else {
-                None
-            }
-        };
-
-        let gap = shared.gap.load(Ordering::SeqCst);
-        if gap != gap_seen {
-            gap_seen = gap;
-            if decider.reset() == Decision::Clear {
-                let _ = sink.clear(&ClearEvent {
-                    t_ms: last_t_ms as u32,
-                    camera: Arc::clone(&config.camera),
-                    seq: config.next_seq(),
-                    captured: Instant::now(),
-                });
-            }
-        }
-
-        if last_beat.elapsed() >= config.heartbeat {
-            let elapsed = last_beat.elapsed();
-            last_beat = Instant::now();
-            send_health(sink, shared, config, &mut beat, backend, elapsed);
-        }
-
-        let Some((end, captured)) = end else {
-            if shared.done.load(Ordering::SeqCst) {
-                break;
-            }
-            continue;
-        };
-
-        let t0 = Instant::now();
-        let outputs = match work.run(&mut *backend) {
-            Ok(outputs) => outputs,
-            Err(e) => {
-                log::error!("clip not classified: {e}");
-                stats.failed_clips += 1;
-                continue;
-            }
-        };
-        times_us.saturating_record(t0.elapsed().as_micros() as u64);
-        stats.clips += 1;
-        softmax_into(&outputs.logits, &mut probs);
-        let t_ms = end.as_millis() as u64;
-        last_t_ms = t_ms;
-        match decider.push(&probs, t_ms) {
-            Decision::Show {
-                class_id,
-                confidence,
-            } => {
-                stats.actions += 1;
-                let event = ActionEvent {
-                    class_id: class_id as u16,
-                    label: labels[class_id].clone(),
-                    confidence,
-                    t_ms: t_ms as u32,
-                    camera: Arc::clone(&config.camera),
-                    seq: config.next_seq(),
-                    captured,
-                };
-                let _ = sink.action(&event);
-            }
-            Decision::Clear => {
-                let _ = sink.clear(&ClearEvent {
-                    t_ms: t_ms as u32,
-                    camera: Arc::clone(&config.camera),
-                    seq: config.next_seq(),
-                    captured,
-                });
-            }
-            Decision::Hold => {}
-        }
-    }
-    stats.inference_p50_us = times_us.value_at_quantile(0.5);
-}
-
-/// Counters at the previous heartbeat.
-struct Beat {
-    frames: u64,
-    dropped: u64,
-}
-
-fn send_health<C, K: EventSink>(
-    sink: &mut K,
-    shared: &Shared<C>,
-    config: &PipelineConfig,
-    beat: &mut Beat,
-    backend: &dyn Backend,
-    elapsed: Duration,
-) {
-    let frames = shared.frames.load(Ordering::Relaxed);
-    let dropped = shared.dropped.load(Ordering::Relaxed);
-    let fps = if elapsed.is_zero() {
-        0.0
-    } else {
-        (frames - beat.frames) as f32 / elapsed.as_secs_f32()
-    };
-    let status = health::status(Observed::Serving {
-        serving: backend.kind(),
-        preferred: config.preferred,
-        source_down: shared.source_down.load(Ordering::Relaxed),
-        frames: (!elapsed.is_zero()).then(|| frames - beat.frames),
-        dropped: dropped - beat.dropped,
-    });
-    beat.frames = frames;
-    beat.dropped = dropped;
-    let health = Health {
-        uptime_s: config.started.elapsed().as_secs() as u32,
-        fps,
-        backend: backend.kind(),
-        status,
-    };
-    let _ = sink.health(&health);
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicUsize;
@@ -566,6 +652,7 @@ mod tests {
         n: u64,
         len: u64,
         lose_at: Option<u64>,
+        fail_at: Option<u64>,
         bad_every: Option<u64>,
         reopens: usize,
     }
@@ -590,6 +677,12 @@ mod tests {
         fn next_frame(&mut self) -> Result<FrameRef<'_>, SourceError> {
             if self.n >= self.len {
                 return Err(SourceError::Ended("script".into()));
+            }
+            if self.fail_at == Some(self.n) {
+                return Err(SourceError::Unusable {
+                    source_name: "script".into(),
+                    reason: "format no longer offered".into(),
+                });
             }
             if self.lose_at == Some(self.n) {
                 self.lose_at = None;
@@ -663,24 +756,35 @@ mod tests {
         }
     }
 
+    /// What each camera was told, in order: `(camera, line)`.
     #[derive(Default)]
-    struct Log(Vec<String>);
+    struct Log(Vec<(String, String)>);
+
+    impl Log {
+        fn of(&self, camera: &str) -> Vec<String> {
+            self.0
+                .iter()
+                .filter(|(c, _)| c == camera)
+                .map(|(_, l)| l.clone())
+                .collect()
+        }
+    }
 
     impl EventSink for Log {
         type Error = BoxError;
         fn action(&mut self, e: &ActionEvent) -> Result<(), BoxError> {
-            self.0.push(format!("show {}", e.class_id));
+            self.0
+                .push((e.camera.to_string(), format!("show {}", e.class_id)));
             Ok(())
         }
-        fn clear(&mut self, _e: &ClearEvent) -> Result<(), BoxError> {
-            self.0.push("clear".into());
+        fn clear(&mut self, e: &ClearEvent) -> Result<(), BoxError> {
+            self.0.push((e.camera.to_string(), "clear".into()));
             Ok(())
         }
         fn health(&mut self, h: &Health) -> Result<(), BoxError> {
-            self.0.push(format!(
-                "health {} {:?} {}",
-                h.backend, h.status, h.uptime_s
-            ));
+            let camera = h.camera.as_deref().unwrap_or("device").to_owned();
+            let line = format!("health {} {:?} {}", h.backend, h.status, h.uptime_s);
+            self.0.push((camera, line));
             Ok(())
         }
     }
@@ -720,7 +824,6 @@ mod tests {
             started: Instant::now(),
             realtime,
             max_frames: None,
-            camera: "cam0".into(),
             sequence: Arc::default(),
         }
     }
@@ -731,6 +834,7 @@ mod tests {
             n: 0,
             len,
             lose_at: None,
+            fail_at: None,
             bad_every: None,
             reopens: 0,
         }
@@ -754,8 +858,7 @@ mod tests {
         stop: &AtomicBool,
     ) -> RunStats {
         run(
-            source,
-            &mut HostStage::new(&spec()),
+            vec![feed("cam0", source)],
             backend,
             log,
             &labels(),
@@ -763,6 +866,15 @@ mod tests {
             stop,
         )
         .unwrap()
+        .remove(0)
+    }
+
+    fn feed<'a>(camera: &str, source: &'a mut Script) -> Feed<'a, HostStage> {
+        Feed {
+            camera: camera.into(),
+            source,
+            stage: HostStage::new(&spec()),
+        }
     }
 
     fn labels() -> Vec<String> {
@@ -783,13 +895,13 @@ mod tests {
         assert_eq!(stats.clips, (400 - 8) / 2 + 1);
         assert_eq!(stats.dropped_clips, 0);
         // Elements at frames 40..80 (class 1), 120..160 (class 2), 200..240 (class 3), 280..320 (class 1), 360..400 (class 2).
-        let shows: Vec<&String> = log.0.iter().filter(|l| l.starts_with("show")).collect();
+        let lines = log.of("cam0");
+        let shows: Vec<&String> = lines.iter().filter(|l| l.starts_with("show")).collect();
         assert_eq!(shows, ["show 1", "show 2", "show 3", "show 1", "show 2"]);
         assert_eq!(
-            log.0.iter().filter(|l| *l == "clear").count(),
+            lines.iter().filter(|l| *l == "clear").count(),
             4,
-            "{:?}",
-            log.0
+            "{lines:?}"
         );
     }
 
@@ -873,8 +985,7 @@ mod tests {
                 ..config(false)
             };
             run(
-                &mut source,
-                &mut HostStage::new(&spec()),
+                vec![feed("cam0", &mut source)],
                 &mut backend,
                 &mut log,
                 &labels(),
@@ -882,7 +993,7 @@ mod tests {
                 &AtomicBool::new(false),
             )
             .unwrap();
-            log.0.into_iter().find(|l| l.starts_with("health"))
+            log.of("cam0").into_iter().find(|l| l.starts_with("health"))
         };
         assert_eq!(
             first_health(BackendKind::Tract).as_deref(),
@@ -892,5 +1003,79 @@ mod tests {
             first_health(BackendKind::OrtCpu).as_deref(),
             Some("health tract Degraded 90")
         );
+    }
+
+    /// Runs two cameras on one model, offline, into one log.
+    fn run_two(a: &mut Script, b: &mut Script, backend: &mut ColourModel) -> (Vec<RunStats>, Log) {
+        let (mut log, config) = (Log::default(), config(false));
+        let stats = run(
+            vec![feed("left", a), feed("right", b)],
+            backend,
+            &mut log,
+            &labels(),
+            &config,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        let events = log.0.iter().filter(|(_, l)| !l.starts_with("health"));
+        assert_eq!(
+            config.sequence.load(Ordering::SeqCst),
+            events.count() as u64,
+            "one sequence over both cameras' events"
+        );
+        (stats, log)
+    }
+
+    #[test]
+    fn two_cameras_share_one_model_and_keep_their_own_decisions() {
+        // The right camera sees the left one's stream 80 frames late: its
+        // elements come in another order and at other times.
+        let (mut left, mut right, mut backend) = (script(400), script(480), model(0));
+        right.n = 80;
+        let (stats, log) = run_two(&mut left, &mut right, &mut backend);
+        assert_eq!(stats[0].clips, (400 - 8) / 2 + 1);
+        assert_eq!(stats[1].clips, (400 - 8) / 2 + 1);
+        assert_eq!(
+            backend.runs.load(Ordering::SeqCst) as u64,
+            stats[0].clips + stats[1].clips,
+            "one model ran every clip of both cameras"
+        );
+        let shows = |camera| -> Vec<String> {
+            log.of(camera)
+                .into_iter()
+                .filter(|l| l.starts_with("show"))
+                .collect()
+        };
+        assert_eq!(
+            shows("left"),
+            ["show 1", "show 2", "show 3", "show 1", "show 2"]
+        );
+        // Frames 80..480: elements at 120..160 (2), 200..240 (3), 280..320 (1), 360..400 (2), 440..480 (3).
+        assert_eq!(
+            shows("right"),
+            ["show 2", "show 3", "show 1", "show 2", "show 3"]
+        );
+        assert!(log.of("left")[0].starts_with("health"), "{:?}", log.0);
+        assert!(log.of("right")[0].starts_with("health"), "{:?}", log.0);
+    }
+
+    #[test]
+    fn a_camera_that_fails_for_good_stops_alone() {
+        let mut broken = Script {
+            fail_at: Some(50),
+            ..script(400)
+        };
+        let (mut good, mut backend) = (script(400), model(0));
+        let (stats, log) = run_two(&mut broken, &mut good, &mut backend);
+        assert_eq!(stats[0].frames, 50);
+        assert_eq!(stats[0].clips, (50 - 8) / 2 + 1);
+        assert_eq!(stats[1].frames, 400);
+        assert_eq!(stats[1].clips, (400 - 8) / 2 + 1);
+        let shows = log
+            .of("right")
+            .into_iter()
+            .filter(|l| l.starts_with("show"))
+            .count();
+        assert_eq!(shows, 5, "{:?}", log.0);
     }
 }

@@ -85,20 +85,39 @@ impl<S: EventSink> EventSink for Erased<S> {
     }
 }
 
-/// Sends every message to several named sinks. A failing sink is logged and
-/// the others still get the message, so one broken output never silences the
-/// rest. The time from an event's capture to the moment each sink has taken
-/// it (actions and clears) is recorded per sink in [`Latencies`].
+/// Sends every message to several named sinks, each taking every camera's
+/// messages or one camera's only (its own scoreboard line, say); device-wide
+/// heartbeats go to all. A failing sink is logged and the others still get
+/// the message, so one broken output never silences the rest. The time from
+/// an event's capture to the moment each sink has taken it (actions and
+/// clears) is recorded per sink in [`Latencies`].
 #[derive(Default)]
 pub struct Fanout {
-    sinks: Vec<(String, DynSink)>,
+    sinks: Vec<Route>,
     latencies: Arc<Latencies>,
 }
 
+/// One sink of a [`Fanout`] and the camera it is for.
+struct Route {
+    name: String,
+    camera: Option<Arc<str>>,
+    sink: DynSink,
+}
+
 impl Fanout {
-    /// Adds a sink under a name used in log messages and latency figures.
+    /// Adds a sink for every camera, under a name used in log messages and
+    /// latency figures.
     pub fn push(&mut self, name: impl Into<String>, sink: DynSink) {
-        self.sinks.push((name.into(), sink));
+        self.route(name.into(), None, sink);
+    }
+
+    /// Adds a sink for `camera`'s events and heartbeats only.
+    pub fn push_for(&mut self, camera: &str, name: impl Into<String>, sink: DynSink) {
+        self.route(name.into(), Some(camera.into()), sink);
+    }
+
+    fn route(&mut self, name: String, camera: Option<Arc<str>>, sink: DynSink) {
+        self.sinks.push(Route { name, camera, sink });
     }
 
     /// The latency figures of every sink, shared with whoever reports them.
@@ -109,17 +128,23 @@ impl Fanout {
     fn each(
         &mut self,
         what: &str,
+        camera: Option<&str>,
         captured: Option<Instant>,
         mut f: impl FnMut(&mut DynSink) -> Result<(), BoxError>,
     ) {
-        for (name, sink) in &mut self.sinks {
-            match f(sink) {
+        for route in &mut self.sinks {
+            if let (Some(only), Some(from)) = (&route.camera, camera)
+                && **only != *from
+            {
+                continue;
+            }
+            match f(&mut route.sink) {
                 Ok(()) => {
                     if let Some(at) = captured {
-                        self.latencies.record(name, at.elapsed());
+                        self.latencies.record(&route.name, at.elapsed());
                     }
                 }
-                Err(e) => log::warn!("{name}: could not send {what}: {e}"),
+                Err(e) => log::warn!("{}: could not send {what}: {e}", route.name),
             }
         }
     }
@@ -128,15 +153,20 @@ impl Fanout {
 impl EventSink for Fanout {
     type Error = std::convert::Infallible;
     fn action(&mut self, event: &ActionEvent) -> Result<(), Self::Error> {
-        self.each("an action", Some(event.captured), |s| s.action(event));
+        let camera = Some(&*event.camera);
+        self.each("an action", camera, Some(event.captured), |s| {
+            s.action(event)
+        });
         Ok(())
     }
     fn clear(&mut self, event: &ClearEvent) -> Result<(), Self::Error> {
-        self.each("a clear", Some(event.captured), |s| s.clear(event));
+        let camera = Some(&*event.camera);
+        self.each("a clear", camera, Some(event.captured), |s| s.clear(event));
         Ok(())
     }
     fn health(&mut self, health: &Health) -> Result<(), Self::Error> {
-        self.each("a heartbeat", None, |s| s.health(health));
+        let camera = health.camera.as_deref();
+        self.each("a heartbeat", camera, None, |s| s.health(health));
         Ok(())
     }
 }

@@ -7,8 +7,8 @@
 //! period it reports `NOMODEL`, and it tries again every
 //! [`MODEL_RETRY`], so a repaired bundle is picked up without a restart
 //! (offline runs set [`ServeOptions::model_required`] and fail at once).
-//! Once a model serves, the pipeline runs until the source ends or `stop`
-//! is set.
+//! Once a model serves, the pipeline runs every camera of the profile on it
+//! until their sources end or `stop` is set.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use artrt_infer::{
 
 use crate::board::Profile;
 use crate::health::{self, Health, Observed};
-use crate::pipeline::{self, PipelineConfig, PipelineError, RunStats};
+use crate::pipeline::{self, Feed, PipelineConfig, PipelineError, RunStats};
 use crate::sink::EventSink;
 use crate::source::{self, Pacing, SourceError};
 use crate::stage::{self, FrameStage, HostStage, PreprocessOn};
@@ -50,9 +50,11 @@ pub struct ServeOptions {
 /// Why the device stopped before serving out its source.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The profile's source cannot be opened.
-    #[error("cannot open frame source {spec}")]
+    /// A camera's source cannot be opened.
+    #[error("camera {camera}: cannot open frame source {spec}")]
     Source {
+        /// The camera's id.
+        camera: String,
         /// The source spec.
         spec: String,
         /// Why.
@@ -79,8 +81,8 @@ pub enum Served {
     Ran {
         /// `model on backend (provider), precision`.
         serving: String,
-        /// The pipeline's counters.
-        stats: RunStats,
+        /// Each camera's id and counters.
+        stats: Vec<(Arc<str>, RunStats)>,
     },
 }
 
@@ -155,6 +157,7 @@ pub fn serve<K: EventSink>(
             fps: 0.0,
             backend: preferred,
             status: health::status(Observed::NoModel),
+            camera: None,
         });
         if Instant::now() >= next_try {
             match open_model(profile, &order, precision, &config) {
@@ -183,17 +186,22 @@ pub fn serve<K: EventSink>(
 
     let realtime = options.pacing == Pacing::RealTime;
     let pipeline = PipelineConfig::new(profile, &bundle, preferred, started, realtime)?;
-    let camera = &profile.camera;
-    let source_options = camera.source_options(options.pacing);
-    let mut source =
-        source::open(&camera.source, &source_options).map_err(|cause| ServeError::Source {
-            spec: camera.source.to_string(),
-            cause,
-        })?;
-    log::info!("frames from {}", source.describe());
+    let mut sources = Vec::new();
+    for camera in profile.all_cameras() {
+        let camera = camera.config;
+        let source = source::open(&camera.source, &camera.source_options(options.pacing)).map_err(
+            |cause| ServeError::Source {
+                camera: camera.id.clone(),
+                spec: camera.source.to_string(),
+                cause,
+            },
+        )?;
+        log::info!("{}: frames from {}", camera.id, source.describe());
+        sources.push((Arc::<str>::from(camera.id), source));
+    }
     let device = stage::device_for(on, chain.input_memory()).map_err(ServeError::Preprocess)?;
     let run = Run {
-        source: source.as_mut(),
+        sources: &mut sources,
         chain: &mut chain,
         labels: bundle.labels(),
         config: &pipeline,
@@ -201,7 +209,10 @@ pub fn serve<K: EventSink>(
     };
     #[cfg(feature = "cuda")]
     if let Some(device) = device {
-        match stage::GpuStage::new(&bundle.input, device) {
+        let stages: Result<Vec<_>, _> = (0..run.sources.len())
+            .map(|_| stage::GpuStage::new(&bundle.input, device))
+            .collect();
+        match stages {
             Ok(gpu) => {
                 return Ok(Served::Ran {
                     serving,
@@ -214,13 +225,16 @@ pub fn serve<K: EventSink>(
     }
     #[cfg(not(feature = "cuda"))]
     let _ = device;
-    let stats = run.on(HostStage::new(&bundle.input), sink)?;
+    let host = (0..run.sources.len())
+        .map(|_| HostStage::new(&bundle.input))
+        .collect();
+    let stats = run.on(host, sink)?;
     Ok(Served::Ran { serving, stats })
 }
 
-/// A pipeline run waiting for its frame stage.
+/// A pipeline run waiting for its frame stages, one per camera.
 struct Run<'a> {
-    source: &'a mut dyn source::FrameSource,
+    sources: &'a mut [(Arc<str>, Box<dyn source::FrameSource>)],
     chain: &'a mut Failover,
     labels: &'a [String],
     config: &'a PipelineConfig,
@@ -230,19 +244,25 @@ struct Run<'a> {
 impl Run<'_> {
     fn on<F: FrameStage, K: EventSink>(
         self,
-        mut stage: F,
+        stages: Vec<F>,
         sink: &mut K,
-    ) -> Result<RunStats, PipelineError> {
-        log::info!("frames preprocessed on {}", stage.describe());
-        pipeline::run(
-            self.source,
-            &mut stage,
-            self.chain,
-            sink,
-            self.labels,
-            self.config,
-            self.stop,
-        )
+    ) -> Result<Vec<(Arc<str>, RunStats)>, PipelineError> {
+        if let Some(stage) = stages.first() {
+            log::info!("frames preprocessed on {}", stage.describe());
+        }
+        let cameras: Vec<Arc<str>> = self.sources.iter().map(|(id, _)| Arc::clone(id)).collect();
+        let feeds = self
+            .sources
+            .iter_mut()
+            .zip(stages)
+            .map(|((camera, source), stage)| Feed {
+                camera: Arc::clone(camera),
+                source: source.as_mut(),
+                stage,
+            })
+            .collect();
+        let stats = pipeline::run(feeds, self.chain, sink, self.labels, self.config, self.stop)?;
+        Ok(cameras.into_iter().zip(stats).collect())
     }
 }
 

@@ -485,7 +485,7 @@ pub fn live_latency(
     use std::sync::atomic::AtomicBool;
 
     use artrt_calibration::StreamOptions;
-    use artrt_live::pipeline::{self, PipelineConfig};
+    use artrt_live::pipeline::{self, Feed, PipelineConfig};
     use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Fanout, Health, boxed};
     use artrt_live::source::Pacing;
     use artrt_live::source::synthetic::SyntheticSource;
@@ -521,15 +521,20 @@ pub fn live_latency(
     let mut sinks = Fanout::default();
     sinks.push("events", boxed(Discard));
     let latencies = sinks.latencies();
+    let feed = Feed {
+        camera: profile.camera.id.as_str().into(),
+        source: &mut source,
+        stage: HostStage::new(&bundle.input),
+    };
     let stats = pipeline::run(
-        &mut source,
-        &mut HostStage::new(&bundle.input),
+        vec![feed],
         backend.as_mut(),
         &mut sinks,
         bundle.labels(),
         &pipeline,
         &AtomicBool::new(false),
-    )?;
+    )?
+    .remove(0);
     let latency = latencies.summaries().into_iter().next();
     Ok(LiveLatency {
         seconds,

@@ -18,7 +18,7 @@ use artrt_infer::postprocess::softmax_into;
 use artrt_infer::{Backend, BackendKind, Bundle, InferError, Outputs, Precision};
 use artrt_live::board::Profile;
 use artrt_live::labels;
-use artrt_live::pipeline::{self, PipelineConfig, RunStats};
+use artrt_live::pipeline::{self, Feed, PipelineConfig, RunStats};
 use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Health};
 use artrt_live::source::recorded::RecordedSource;
 use artrt_live::source::synthetic::SyntheticSource;
@@ -287,21 +287,25 @@ fn classify(
         max_frames: Some(frames),
         ..PipelineConfig::new(profile, bundle, backend.kind(), Instant::now(), false)?
     };
-    let mut stage = HostStage::new(&bundle.input);
     let mut recorder = Recorder::default();
     let (window, hop) = (profile.clip.window as u64, profile.clip.hop as u64);
     let expected = frames.saturating_sub(window - 1).div_ceil(hop);
     let mut traced = Traced::new(backend, expected as usize, bundle.labels().len());
     let started = Instant::now();
-    let stats = pipeline::run(
+    let feed = Feed {
+        camera: profile.camera.id.as_str().into(),
         source,
-        &mut stage,
+        stage: HostStage::new(&bundle.input),
+    };
+    let stats = pipeline::run(
+        vec![feed],
         &mut traced,
         &mut recorder,
         bundle.labels(),
         &pipeline_config,
         &AtomicBool::new(false),
-    )?;
+    )?
+    .remove(0);
     Ok(Classified {
         probs: traced.probs,
         events: recorder.events,

@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use artrt_infer::{BackendChoice, Precision};
-use artrt_live::board::{Profile, ScoreboardPort};
+use artrt_live::board::{Camera, Profile, ScoreboardPort};
 use artrt_live::jsonl::JsonLines;
 use artrt_live::message::device_name;
 use artrt_live::publish::{self, PublishUrl};
-use artrt_live::scoreboard::{Link, LinkConfig};
+use artrt_live::scoreboard::{Link, LinkConfig, LinkCounters};
 use artrt_live::sink::{Fanout, boxed};
 use artrt_live::source::{Pacing, SourceSpec};
 use artrt_live::stage::PreprocessOn;
@@ -42,9 +42,11 @@ pub struct Args {
     /// Model bundle: a directory or an installed bundle's name (overrides the profile).
     #[arg(long)]
     bundle: Option<PathBuf>,
-    /// Frame source: v4l2:/dev/videoN, synthetic[:SEED[+new]], frames:DIR or recording:DIR (overrides the profile).
-    #[arg(long)]
-    source: Option<SourceSpec>,
+    /// Frame source: v4l2:/dev/videoN, synthetic[:SEED[+new]], frames:DIR or recording:DIR
+    /// (overrides the profile). Repeat it for several cameras sharing the model: the first is
+    /// `[camera]`, the next ones `[[cameras]]` in order (or new cameras cam1, cam2, ...).
+    #[arg(long = "source", value_name = "SOURCE")]
+    sources: Vec<SourceSpec>,
     /// Scoreboard: a serial device path, `emulator` (built in, on a pseudo-terminal pair) or `none`.
     #[arg(long)]
     scoreboard: Option<String>,
@@ -119,30 +121,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "event log",
         boxed(JsonLines::new(event_log(&args.events)?, false)),
     );
-    let emulator = match profile.scoreboard_port() {
-        ScoreboardPort::Emulator => {
-            let emu = emulator::spawn_pty(profile.scoreboard.acknowledged)
-                .context("cannot start the built-in scoreboard emulator")?;
-            log::info!("built-in scoreboard emulator on {}", emu.path());
-            Some(emu)
+    let mut boards = Vec::new();
+    for camera in profile.all_cameras() {
+        if let Some(board) = scoreboard_for(&camera, &profile, &mut sinks)? {
+            boards.push(board);
         }
-        _ => None,
-    };
-    let link_port = match (profile.scoreboard_port(), &emulator) {
-        (ScoreboardPort::Device(path), _) => Some(path.display().to_string()),
-        (ScoreboardPort::Emulator, Some(emu)) => Some(emu.path().to_string()),
-        _ => None,
-    };
-    let mut link_counters = None;
-    if let Some(port) = link_port {
-        let config = LinkConfig {
-            port,
-            ..profile.scoreboard.clone()
-        };
-        let link = Link::spawn(config.clone())
-            .with_context(|| format!("cannot start the scoreboard link on {}", config.port))?;
-        link_counters = Some(link.counters());
-        sinks.push("scoreboard", boxed(link));
     }
     let device = device_name();
     for url in &profile.outputs.publish {
@@ -152,7 +135,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         sinks.push(url.to_string(), output);
     }
     let latencies = sinks.latencies();
-    let panel_thread = emulator.as_ref().filter(|_| !args.no_panel).map(draw_panel);
+    let panel_thread = boards
+        .iter()
+        .find_map(|b| b.emulator.as_ref())
+        .filter(|_| !args.no_panel)
+        .map(draw_panel);
 
     let options = ServeOptions {
         backend: args.backend.unwrap_or_default(),
@@ -172,15 +159,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     match &outcome {
         Ok(Served::NoModel) => log::info!("stopped after {elapsed:.1} s without a usable model"),
-        Ok(Served::Ran { serving, stats }) => log::info!(
-            "stopped after {elapsed:.1} s serving {serving}: {} frames, {} clips ({} dropped, {} failed), {} actions, inference p50 {:.1} ms",
-            stats.frames,
-            stats.clips,
-            stats.dropped_clips,
-            stats.failed_clips,
-            stats.actions,
-            stats.inference_p50_us as f64 / 1000.0
-        ),
+        Ok(Served::Ran { serving, stats }) => {
+            log::info!("stopped after {elapsed:.1} s serving {serving}");
+            for (camera, stats) in stats {
+                log::info!(
+                    "{camera}: {} frames, {} clips ({} dropped, {} failed), {} actions, inference p50 {:.1} ms",
+                    stats.frames,
+                    stats.clips,
+                    stats.dropped_clips,
+                    stats.failed_clips,
+                    stats.actions,
+                    stats.inference_p50_us as f64 / 1000.0
+                );
+            }
+        }
         Err(_) => {}
     }
     for l in latencies.summaries() {
@@ -194,23 +186,69 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             l.events
         );
     }
-    if let Some(counters) = link_counters {
-        log::info!("scoreboard: {}", counters.get().elements);
-    }
-    if let Some(emu) = emulator {
-        let board = emu.stats();
-        log::info!(
-            "the scoreboard showed {} actions and {} clears",
-            board.actions,
-            board.shown - board.actions
-        );
-        emu.stop();
+    for board in boards {
+        let camera = &board.camera;
+        log::info!("{camera}: scoreboard: {}", board.counters.get().elements);
+        if let Some(emu) = board.emulator {
+            let shown = emu.stats();
+            log::info!(
+                "{camera}: the scoreboard showed {} actions and {} clears",
+                shown.actions,
+                shown.shown - shown.actions
+            );
+            emu.stop();
+        }
     }
     if let Some(handle) = panel_thread {
         let _ = handle.join();
     }
     outcome?;
     Ok(())
+}
+
+/// A camera's scoreboard line while the device runs.
+struct Scoreboard {
+    camera: String,
+    counters: LinkCounters,
+    emulator: Option<Emulator>,
+}
+
+/// Starts `camera`'s scoreboard line (and the built-in emulator it may
+/// name) and routes the camera's events to it; `None` for no line.
+fn scoreboard_for(
+    camera: &Camera,
+    profile: &Profile,
+    sinks: &mut Fanout,
+) -> anyhow::Result<Option<Scoreboard>> {
+    let id = &camera.config.id;
+    let (port, emulator) = match &camera.scoreboard {
+        ScoreboardPort::None => return Ok(None),
+        ScoreboardPort::Device(path) => (path.display().to_string(), None),
+        ScoreboardPort::Emulator => {
+            let emu = emulator::spawn_pty(profile.scoreboard.acknowledged)
+                .with_context(|| format!("{id}: cannot start the built-in scoreboard emulator"))?;
+            log::info!("{id}: built-in scoreboard emulator on {}", emu.path());
+            (emu.path().to_string(), Some(emu))
+        }
+    };
+    let config = LinkConfig {
+        port,
+        ..profile.scoreboard.clone()
+    };
+    let link = Link::spawn(config.clone())
+        .with_context(|| format!("{id}: cannot start the scoreboard link on {}", config.port))?;
+    let counters = link.counters();
+    let name = if profile.cameras.is_empty() {
+        "scoreboard".to_owned()
+    } else {
+        format!("scoreboard {id}")
+    };
+    sinks.push_for(id, name, boxed(link));
+    Ok(Some(Scoreboard {
+        camera: id.clone(),
+        counters,
+        emulator,
+    }))
 }
 
 /// The event log `--events` names: standard output for `-`, else a new file.
@@ -245,9 +283,7 @@ fn apply_overrides(profile: &mut Profile, args: &Args) -> anyhow::Result<()> {
     if let Some(bundle) = &args.bundle {
         profile.inference.bundle = bundle.clone();
     }
-    if let Some(spec) = &args.source {
-        profile.camera.source = spec.clone();
-    }
+    profile.set_sources(&args.sources);
     if let Some(port) = &args.scoreboard {
         profile.scoreboard.port = port.clone();
     }

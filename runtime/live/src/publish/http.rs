@@ -1,6 +1,7 @@
 //! `http://ADDR:PORT`: `/health`, `/metrics` and `/events` for integrators
 //! and monitoring.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -24,28 +25,76 @@ pub const STREAM_QUEUE: usize = 64;
 /// A comment line keeps idle event streams open (and finds dead clients).
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
 
+/// A heartbeat's status, uptime, frame rate and backend.
+type Beat = (Status, u32, f32, &'static str);
+
 /// What the endpoint knows of the device.
 #[derive(Default)]
 struct Board {
-    /// The last heartbeat, as its JSON message.
+    /// The last heartbeat of the device or any camera, as its JSON message.
     health: Option<String>,
-    /// Its status, uptime, rate and backend.
-    beat: Option<(Status, u32, f32, &'static str)>,
-    /// The last action or clear, as its JSON message.
+    /// The last action or clear of any camera, as its JSON message.
     state: Option<String>,
+    /// The device's own heartbeat, sent before a model serves.
+    device_beat: Option<Beat>,
+    /// Each camera's last heartbeat and state.
+    cameras: BTreeMap<String, CameraBoard>,
     actions: u64,
     clears: u64,
 }
 
+/// What the endpoint knows of one camera.
+#[derive(Default)]
+struct CameraBoard {
+    health: Option<String>,
+    beat: Option<Beat>,
+    state: Option<String>,
+}
+
+impl Board {
+    /// The heartbeats that speak for the device now: each camera's once any
+    /// camera has reported, else the device's own.
+    fn beats(&self) -> Vec<(Option<&str>, Beat)> {
+        let cameras: Vec<_> = self
+            .cameras
+            .iter()
+            .filter_map(|(id, c)| Some((Some(id.as_str()), c.beat?)))
+            .collect();
+        match (cameras.is_empty(), self.device_beat) {
+            (true, Some(beat)) => vec![(None, beat)],
+            _ => cameras,
+        }
+    }
+
+    /// Whether every camera (or, before any reports, the device) serves.
+    fn serving(&self) -> bool {
+        let beats = self.beats();
+        !beats.is_empty()
+            && beats
+                .iter()
+                .all(|(_, b)| matches!(b.0, Status::Ok | Status::Degraded))
+    }
+
+    /// Each camera's last action or clear.
+    fn states(&self) -> Vec<String> {
+        self.cameras
+            .values()
+            .filter_map(|c| c.state.clone())
+            .collect()
+    }
+}
+
 /// The HTTP endpoint, served by its own thread:
 ///
-/// - `GET /health`: `{"schema":1,"device":…,"health":{last heartbeat},"state":{last action or clear}}`,
-///   status 200, or 503 while the device reports `NOMODEL` or `NOCAM` or has
-///   not reported yet;
-/// - `GET /metrics`: Prometheus text: events sent, the last heartbeat's
-///   uptime, frame rate and status, event latency per output;
-/// - `GET /events`: server-sent events, one per message (`event:` its type,
-///   `id:` its sequence number, `data:` its JSON).
+/// - `GET /health`: `{"schema":1,"device":…,"health":{last heartbeat},"state":{last action or clear},
+///   "cameras":{"ID":{"health":…,"state":…},…}}`, status 200, or 503 while
+///   the device or any camera reports `NOMODEL` or `NOCAM` or none has
+///   reported yet;
+/// - `GET /metrics`: Prometheus text: events sent, each camera's uptime,
+///   frame rate and status at its last heartbeat, event latency per output;
+/// - `GET /events`: server-sent events, each camera's current state first,
+///   then one per message (`event:` its type, `id:` its sequence number,
+///   `data:` its JSON).
 ///
 /// Any other method is answered 405, any other path 404.
 pub struct HttpOutput {
@@ -146,12 +195,13 @@ impl Drop for HttpOutput {
 }
 
 impl HttpOutput {
-    /// Takes an event's message as the current state and streams it.
-    fn event(&mut self, line: String, count: impl FnOnce(&mut Board)) {
+    /// Takes an event's message as `camera`'s current state and streams it.
+    fn event(&mut self, camera: &str, line: String, count: impl FnOnce(&mut Board)) {
         {
             let mut board = self.board();
             count(&mut board);
             board.state = Some(line.clone());
+            board.cameras.entry(camera.to_owned()).or_default().state = Some(line.clone());
         }
         self.broadcast(&line);
     }
@@ -161,12 +211,12 @@ impl EventSink for HttpOutput {
     type Error = std::convert::Infallible;
     fn action(&mut self, e: &ActionEvent) -> Result<(), Self::Error> {
         let line = Message::action(&self.device, e).to_json();
-        self.event(line, |b| b.actions += 1);
+        self.event(&e.camera, line, |b| b.actions += 1);
         Ok(())
     }
     fn clear(&mut self, e: &ClearEvent) -> Result<(), Self::Error> {
         let line = Message::clear(&self.device, e).to_json();
-        self.event(line, |b| b.clears += 1);
+        self.event(&e.camera, line, |b| b.clears += 1);
         Ok(())
     }
     fn health(&mut self, h: &Health) -> Result<(), Self::Error> {
@@ -174,7 +224,15 @@ impl EventSink for HttpOutput {
         {
             let mut board = self.board();
             board.health = Some(line.clone());
-            board.beat = Some((h.status, h.uptime_s, h.fps, h.backend.as_str()));
+            let beat = Some((h.status, h.uptime_s, h.fps, h.backend.as_str()));
+            match &h.camera {
+                Some(camera) => {
+                    let camera = board.cameras.entry(camera.to_string()).or_default();
+                    camera.health = Some(line.clone());
+                    camera.beat = beat;
+                }
+                None => board.device_beat = beat,
+            }
         }
         self.broadcast(&line);
         Ok(())
@@ -219,14 +277,27 @@ impl Serve {
 
     fn health(&self) -> Response<io::Cursor<Vec<u8>>> {
         let board = self.board.lock().unwrap_or_else(|p| p.into_inner());
-        let serving = matches!(board.beat, Some((Status::Ok | Status::Degraded, ..)));
+        let cameras: Vec<String> = board
+            .cameras
+            .iter()
+            .map(|(id, c)| {
+                format!(
+                    "{}:{{\"health\":{},\"state\":{}}}",
+                    serde_json::Value::from(id.as_str()),
+                    c.health.as_deref().unwrap_or("null"),
+                    c.state.as_deref().unwrap_or("null"),
+                )
+            })
+            .collect();
         let body = format!(
-            "{{\"schema\":{},\"device\":{},\"health\":{},\"state\":{}}}\n",
+            "{{\"schema\":{},\"device\":{},\"health\":{},\"state\":{},\"cameras\":{{{}}}}}\n",
             crate::message::SCHEMA,
             serde_json::Value::from(self.device.as_str()),
             board.health.as_deref().unwrap_or("null"),
             board.state.as_deref().unwrap_or("null"),
+            cameras.join(","),
         );
+        let serving = board.serving();
         Response::from_string(body)
             .with_status_code(if serving { 200 } else { 503 })
             .with_header(header("Content-Type", "application/json"))
@@ -248,31 +319,43 @@ impl Serve {
             "artrt_events_total{{device=\"{device}\",type=\"clear\"}} {}",
             board.clears
         );
-        if let Some((status, uptime, fps, backend)) = board.beat {
+        let beats = board.beats();
+        if !beats.is_empty() {
+            let label = |camera: Option<&str>| match camera {
+                Some(id) => format!("device=\"{device}\",camera=\"{id}\""),
+                None => format!("device=\"{device}\""),
+            };
             let _ = writeln!(
                 m,
-                "# HELP artrt_uptime_seconds Seconds since the runtime started, at the last heartbeat."
+                "# HELP artrt_uptime_seconds Seconds since the runtime started, at the camera's last heartbeat."
             );
             let _ = writeln!(m, "# TYPE artrt_uptime_seconds gauge");
-            let _ = writeln!(m, "artrt_uptime_seconds{{device=\"{device}\"}} {uptime}");
+            for (camera, (_, uptime, _, _)) in &beats {
+                let _ = writeln!(m, "artrt_uptime_seconds{{{}}} {uptime}", label(*camera));
+            }
             let _ = writeln!(
                 m,
-                "# HELP artrt_fps Camera frames per second, at the last heartbeat."
+                "# HELP artrt_fps Camera frames per second, at the camera's last heartbeat."
             );
             let _ = writeln!(m, "# TYPE artrt_fps gauge");
-            let _ = writeln!(m, "artrt_fps{{device=\"{device}\"}} {fps}");
+            for (camera, (_, _, fps, _)) in &beats {
+                let _ = writeln!(m, "artrt_fps{{{}}} {fps}", label(*camera));
+            }
             let _ = writeln!(
                 m,
-                "# HELP artrt_status The device status at the last heartbeat (1 for the current one)."
+                "# HELP artrt_status The status at the camera's last heartbeat (1 for the current one)."
             );
             let _ = writeln!(m, "# TYPE artrt_status gauge");
-            for s in [Status::Ok, Status::Degraded, Status::NoCam, Status::NoModel] {
-                let _ = writeln!(
-                    m,
-                    "artrt_status{{device=\"{device}\",status=\"{}\",backend=\"{backend}\"}} {}",
-                    s.as_str(),
-                    u8::from(s == status)
-                );
+            for (camera, (status, _, _, backend)) in &beats {
+                for s in [Status::Ok, Status::Degraded, Status::NoCam, Status::NoModel] {
+                    let _ = writeln!(
+                        m,
+                        "artrt_status{{{},status=\"{}\",backend=\"{backend}\"}} {}",
+                        label(*camera),
+                        s.as_str(),
+                        u8::from(s == *status)
+                    );
+                }
             }
         }
         let summaries = self.latencies.summaries();
@@ -320,15 +403,14 @@ impl Serve {
             .board
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .state
-            .clone();
+            .states();
         let open = Arc::clone(&self.open_streams);
         open.fetch_add(1, Ordering::SeqCst);
         let spawned = std::thread::Builder::new()
             .name("artrt-sse".into())
             .spawn(move || {
                 let mut out = request.into_writer();
-                if let Err(e) = stream(&mut out, current.as_deref(), &rx) {
+                if let Err(e) = stream(&mut out, &current, &rx) {
                     log::debug!("event stream closed: {e}");
                 }
                 open.fetch_sub(1, Ordering::SeqCst);
@@ -340,13 +422,13 @@ impl Serve {
     }
 }
 
-/// Writes the response head, the current state, then every message until
-/// the client goes or the output stops.
-fn stream(out: &mut dyn Write, current: Option<&str>, rx: &Receiver<Arc<str>>) -> io::Result<()> {
+/// Writes the response head, each camera's current state, then every
+/// message until the client goes or the output stops.
+fn stream(out: &mut dyn Write, current: &[String], rx: &Receiver<Arc<str>>) -> io::Result<()> {
     out.write_all(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
     )?;
-    if let Some(line) = current {
+    for line in current {
         out.write_all(sse(line).as_bytes())?;
     }
     out.flush()?;

@@ -20,8 +20,9 @@ pub const QUEUE: usize = 256;
 ///
 /// - `PREFIX/events`: actions and clears, QoS 1 (re-sent after a broker
 ///   restart until acknowledged);
-/// - `PREFIX/state`: the current state (the last action or clear), QoS 1,
-///   retained, so a subscriber that comes late learns it at once;
+/// - `PREFIX/state`: the current state (the last action or clear of any
+///   camera), QoS 1, retained, so a subscriber that comes late learns it at
+///   once; `PREFIX/state/CAMERA` the same per camera;
 /// - `PREFIX/health`: heartbeats, QoS 0;
 /// - `PREFIX/status`: `online`, retained; the broker publishes the last will
 ///   `offline` (retained) when the device vanishes.
@@ -92,9 +93,10 @@ impl MqttOutput {
         )
     }
 
-    fn event(&self, line: String) -> Result<(), ClientError> {
+    fn event(&self, camera: &str, line: String) -> Result<(), ClientError> {
         self.publish("events", QoS::AtLeastOnce, false, &line)?;
-        self.publish("state", QoS::AtLeastOnce, true, &line)
+        self.publish("state", QoS::AtLeastOnce, true, &line)?;
+        self.publish(&format!("state/{camera}"), QoS::AtLeastOnce, true, &line)
     }
 }
 
@@ -153,10 +155,10 @@ impl Drop for MqttOutput {
 impl EventSink for MqttOutput {
     type Error = ClientError;
     fn action(&mut self, e: &ActionEvent) -> Result<(), ClientError> {
-        self.event(Message::action(&self.device, e).to_json())
+        self.event(&e.camera, Message::action(&self.device, e).to_json())
     }
     fn clear(&mut self, e: &ClearEvent) -> Result<(), ClientError> {
-        self.event(Message::clear(&self.device, e).to_json())
+        self.event(&e.camera, Message::clear(&self.device, e).to_json())
     }
     fn health(&mut self, h: &Health) -> Result<(), ClientError> {
         let line = Message::health(&self.device, h).to_json();

@@ -1,5 +1,6 @@
 //! `tcp://HOST:PORT`: JSON lines to a server, reconnecting by itself.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Condvar, Mutex};
@@ -18,14 +19,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Default)]
 struct State {
     stream: Option<TcpStream>,
-    /// The last action or clear line: what a new connection hears first.
-    current: Option<String>,
+    /// Each camera's last action or clear line: what a new connection hears
+    /// first.
+    current: BTreeMap<Arc<str>, String>,
     stopping: bool,
 }
 
 /// Writes every message as a JSON line. A background thread (re)connects
 /// with backoff (0.1 s up to 5 s); a new connection first gets the current
-/// state (the last action or clear), never the messages it missed.
+/// state (each camera's last action or clear), never the messages it missed.
 pub struct TcpOutput {
     device: String,
     shared: Arc<(Mutex<State>, Condvar)>,
@@ -52,20 +54,22 @@ impl TcpOutput {
         }
     }
 
-    fn send(&mut self, line: String, state: bool) -> io::Result<()> {
+    /// Writes `line`; an event's line (`state` names its camera) becomes
+    /// that camera's current state.
+    fn send(&mut self, line: String, state: Option<&Arc<str>>) -> io::Result<()> {
         let (lock, wake) = &*self.shared;
         let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
-        if state {
-            s.current = Some(line.clone());
+        if let Some(camera) = state {
+            s.current.insert(Arc::clone(camera), line.clone());
         }
         let Some(stream) = s.stream.as_mut() else {
             // Heartbeats are not worth a warning each; a missed event is.
             return match state {
-                true => Err(io::Error::new(
+                Some(_) => Err(io::Error::new(
                     io::ErrorKind::NotConnected,
                     "not connected; reconnecting",
                 )),
-                false => Ok(()),
+                None => Ok(()),
             };
         };
         let written = stream
@@ -112,12 +116,11 @@ fn connect_loop(host: &str, port: u16, name: &str, shared: &(Mutex<State>, Condv
         match connect(host, port) {
             Ok(mut stream) => {
                 let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
-                let greeted = match &s.current {
-                    Some(line) => stream
+                let greeted = s.current.values().try_for_each(|line| {
+                    stream
                         .write_all(line.as_bytes())
-                        .and_then(|()| stream.write_all(b"\n")),
-                    None => Ok(()),
-                };
+                        .and_then(|()| stream.write_all(b"\n"))
+                });
                 match greeted {
                     Ok(()) => {
                         log::info!("{name}: connected");
@@ -157,14 +160,14 @@ impl EventSink for TcpOutput {
     type Error = io::Error;
     fn action(&mut self, e: &ActionEvent) -> io::Result<()> {
         let line = Message::action(&self.device, e).to_json();
-        self.send(line, true)
+        self.send(line, Some(&e.camera))
     }
     fn clear(&mut self, e: &ClearEvent) -> io::Result<()> {
         let line = Message::clear(&self.device, e).to_json();
-        self.send(line, true)
+        self.send(line, Some(&e.camera))
     }
     fn health(&mut self, h: &Health) -> io::Result<()> {
         let line = Message::health(&self.device, h).to_json();
-        self.send(line, false)
+        self.send(line, None)
     }
 }
