@@ -18,14 +18,20 @@ bash runtime/setup.sh
 venv=$(bash export/setup.sh)
 
 # A real MQTT broker for the network output suite (tests/tests/publish.rs),
-# and Debian's Chromium with its chromedriver for the labelling page
-# (runtime/artrt/tests/label.rs).
+# Debian's Chromium with its chromedriver for the labelling page
+# (runtime/artrt/tests/label.rs), and GStreamer: its development files for
+# the `rtsp` feature, its plugins and RTSP server for the RTSP suite
+# (tests/tests/rtsp.rs, tests/rtsp_server.py).
 missing=()
 { [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1; } || missing+=(mosquitto)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+for package in libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base \
+    gstreamer1.0-plugins-good gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
 if [ ${#missing[@]} -gt 0 ]; then
-    echo "tests: installing ${missing[*]} (the broker and the browser the tests start)"
+    echo "tests: installing ${missing[*]} (the broker, the browser and the RTSP camera the tests start)"
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

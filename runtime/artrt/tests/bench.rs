@@ -22,6 +22,8 @@ fn the_report_has_per_round_ratios_and_no_allocations_per_frame() {
             "5",
             "--live-seconds",
             "10",
+            "--camera-frames",
+            "100",
             "--json",
         ])
         .arg(&json)
@@ -95,4 +97,15 @@ fn the_report_has_per_round_ratios_and_no_allocations_per_frame() {
         .as_f64()
         .unwrap();
     assert!(ratio.is_finite() && ratio > 0.0, "{ratio}");
+
+    // Two cameras against one on the shared model: both measured, their
+    // ratio reported (its size is not asserted).
+    let cameras = &report["cameras"];
+    assert_eq!(cameras["frames_per_camera"], 100, "{cameras}");
+    for key in ["one_camera_clips_per_s", "two_cameras_clips_per_s"] {
+        let v = cameras[key].as_f64().unwrap();
+        assert!(v.is_finite() && v > 0.0, "{key}: {cameras}");
+    }
+    let scaling = report["targets"]["two_cameras_over_one"].as_f64().unwrap();
+    assert_eq!(Some(scaling), cameras["two_over_one"].as_f64());
 }

@@ -1,10 +1,12 @@
 //! Where frames come from: the boundary between capture and the clip pipeline.
 //!
 //! Every camera, and everything that stands in for one, implements
-//! [`FrameSource`]: a V4L2 device (module `v4l2`, Cargo feature `v4l2`), the
+//! [`FrameSource`]: a V4L2 device (module `v4l2`, Cargo feature `v4l2`), an
+//! IP camera's RTSP stream (module `rtsp`, Cargo feature `rtsp`), the
 //! synthetic gym stream (module `synthetic`, Cargo feature `synthetic`) and a
 //! clip set or frame folder replayed as a camera ([`frames`]). [`SourceSpec`] names one of them in a string
-//! (`v4l2:/dev/video0`, `synthetic:7`, `frames:DIR`, `recording:DIR`) and [`open`] opens it.
+//! (`v4l2:/dev/video0`, `rtsp://cam.local/stream1`, `synthetic:7`, `frames:DIR`,
+//! `recording:DIR`) and [`open`] opens it.
 //!
 //! ```no_run
 //! use artrt_live::source::{self, FrameSource, SourceOptions, SourceSpec};
@@ -22,6 +24,8 @@ use artrt_infer::FrameRef;
 pub mod frames;
 mod pacing;
 pub mod recorded;
+#[cfg(feature = "rtsp")]
+pub mod rtsp;
 mod spec;
 #[cfg(feature = "synthetic")]
 pub mod synthetic;
@@ -29,7 +33,7 @@ pub mod synthetic;
 pub mod v4l2;
 
 pub use pacing::Pacing;
-pub use spec::{CameraFormat, JpegMode, SourceOptions, SourceSpec, SpecError, open};
+pub use spec::{CameraFormat, JpegMode, SourceOptions, SourceSpec, SpecError, open, redacted};
 
 /// What the V4L2 device at `path` is and offers ([`v4l2::describe`]), or why
 /// it cannot say (no device, no permission, a build without V4L2).

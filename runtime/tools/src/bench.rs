@@ -82,6 +82,8 @@ pub struct Report {
     pub allocations_per_frame: Vec<(String, f64)>,
     /// Event latency on the live path, when measured.
     pub live: Option<LiveLatency>,
+    /// Two cameras against one on the shared model, when measured.
+    pub cameras: Option<CameraScaling>,
     /// The targets, as measured.
     pub targets: Targets,
 }
@@ -107,6 +109,24 @@ pub struct LiveLatency {
     pub hop_ms: f64,
 }
 
+/// Two synthetic cameras sharing one model against one camera alone: the
+/// live pipeline offline (`--fast`: every clip classified, as fast as it
+/// goes) on ONNX Runtime CPU FP32, alternating rounds of each.
+#[derive(Serialize, Clone)]
+pub struct CameraScaling {
+    /// Source frames each camera runs per round.
+    pub frames_per_camera: u64,
+    /// Rounds of each setting.
+    pub rounds: usize,
+    /// Clips per second over all cameras, one camera, median over the rounds.
+    pub one_camera_clips_per_s: f64,
+    /// Clips per second over all cameras, two cameras, median over the rounds.
+    pub two_cameras_clips_per_s: f64,
+    /// Median over the rounds of two cameras' clips per second over one
+    /// camera's in the same round.
+    pub two_over_one: f64,
+}
+
 /// The runtime's speed targets as measured in this run.
 #[derive(Serialize)]
 pub struct Targets {
@@ -130,6 +150,9 @@ pub struct Targets {
     /// Event latency p50 over (inference p50 + one hop of frames) on the
     /// live path; target <= 1.
     pub latency_over_inference_and_hop: Option<f64>,
+    /// Two cameras' clips per second over one camera's on one shared model;
+    /// target >= 1.6.
+    pub two_cameras_over_one: Option<f64>,
 }
 
 /// Times `f` `iters` times after `warmup` calls; returns (median ms, mean ms, allocations per call).
@@ -289,13 +312,16 @@ impl Formats {
 /// Times every stage, and inference on every backend and precision that
 /// opens here, `iters` times each (at least 3) after warm-up runs; the live
 /// preprocessing stage cuts windows with `profile`'s hop. With
-/// `live_seconds` > 0, also event latency on that much real-time stream.
+/// `live_seconds` > 0, also event latency on that much real-time stream;
+/// with `camera_frames` > 0, two cameras against one, each camera running
+/// that many frames per round.
 pub fn measure(
     bundle: &Bundle,
     config: &BackendConfig,
     profile: &Profile,
     iters: usize,
     live_seconds: f64,
+    camera_frames: u64,
 ) -> anyhow::Result<Report> {
     let iters = iters.max(3);
     let clip = &bundle.golden.clips[0];
@@ -442,6 +468,17 @@ pub fn measure(
     } else {
         None
     };
+    let cameras = if camera_frames > 0 {
+        match camera_scaling(bundle, config, profile, camera_frames, 3) {
+            Ok(scaling) => Some(scaling),
+            Err(e) => {
+                unavailable.push(format!("camera scaling: {e:#}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let targets = Targets {
         fastest_cpu: fastest.map_or("none".into(), |b| format!("{} {}", b.backend, b.precision)),
         pre_post_over_inference: fastest.map(|b| (live_pre + post) / b.inference.median_ms),
@@ -457,6 +494,7 @@ pub fn measure(
             .as_ref()
             .filter(|l| l.events > 0)
             .map(|l| l.latency_p50_ms / (l.inference_p50_ms + l.hop_ms)),
+        two_cameras_over_one: cameras.as_ref().map(|c| c.two_over_one),
     };
     Ok(Report {
         bundle: bundle.dir().to_path_buf(),
@@ -469,6 +507,7 @@ pub fn measure(
         unavailable,
         allocations_per_frame,
         live,
+        cameras,
         targets,
     })
 }
@@ -555,6 +594,105 @@ pub fn live_latency(
     _profile: &Profile,
     _seconds: f64,
 ) -> anyhow::Result<LiveLatency> {
+    anyhow::bail!("needs the synthetic stream (feature `synthetic`)")
+}
+
+/// Runs one camera, then two, `rounds` times each on one ONNX Runtime CPU
+/// FP32 model, every camera on its own synthetic stream for `frames` frames
+/// per round, offline; compares clips per second.
+#[cfg(feature = "synthetic")]
+pub fn camera_scaling(
+    bundle: &Bundle,
+    config: &BackendConfig,
+    profile: &Profile,
+    frames: u64,
+    rounds: usize,
+) -> anyhow::Result<CameraScaling> {
+    use std::sync::atomic::AtomicBool;
+
+    use artrt_calibration::StreamOptions;
+    use artrt_live::pipeline::{self, Feed, PipelineConfig};
+    use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Health};
+    use artrt_live::source::Pacing;
+    use artrt_live::source::synthetic::SyntheticSource;
+
+    /// Counts nothing: what is measured is the pipeline.
+    struct Discard;
+    impl EventSink for Discard {
+        type Error = std::convert::Infallible;
+        fn action(&mut self, _: &ActionEvent) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn clear(&mut self, _: &ClearEvent) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn health(&mut self, _: &Health) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+
+    let (mut backend, _) = open_backend(bundle, BackendKind::OrtCpu, Precision::Fp32, config)
+        .context("ort-cpu fp32")?;
+    let pipeline = PipelineConfig {
+        heartbeat: std::time::Duration::from_secs(3600),
+        max_frames: Some(frames),
+        ..PipelineConfig::new(profile, bundle, BackendKind::OrtCpu, Instant::now(), false)?
+    };
+    let mut clips_per_s = |cameras: u64| -> anyhow::Result<f64> {
+        let mut sources: Vec<SyntheticSource> = (1..=cameras)
+            .map(|seed| {
+                let options = StreamOptions {
+                    seed,
+                    ..StreamOptions::default()
+                };
+                SyntheticSource::new(options, Pacing::Fast)
+            })
+            .collect();
+        let feeds = sources
+            .iter_mut()
+            .enumerate()
+            .map(|(n, source)| Feed {
+                camera: format!("cam{n}").into(),
+                source: source as &mut dyn artrt_live::source::FrameSource,
+                stage: HostStage::new(&bundle.input),
+            })
+            .collect();
+        let started = Instant::now();
+        let stats = pipeline::run(
+            feeds,
+            backend.as_mut(),
+            &mut Discard,
+            bundle.labels(),
+            &pipeline,
+            &AtomicBool::new(false),
+        )?;
+        let clips: u64 = stats.iter().map(|s| s.clips).sum();
+        Ok(clips as f64 / started.elapsed().as_secs_f64())
+    };
+    clips_per_s(1)?;
+    let (mut one, mut two) = (Vec::new(), Vec::new());
+    for _ in 0..rounds.max(1) {
+        one.push(clips_per_s(1)?);
+        two.push(clips_per_s(2)?);
+    }
+    Ok(CameraScaling {
+        frames_per_camera: frames,
+        rounds: rounds.max(1),
+        one_camera_clips_per_s: median(&one),
+        two_cameras_clips_per_s: median(&two),
+        two_over_one: median_ratio(&two, &one),
+    })
+}
+
+/// Without the synthetic stream there are no cameras to compare.
+#[cfg(not(feature = "synthetic"))]
+pub fn camera_scaling(
+    _bundle: &Bundle,
+    _config: &BackendConfig,
+    _profile: &Profile,
+    _frames: u64,
+    _rounds: usize,
+) -> anyhow::Result<CameraScaling> {
     anyhow::bail!("needs the synthetic stream (feature `synthetic`)")
 }
 

@@ -15,7 +15,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use artrt_infer::{BackendKind, Bundle, library_info, nvidia, open_backend};
-use artrt_live::board::{DEVICE_TREE_MODEL, Profile, ScoreboardPort, profile_for_model};
+use artrt_live::board::{
+    CameraConfig, DEVICE_TREE_MODEL, Profile, ScoreboardPort, profile_for_model,
+};
 use artrt_live::source::{SourceSpec, describe_camera};
 use artrt_live::supervisor::{backend_config, precision_for};
 use serde::Serialize;
@@ -159,7 +161,7 @@ pub fn examine(profile: &Profile, origin: &str, ort_lib: Option<PathBuf>) -> Rep
         Ok(_) => Check::new("gpu", gpu_missing, "the CUDA driver sees no GPU"),
         Err(e) => Check::new("gpu", gpu_missing, e),
     });
-    checks.push(camera(profile));
+    checks.extend(cameras(profile));
     checks.push(scoreboard(profile));
     if uses(BackendKind::Trt) {
         checks.push(engine_cache(&profile.inference.tensorrt.cache_dir));
@@ -249,8 +251,9 @@ fn library(id: &str, found: Result<nvidia::Found, String>, used: bool) -> Check 
     }
 }
 
-/// The profile's camera, and every V4L2 device present.
-fn camera(profile: &Profile) -> Check {
+/// Each of the profile's cameras (`camera`, then `camera ID` for the
+/// further ones), and every V4L2 device present.
+fn cameras(profile: &Profile) -> Vec<Check> {
     let mut devices: Vec<PathBuf> = std::fs::read_dir("/dev")
         .into_iter()
         .flatten()
@@ -275,33 +278,46 @@ fn camera(profile: &Profile) -> Check {
                 .join(", ")
         )
     };
-    let source = &profile.camera.source;
+    profile
+        .all_cameras()
+        .iter()
+        .enumerate()
+        .map(|(n, camera)| {
+            let name = match n {
+                0 => "camera".to_owned(),
+                _ => format!("camera {}", camera.config.id),
+            };
+            camera_check(name, &camera.config, &present)
+        })
+        .collect()
+}
+
+/// One camera's source.
+fn camera_check(name: String, camera: &CameraConfig, present: &str) -> Check {
+    let source = &camera.source;
     match source {
         SourceSpec::V4l2(path) => match describe_camera(path) {
             Ok(lines) => {
-                let wanted = format!(
-                    "{} {}x{}",
-                    profile.camera.format, profile.camera.width, profile.camera.height
-                );
+                let wanted = format!("{} {}x{}", camera.format, camera.width, camera.height);
                 Check::new(
-                    "camera",
+                    name,
                     Status::Ok,
                     format!("{source}: {} (profile asks {wanted})", lines[0]),
                 )
                 .with(lines[1..].to_vec())
             }
             Err(e) => Check::new(
-                "camera",
+                name,
                 Status::Fail,
-                format!("{source}: {e}; plug the camera in or set camera.source ({present})"),
+                format!("{source}: {e}; plug the camera in or set its source ({present})"),
             ),
         },
         SourceSpec::Frames(dir) | SourceSpec::Recording(dir) if !dir.is_dir() => Check::new(
-            "camera",
+            name,
             Status::Fail,
             format!("{source}: {} is not a folder", dir.display()),
         ),
-        other => Check::new("camera", Status::Ok, format!("{other} ({present})")),
+        other => Check::new(name, Status::Ok, format!("{other} ({present})")),
     }
 }
 

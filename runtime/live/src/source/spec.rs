@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::Deserialize;
+use url::Url;
 
 use super::frames::{FramesOptions, FramesSource};
 use super::{FrameSource, Pacing, SourceError};
 
-/// A frame source named by a string: `v4l2:/dev/videoN`, `synthetic`,
-/// `synthetic:SEED`, `frames:DIR` or `recording:DIR`.
+/// A frame source named by a string: `v4l2:/dev/videoN`, `rtsp://HOST[:PORT]/PATH`,
+/// `synthetic`, `synthetic:SEED`, `frames:DIR` or `recording:DIR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
     /// A V4L2 capture device, by path (`/dev/video0`, `/dev/v4l/by-id/...`).
@@ -26,6 +27,8 @@ pub enum SourceSpec {
     Frames(PathBuf),
     /// A recording made by `artrt record`, replayed at its capture times.
     Recording(PathBuf),
+    /// An IP camera's RTSP stream (`rtsp://` or `rtsps://`, credentials allowed).
+    Rtsp(Url),
 }
 
 /// Why a source spec could not be parsed.
@@ -33,12 +36,12 @@ pub enum SourceSpec {
 pub enum SpecError {
     /// Nothing was given.
     #[error(
-        "empty frame source spec; expected v4l2:/dev/videoN, synthetic[:SEED[+new]], frames:DIR or recording:DIR"
+        "empty frame source spec; expected v4l2:/dev/videoN, rtsp://HOST/PATH, synthetic[:SEED[+new]], frames:DIR or recording:DIR"
     )]
     Empty,
     /// The part before `:` names no kind of source.
     #[error(
-        "unknown frame source kind `{kind}` in `{spec}`; expected v4l2:/dev/videoN, synthetic[:SEED[+new]], frames:DIR or recording:DIR"
+        "unknown frame source kind `{kind}` in `{spec}`; expected v4l2:/dev/videoN, rtsp://HOST/PATH, synthetic[:SEED[+new]], frames:DIR or recording:DIR"
     )]
     UnknownKind {
         /// The kind as written.
@@ -55,6 +58,14 @@ pub enum SpecError {
         spec: String,
         /// What a correct spec looks like.
         example: &'static str,
+    },
+    /// An `rtsp://` URL that does not parse or names no host.
+    #[error("bad RTSP URL `{spec}`: {reason} (e.g. rtsp://192.168.1.64:554/stream1)")]
+    BadUrl {
+        /// The URL as written, its password hidden.
+        spec: String,
+        /// What is wrong.
+        reason: String,
     },
     /// The seed of `synthetic:SEED` is not an unsigned integer.
     #[error(
@@ -89,6 +100,7 @@ impl FromStr for SourceSpec {
             }),
         };
         match kind {
+            "rtsp" | "rtsps" => rtsp_url(spec).map(Self::Rtsp),
             "v4l2" => Ok(Self::V4l2(path("v4l2", "v4l2:/dev/video0")?)),
             "frames" => Ok(Self::Frames(path("frames", "frames:/data/clips")?)),
             "recording" => Ok(Self::Recording(path("recording", "recording:/data/rec")?)),
@@ -115,6 +127,48 @@ impl FromStr for SourceSpec {
     }
 }
 
+/// Parses and checks an RTSP URL.
+fn rtsp_url(spec: &str) -> Result<Url, SpecError> {
+    let bad = |reason: &str| SpecError::BadUrl {
+        spec: hide_password(spec),
+        reason: reason.into(),
+    };
+    let url = Url::parse(spec).map_err(|e| bad(&e.to_string()))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    if url.port() == Some(0) {
+        return Err(bad("port 0"));
+    }
+    Ok(url)
+}
+
+/// `spec` with the password of a `scheme://user:password@host` URL hidden,
+/// for errors about a URL that may not parse.
+fn hide_password(spec: &str) -> String {
+    let Some((scheme, rest)) = spec.split_once("://") else {
+        return spec.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => spec.to_owned(),
+    }
+}
+
+/// The URL with its password, if any, shown as `***`: how logs and errors
+/// name an RTSP camera.
+pub fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    shown.to_string()
+}
+
 impl fmt::Display for SourceSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -130,6 +184,7 @@ impl fmt::Display for SourceSpec {
             }
             Self::Frames(path) => write!(f, "frames:{}", path.display()),
             Self::Recording(path) => write!(f, "recording:{}", path.display()),
+            Self::Rtsp(url) => f.write_str(&redacted(url)),
         }
     }
 }
@@ -234,6 +289,16 @@ pub fn open(
             source_name: spec.to_string(),
             reason: "this build has no V4L2 support (build with the `v4l2` feature)".into(),
         }),
+        #[cfg(feature = "rtsp")]
+        SourceSpec::Rtsp(url) => Ok(Box::new(super::rtsp::RtspSource::new(
+            url.clone(),
+            options.fps,
+        )?)),
+        #[cfg(not(feature = "rtsp"))]
+        SourceSpec::Rtsp(_) => Err(SourceError::Unusable {
+            source_name: spec.to_string(),
+            reason: "this build has no RTSP support (build with the `rtsp` feature)".into(),
+        }),
         #[cfg(feature = "synthetic")]
         SourceSpec::Synthetic { seed, new_elements } => {
             let fps = options.fps.round().max(1.0) as u32;
@@ -277,9 +342,37 @@ mod tests {
             "synthetic:42",
             "frames:/data/set one",
             "recording:/data/rec",
+            "rtsp://192.168.1.64:554/Streaming/Channels/101",
+            "rtsps://cam.local/stream1",
         ] {
             let spec: SourceSpec = text.parse().unwrap();
             assert_eq!(spec.to_string(), text);
         }
+    }
+
+    #[test]
+    fn rtsp_urls_are_checked_and_their_passwords_never_shown() {
+        let spec: SourceSpec = "rtsp://admin:s3cret@10.0.0.9/live".parse().unwrap();
+        let SourceSpec::Rtsp(url) = &spec else {
+            panic!("{spec:?}");
+        };
+        assert_eq!(url.password(), Some("s3cret"), "kept for connecting");
+        assert_eq!(spec.to_string(), "rtsp://admin:***@10.0.0.9/live");
+        for (text, reason) in [
+            ("rtsp://", "no host"),
+            ("rtsp:///stream", "no host"),
+            ("rtsp://cam:0/x", "port 0"),
+            ("rtsp://cam:99999/x", "invalid port number"),
+        ] {
+            let e = text.parse::<SourceSpec>().unwrap_err().to_string();
+            assert!(e.contains(reason), "{text}: {e}");
+            assert!(e.starts_with("bad RTSP URL"), "{text}: {e}");
+        }
+        let e = "rtsp://admin:s3cret@cam:99999/x"
+            .parse::<SourceSpec>()
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cret"), "{e}");
+        assert!(e.contains("rtsp://admin:***@cam:99999/x"), "{e}");
     }
 }
