@@ -110,7 +110,7 @@ fn specs_parse_and_errors_say_what_is_wrong() {
     );
     assert!(
         err.to_string().contains(
-            "expected v4l2:/dev/videoN, synthetic[:SEED[+new]], frames:DIR or recording:DIR"
+            "expected v4l2:/dev/videoN, rtsp://HOST/PATH, synthetic[:SEED[+new]], frames:DIR or recording:DIR"
         ),
         "{err}"
     );
