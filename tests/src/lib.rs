@@ -2,3 +2,4 @@
 
 pub mod bundle_fixtures;
 pub mod kernels_host;
+pub mod net;

@@ -14,6 +14,7 @@ use artrt_infer::BackendKind;
 use artrt_live::latency::Latencies;
 use artrt_live::publish::{self, HttpOutput, MqttOutput, PublishUrl, TcpOutput, UdpOutput};
 use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Health, Status};
+use artrt_tests::net::free_port;
 use serde_json::Value;
 
 /// Longest any peer is waited for; reached only when something is broken.
@@ -52,15 +53,6 @@ fn health(status: Status) -> Health {
 
 fn json(line: &str) -> Value {
     serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
-}
-
-/// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -6,7 +6,6 @@
 #![cfg(feature = "rtsp")]
 
 use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicBool;
@@ -14,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use artrt_infer::PixelFormat;
 use artrt_live::source::{self, FrameSource, SourceError, SourceOptions, SourceSpec};
+use artrt_tests::net::free_port;
 
 /// Longest any wait lasts; reached only when something is broken.
 const PATIENCE: Duration = Duration::from_secs(90);
@@ -44,14 +44,6 @@ impl Drop for Camera {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn open(port: u16) -> Box<dyn FrameSource> {

@@ -177,17 +177,12 @@ impl EventSink for EachCamera<'_> {
 
 #[test]
 fn two_cameras_are_served_by_one_model_each_with_its_own_events_and_heartbeats() {
-    let text = format!(
-        "{}\n[[cameras]]\nid = \"side\"\nsource = \"synthetic:2\"\n",
-        include_str!("../../boards/x86-64-cpu.toml")
-    );
-    let mut profile = Profile::parse(&text, "two.toml").unwrap();
-    profile.inference.bundle = bundle_dir();
-    profile.camera.source = SourceSpec::Synthetic {
-        seed: Some(1),
+    let mut profile = profile();
+    let synthetic = |seed| SourceSpec::Synthetic {
+        seed: Some(seed),
         new_elements: false,
     };
-    profile.scoreboard.heartbeat_interval_ms = 100;
+    profile.set_sources(&[synthetic(1), synthetic(2)]);
     let options = ServeOptions {
         backend: BackendChoice::Only(BackendKind::OrtCpu),
         pacing: Pacing::Fast,
@@ -195,7 +190,7 @@ fn two_cameras_are_served_by_one_model_each_with_its_own_events_and_heartbeats()
     };
     let stop = AtomicBool::new(false);
     let mut sink = EachCamera {
-        cameras: vec!["cam0".into(), "side".into()],
+        cameras: vec!["cam0".into(), "cam1".into()],
         actions: Vec::new(),
         beats: Vec::new(),
         stop: &stop,
@@ -205,7 +200,7 @@ fn two_cameras_are_served_by_one_model_each_with_its_own_events_and_heartbeats()
         panic!("no model served: {served:?}");
     };
     let cameras: Vec<&str> = stats.iter().map(|(c, _)| &**c).collect();
-    assert_eq!(cameras, ["cam0", "side"]);
+    assert_eq!(cameras, ["cam0", "cam1"]);
     for (camera, stats) in &stats {
         assert!(
             stats.clips > 0 && stats.failed_clips == 0,

@@ -512,6 +512,25 @@ pub fn measure(
     })
 }
 
+/// Takes events and forgets them: what the live measurements time is the
+/// path to the sink.
+#[cfg(feature = "synthetic")]
+struct Discard;
+
+#[cfg(feature = "synthetic")]
+impl artrt_live::sink::EventSink for Discard {
+    type Error = std::convert::Infallible;
+    fn action(&mut self, _: &artrt_live::sink::ActionEvent) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn clear(&mut self, _: &artrt_live::sink::ClearEvent) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn health(&mut self, _: &artrt_live::sink::Health) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
 /// Runs the synthetic stream (seed 1) in real time for `seconds` through the
 /// live pipeline on ONNX Runtime CPU FP32 and measures event latency.
 #[cfg(feature = "synthetic")]
@@ -525,24 +544,9 @@ pub fn live_latency(
 
     use artrt_calibration::StreamOptions;
     use artrt_live::pipeline::{self, Feed, PipelineConfig};
-    use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Fanout, Health, boxed};
+    use artrt_live::sink::{Fanout, boxed};
     use artrt_live::source::Pacing;
     use artrt_live::source::synthetic::SyntheticSource;
-
-    /// Takes events and forgets them: what is measured is the path to it.
-    struct Discard;
-    impl EventSink for Discard {
-        type Error = std::convert::Infallible;
-        fn action(&mut self, _: &ActionEvent) -> Result<(), Self::Error> {
-            Ok(())
-        }
-        fn clear(&mut self, _: &ClearEvent) -> Result<(), Self::Error> {
-            Ok(())
-        }
-        fn health(&mut self, _: &Health) -> Result<(), Self::Error> {
-            Ok(())
-        }
-    }
 
     let (mut backend, _) = open_backend(bundle, BackendKind::OrtCpu, Precision::Fp32, config)
         .context("ort-cpu fp32")?;
@@ -612,24 +616,8 @@ pub fn camera_scaling(
 
     use artrt_calibration::StreamOptions;
     use artrt_live::pipeline::{self, Feed, PipelineConfig};
-    use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Health};
     use artrt_live::source::Pacing;
     use artrt_live::source::synthetic::SyntheticSource;
-
-    /// Counts nothing: what is measured is the pipeline.
-    struct Discard;
-    impl EventSink for Discard {
-        type Error = std::convert::Infallible;
-        fn action(&mut self, _: &ActionEvent) -> Result<(), Self::Error> {
-            Ok(())
-        }
-        fn clear(&mut self, _: &ClearEvent) -> Result<(), Self::Error> {
-            Ok(())
-        }
-        fn health(&mut self, _: &Health) -> Result<(), Self::Error> {
-            Ok(())
-        }
-    }
 
     let (mut backend, _) = open_backend(bundle, BackendKind::OrtCpu, Precision::Fp32, config)
         .context("ort-cpu fp32")?;
