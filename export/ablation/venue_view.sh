@@ -5,8 +5,8 @@
 # export/ablation/venue-view.json. The sets go to out/venue/ (ignored by
 # git). STEPS (default 1500) is each run's training budget in optimiser
 # steps, the same for every setting and seed whatever else the machine is
-# doing: twelve runs of about 6 minutes each on 2 CPU cores with native
-# bfloat16.
+# doing: twelve runs of about 5 minutes each on 2 idle CPU cores with
+# native bfloat16.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
