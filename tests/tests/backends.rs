@@ -741,3 +741,60 @@ fn host_backends_have_no_device_input() {
         "a host run does not fail over"
     );
 }
+
+/// A CPU backend's replicas (the inference threads of several cameras) run
+/// clips at the same time, each with the original's outputs; through the
+/// failover chain as well.
+#[test]
+fn replicas_run_clips_at_once_with_the_originals_outputs() {
+    let b = bundle();
+    let inputs = generated_inputs(&b, 6);
+    for kind in [BackendKind::OrtCpu, BackendKind::Tract] {
+        let chain = Failover::open(Arc::clone(&b), &[kind], Precision::Fp32, config())
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let mut original: Box<dyn Backend> = Box::new(chain);
+        let expected: Vec<Vec<f32>> = inputs
+            .iter()
+            .map(|x| original.run(x).expect("run").logits.clone())
+            .collect();
+        let mut replicas: Vec<Box<dyn Backend>> = (0..2)
+            .map(|_| {
+                original
+                    .replicate(1)
+                    .expect("a replica opens")
+                    .unwrap_or_else(|| panic!("{kind} replicates"))
+            })
+            .collect();
+        let got: Vec<Vec<Vec<f32>>> = std::thread::scope(|s| {
+            let runs: Vec<_> = replicas
+                .iter_mut()
+                .map(|replica| {
+                    let inputs = &inputs;
+                    s.spawn(move || {
+                        assert_eq!(replica.kind(), kind);
+                        inputs
+                            .iter()
+                            .map(|x| replica.run(x).expect("replica run").logits.clone())
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            runs.into_iter()
+                .map(|r| r.join().expect("replica thread"))
+                .collect()
+        });
+        for logits in got {
+            for (clip, (a, e)) in logits.iter().zip(&expected).enumerate() {
+                let diff = a
+                    .iter()
+                    .zip(e)
+                    .map(|(a, e)| (a - e).abs())
+                    .fold(0.0, f32::max);
+                assert!(
+                    diff < 1e-4,
+                    "{kind}, clip {clip}: replica's logits differ by {diff}"
+                );
+            }
+        }
+    }
+}

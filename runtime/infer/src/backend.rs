@@ -268,6 +268,12 @@ pub trait Backend: Send {
     fn run_device(&mut self) -> Result<&Outputs, InferError> {
         Err(InferError::NoDeviceInput(self.kind()))
     }
+    /// Another runner of the same loaded model with `threads` CPU threads,
+    /// so that two threads can classify clips at once; `None` where clips
+    /// run one at a time (a backend bound to device memory).
+    fn replicate(&self, _threads: usize) -> Result<Option<Box<dyn Backend>>, InferError> {
+        Ok(None)
+    }
 }
 
 /// A borrowed backend serves as the backend itself, so a decorator can wrap
@@ -299,5 +305,8 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn run_device(&mut self) -> Result<&Outputs, InferError> {
         (**self).run_device()
+    }
+    fn replicate(&self, threads: usize) -> Result<Option<Box<dyn Backend>>, InferError> {
+        (**self).replicate(threads)
     }
 }

@@ -401,6 +401,25 @@ impl Backend for Failover {
     fn outputs(&self) -> &Outputs {
         self.current.outputs()
     }
+
+    /// A replica of the serving backend, with the same order behind it.
+    fn replicate(&self, threads: usize) -> Result<Option<Box<dyn Backend>>, InferError> {
+        let Some(current) = self.current.replicate(threads)? else {
+            return Ok(None);
+        };
+        Ok(Some(Box::new(Failover {
+            bundle: Arc::clone(&self.bundle),
+            precision: self.precision,
+            config: BackendConfig {
+                threads,
+                ..self.config.clone()
+            },
+            pending: self.pending.clone(),
+            current,
+            self_test: self.self_test,
+            refusals: self.refusals.clone(),
+        })))
+    }
 }
 
 /// Opens the first of `pending` that serves, recording each refusal.

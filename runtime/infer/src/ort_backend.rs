@@ -13,11 +13,12 @@
 //! clip; a host clip given to [`Backend::run`] is copied there.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ort::environment::Environment;
 use ort::ep::ExecutionProviderDispatch;
 use ort::memory::Allocator;
+use ort::session::builder::PrepackedWeights;
 use ort::session::{IoBinding, Session};
 use ort::value::Tensor;
 use serde::Deserialize;
@@ -299,15 +300,28 @@ pub fn library_info(config: &OrtConfig) -> Result<OrtInfo, OrtLibError> {
 pub struct OrtBackend {
     kind: BackendKind,
     provider: &'static str,
-    precision: Precision,
-    model: String,
+    loaded: Arc<Loaded>,
     session: Session,
     binding: IoBinding,
     input: Tensor<f32>,
     memory: ClipMemory,
     logits: Tensor<f32>,
     region_attn: Tensor<f32>,
+    out: Outputs,
+}
+
+/// The model as loaded once, shared by a backend and its replicas: its
+/// bytes, checked against the bundle's digest, and the container in which
+/// ONNX Runtime keeps the prepacked weights all their sessions share.
+struct Loaded {
+    env: Environment,
+    bytes: Vec<u8>,
+    prepacked: PrepackedWeights,
+    precision: Precision,
+    model: String,
+    tensorrt: TensorRtOptions,
     shape: [usize; 5],
+    attn: [usize; 3],
     out: Outputs,
 }
 
@@ -323,55 +337,69 @@ impl OrtBackend {
     ) -> Result<OrtBackend, OpenError> {
         let (eps, provider) = providers(kind, bundle, entry, config)?;
         let (_, env) = environment(config).map_err(OpenError::OrtLibrary)?;
-        let bytes = bundle.model_bytes(entry)?;
-        let ort_err = |e: String| {
-            OpenError::Runtime(format!("ONNX Runtime ({provider}) on {}: {e}", entry.path))
+        let loaded = Loaded {
+            env,
+            bytes: bundle.model_bytes(entry)?,
+            prepacked: PrepackedWeights::new(),
+            precision: entry.precision,
+            model: entry.path.clone(),
+            tensorrt: config.tensorrt.clone(),
+            shape: bundle.input.clip_shape(),
+            attn: bundle.model.region_attn_shape(bundle.input.frames),
+            out: bundle.outputs(),
         };
-        let session = Session::builder(&env)
-            .map_err(|e| ort_err(e.to_string()))?
+        OrtBackend::session(Arc::new(loaded), kind, provider, eps, threads).map_err(|e| {
+            OpenError::Runtime(format!("ONNX Runtime ({provider}) on {}: {e}", entry.path))
+        })
+    }
+
+    /// A session of `loaded` on `eps`, with its input and outputs bound.
+    fn session(
+        loaded: Arc<Loaded>,
+        kind: BackendKind,
+        provider: &'static str,
+        eps: Vec<ExecutionProviderDispatch>,
+        threads: usize,
+    ) -> Result<OrtBackend, String> {
+        let session = Session::builder(&loaded.env)
+            .map_err(text)?
             .with_intra_threads(threads.max(1))
-            .map_err(|e| ort_err(e.to_string()))?
+            .map_err(text)?
             .with_inter_threads(1)
-            .map_err(|e| ort_err(e.to_string()))?
+            .map_err(text)?
             .with_intra_op_spinning(false)
-            .map_err(|e| ort_err(e.to_string()))?
+            .map_err(text)?
             .with_memory_pattern(true)
-            .map_err(|e| ort_err(e.to_string()))?
+            .map_err(text)?
+            .with_prepacked_weights(&loaded.prepacked)
+            .map_err(text)?
             .with_execution_providers(eps)
-            .map_err(|e| ort_err(format!("cannot register {provider}: {e}")))?
-            .commit_from_memory(&bytes)
-            .map_err(|e| ort_err(e.to_string()))?;
-        let shape = bundle.input.clip_shape();
-        let out = bundle.outputs();
-        let [t, tracklets, tokens] = bundle.model.region_attn_shape(bundle.input.frames);
+            .map_err(|e| format!("cannot register {provider}: {e}"))?
+            .commit_from_memory(&loaded.bytes)
+            .map_err(text)?;
+        let [t, tracklets, tokens] = loaded.attn;
         let host = Allocator::default();
-        let (input, memory) = input_tensor(&session, kind, &config.tensorrt, shape)
-            .map_err(|e| ort_err(format!("cannot allocate the input: {e}")))?;
-        let mut logits =
-            Tensor::<f32>::new(&host, [1, out.logits.len()]).map_err(|e| ort_err(e.to_string()))?;
-        let mut region_attn = Tensor::<f32>::new(&host, [1, t, tracklets, tokens])
-            .map_err(|e| ort_err(e.to_string()))?;
-        let mut binding = session
-            .create_binding()
-            .map_err(|e| ort_err(e.to_string()))?;
+        let (input, memory) = input_tensor(&session, kind, &loaded.tensorrt, loaded.shape)
+            .map_err(|e| format!("cannot allocate the input: {e}"))?;
+        let mut logits = Tensor::<f32>::new(&host, [1, loaded.out.logits.len()]).map_err(text)?;
+        let mut region_attn = Tensor::<f32>::new(&host, [1, t, tracklets, tokens]).map_err(text)?;
+        let mut binding = session.create_binding().map_err(text)?;
         binding
             .bind_input("video", &input)
             .and_then(|()| binding.bind_output("logits", &mut logits))
             .and_then(|()| binding.bind_output("region_attn", &mut region_attn))
-            .map_err(|e| ort_err(format!("cannot bind the model's input and outputs: {e}")))?;
+            .map_err(|e| format!("cannot bind the model's input and outputs: {e}"))?;
         Ok(OrtBackend {
             kind,
             provider,
-            precision: entry.precision,
-            model: entry.path.clone(),
+            out: loaded.out.clone(),
+            loaded,
             session,
             binding,
             input,
             memory,
             logits,
             region_attn,
-            shape,
-            out,
         })
     }
 
@@ -397,6 +425,11 @@ impl OrtBackend {
         self.out.fill(logits, attn)?;
         Ok(&self.out)
     }
+}
+
+/// An ONNX Runtime error's message.
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
 }
 
 /// The clip tensor, allocated once: in the CUDA device's memory for a CUDA
@@ -438,15 +471,7 @@ fn providers(
     config: &OrtConfig,
 ) -> Result<(Vec<ExecutionProviderDispatch>, &'static str), OpenError> {
     match kind {
-        BackendKind::OrtCpu => Ok((
-            vec![
-                ort::ep::CPU::default()
-                    .with_arena_allocator(true)
-                    .build()
-                    .error_on_failure(),
-            ],
-            "CPUExecutionProvider",
-        )),
+        BackendKind::OrtCpu => Ok((vec![cpu()], CPU)),
         BackendKind::Trt => tensorrt(bundle, entry, &config.tensorrt),
         BackendKind::Cuda => {
             cuda(config.tensorrt.device_id).map(|ep| (vec![ep], "CUDAExecutionProvider"))
@@ -455,6 +480,17 @@ fn providers(
             "tract is not an ONNX Runtime provider".into(),
         )),
     }
+}
+
+/// The CPU provider's name.
+const CPU: &str = "CPUExecutionProvider";
+
+/// The CPU provider, with ONNX Runtime's memory arena.
+fn cpu() -> ExecutionProviderDispatch {
+    ort::ep::CPU::default()
+        .with_arena_allocator(true)
+        .build()
+        .error_on_failure()
 }
 
 #[cfg(feature = "cuda")]
@@ -531,15 +567,15 @@ impl Backend for OrtBackend {
     }
 
     fn precision(&self) -> Precision {
-        self.precision
+        self.loaded.precision
     }
 
     fn model(&self) -> &str {
-        &self.model
+        &self.loaded.model
     }
 
     fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
-        InferError::check_input(&self.shape, input)?;
+        InferError::check_input(&self.loaded.shape, input)?;
         match self.memory {
             ClipMemory::Host => self.input.extract_tensor_mut().1.copy_from_slice(input),
             ClipMemory::Cuda(_) => self.copy_to_device(input)?,
@@ -557,7 +593,7 @@ impl Backend for OrtBackend {
             ClipMemory::Cuda(device) => Some(DeviceClip {
                 device,
                 ptr: self.input.data_ptr_mut() as u64,
-                len: self.shape.iter().product(),
+                len: self.loaded.shape.iter().product(),
             }),
         }
     }
@@ -572,6 +608,27 @@ impl Backend for OrtBackend {
     fn outputs(&self) -> &Outputs {
         &self.out
     }
+
+    /// A CPU session replicates: a second session of the same bytes whose
+    /// prepacked weights are this one's. A GPU session runs one clip at a
+    /// time on its device input.
+    fn replicate(&self, threads: usize) -> Result<Option<Box<dyn Backend>>, InferError> {
+        if self.kind != BackendKind::OrtCpu {
+            return Ok(None);
+        }
+        let replica = OrtBackend::session(
+            Arc::clone(&self.loaded),
+            self.kind,
+            CPU,
+            vec![cpu()],
+            threads,
+        )
+        .map_err(|message| InferError::Run {
+            backend: self.kind,
+            message: format!("cannot open a second session: {message}"),
+        })?;
+        Ok(Some(Box::new(replica)))
+    }
 }
 
 impl OrtBackend {
@@ -579,7 +636,7 @@ impl OrtBackend {
     #[cfg(feature = "cuda")]
     fn copy_to_device(&mut self, input: &[f32]) -> Result<(), InferError> {
         let kind = self.kind;
-        ort::value::TensorRef::from_array_view((self.shape, input))
+        ort::value::TensorRef::from_array_view((self.loaded.shape, input))
             .and_then(|host| host.copy_into(&mut self.input))
             .map_err(|e| InferError::Run {
                 backend: kind,

@@ -2,7 +2,10 @@
 //!
 //! The plan is tract's optimised one; the matrix products run on a rayon
 //! pool of the configured size, with the calling thread one of its workers
-//! (`pool.install`), and the state is spawned once and reused.
+//! (`pool.install`), and the state is spawned once and reused. A replica
+//! shares the optimised graph (and its weights) and has a pool of its own:
+//! tract's kernels keep per-thread scratch space, so two runs must never
+//! share a worker.
 
 use std::sync::Arc;
 
@@ -12,13 +15,13 @@ use crate::backend::{Backend, BackendKind, InferError, Outputs, Precision};
 use crate::bundle::{Bundle, ModelEntry};
 use crate::chain::OpenError;
 
-type Plan = Arc<TypedSimplePlan>;
 type PlanState = TypedSimpleState;
 
 /// A model on tract.
 pub struct TractBackend {
     precision: Precision,
     model: String,
+    graph: Arc<TypedModel>,
     pool: Arc<rayon::ThreadPool>,
     state: PlanState,
     shape: [usize; 5],
@@ -57,24 +60,12 @@ impl TractBackend {
             .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
             .and_then(|m| m.into_optimized())
             .map_err(fail)?;
-        let pool = Arc::new(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads.max(1))
-                .thread_name(|i| format!("artrt-tract-{i}"))
-                .build()
-                .map_err(|e| OpenError::Runtime(format!("tract thread pool: {e}")))?,
-        );
-        let options = RunOptions {
-            executor: Some(tract_linalg::multithread::Executor::MultiThread(
-                pool.clone(),
-            )),
-            ..Default::default()
-        };
-        let plan: Plan = model.into_runnable_with_options(&options).map_err(fail)?;
-        let state = plan.spawn().map_err(fail)?;
+        let graph = Arc::new(model);
+        let (pool, state) = runner(&graph, threads).map_err(fail)?;
         Ok(TractBackend {
             precision: entry.precision,
             model: entry.path.clone(),
+            graph,
             pool,
             state,
             shape,
@@ -133,4 +124,45 @@ impl Backend for TractBackend {
     fn outputs(&self) -> &Outputs {
         &self.out
     }
+
+    /// A replica runs the same optimised graph on a pool of its own.
+    fn replicate(&self, threads: usize) -> Result<Option<Box<dyn Backend>>, InferError> {
+        let (pool, state) = runner(&self.graph, threads).map_err(|e| InferError::Run {
+            backend: BackendKind::Tract,
+            message: format!("cannot start a second runner: {e:#}"),
+        })?;
+        Ok(Some(Box::new(TractBackend {
+            precision: self.precision,
+            model: self.model.clone(),
+            graph: Arc::clone(&self.graph),
+            pool,
+            state,
+            shape: self.shape,
+            logits_at: self.logits_at,
+            attn_at: self.attn_at,
+            out: self.out.clone(),
+        })))
+    }
+}
+
+/// A pool of `threads` workers and a plan of `graph` whose matrix products
+/// run on it, with its state.
+fn runner(
+    graph: &Arc<TypedModel>,
+    threads: usize,
+) -> TractResult<(Arc<rayon::ThreadPool>, PlanState)> {
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("artrt-tract-{i}"))
+            .build()?,
+    );
+    let options = RunOptions {
+        executor: Some(tract_linalg::multithread::Executor::MultiThread(
+            pool.clone(),
+        )),
+        ..Default::default()
+    };
+    let plan = TypedSimplePlan::new_with_options(Arc::clone(graph), &options)?;
+    Ok((pool, plan.spawn()?))
 }

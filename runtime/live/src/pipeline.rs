@@ -5,12 +5,21 @@
 //! preprocesses each frame a clip will sample into the camera's window (the
 //! others are never decoded) and, every hop, cuts a clip into the camera's
 //! hand-off slot. The windows and the clips live where the [`FrameStage`]
-//! keeps them: host memory, or the GPU the model runs on. The inference
-//! thread (the caller's) takes the waiting clips, one per camera in turn,
-//! classifies them on the one backend, feeds each camera's [`Decider`] and
-//! tells the sink, each event with its camera and the capture instant of its
-//! window's newest frame; it also sends each camera's heartbeat every
+//! keeps them: host memory, or the GPU the model runs on. An inference
+//! thread takes the waiting clips of its cameras, one per camera in turn,
+//! classifies them, feeds each camera's [`Decider`] and tells the sink,
+//! each event with its camera and the capture instant of its window's
+//! newest frame; it also sends its cameras' heartbeats every
 //! [`PipelineConfig::heartbeat`].
+//!
+//! All cameras share the one loaded model. One camera has one inference
+//! thread, the caller's. With several cameras and a backend that can run
+//! two clips at once ([`Backend::replicate`]: the CPU backends), the
+//! cameras are dealt out to up to [`PipelineConfig::threads`] inference
+//! threads, each with a replica of the backend and its share of the CPU
+//! threads, so that one camera's clip runs while another's does: on a
+//! small model a clip keeps fewer cores busy than it is given. A GPU
+//! backend keeps one inference thread.
 //!
 //! Live, a clip that is still waiting when the camera's next one is cut is
 //! replaced by the newer one and counted as dropped: the scoreboard never
@@ -72,6 +81,10 @@ pub struct PipelineConfig {
     pub max_frames: Option<u64>,
     /// The device's event count, shared by all its cameras.
     pub sequence: Arc<AtomicU64>,
+    /// CPU threads for inference in all, split among the inference threads
+    /// when several cameras classify at once (the profile's
+    /// `inference.threads`).
+    pub threads: usize,
 }
 
 impl PipelineConfig {
@@ -106,12 +119,19 @@ impl PipelineConfig {
             realtime,
             max_frames: None,
             sequence: Arc::default(),
+            threads: profile.inference.threads,
         })
     }
 
     /// The next event sequence number (the first is 1).
     fn next_seq(&self) -> u64 {
         self.sequence.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// How many inference threads `cameras` cameras get, at most: one per
+    /// camera, no more than the CPU threads.
+    pub fn inference_threads(&self, cameras: usize) -> usize {
+        cameras.min(self.threads).max(1)
     }
 }
 
@@ -208,10 +228,14 @@ struct Counters {
     failed_cuts: AtomicU64,
 }
 
-/// What the inference thread keeps per camera.
+/// What an inference thread keeps per camera.
 struct Lane<C> {
+    /// The camera's place in the run: its slot and counters.
+    index: usize,
     camera: Arc<str>,
     work: C,
+    /// The window of the clip in `work`, until it is classified.
+    ready: Option<(Duration, Instant)>,
     decider: Decider,
     times_us: Histogram<u64>,
     gap_seen: u64,
@@ -222,9 +246,10 @@ struct Lane<C> {
 
 /// Runs until `stop` is set, every source has ended or taken `max_frames`
 /// frames. Each camera has its own capture thread, window and decisions;
-/// all share `backend`, which the calling thread drives. A camera whose
-/// source fails for good stops alone; the others go on. Returns each
-/// camera's counters, in the order of `feeds`.
+/// all share `backend`: the calling thread drives it, or, with several
+/// cameras, inference threads drive its replicas. A camera whose source
+/// fails for good stops alone; the others go on. Returns each camera's
+/// counters, in the order of `feeds`.
 pub fn run<F, K>(
     feeds: Vec<Feed<'_, F>>,
     backend: &mut dyn Backend,
@@ -235,7 +260,7 @@ pub fn run<F, K>(
 ) -> Result<Vec<RunStats>, PipelineError>
 where
     F: FrameStage,
-    K: EventSink,
+    K: EventSink + Send,
 {
     let mut captures = Vec::with_capacity(feeds.len());
     let mut slots = Vec::with_capacity(feeds.len());
@@ -251,8 +276,10 @@ where
             full: false,
         });
         lanes.push(Lane {
+            index: lanes.len(),
             camera: Arc::clone(&feed.camera),
             work: feed.stage.clip()?,
+            ready: None,
             decider: Decider::new(config.decision.clone(), labels.len(), config.background)?,
             // Fixed memory however long the run: 1 µs to 10 min at 3 significant digits.
             times_us: Histogram::new_with_bounds(1, 600_000_000, 3)
@@ -269,6 +296,21 @@ where
         changed: Condvar::new(),
     };
     let counters: Vec<Counters> = lanes.iter().map(|_| Counters::default()).collect();
+    let mut replicas = replicas(backend, lanes.len(), config);
+    let mut runners: Vec<(&mut dyn Backend, Vec<Lane<F::Clip>>)> = if replicas.is_empty() {
+        vec![(backend, lanes)]
+    } else {
+        let mut runners: Vec<_> = replicas
+            .iter_mut()
+            .map(|b| (b.as_mut() as &mut dyn Backend, Vec::new()))
+            .collect();
+        let n = runners.len();
+        for lane in lanes {
+            runners[lane.index % n].1.push(lane);
+        }
+        runners
+    };
+    let sink = Mutex::new(sink);
 
     std::thread::scope(|scope| {
         let threads: Vec<_> = captures
@@ -292,7 +334,40 @@ where
                 })
             })
             .collect();
-        infer_loop(backend, &mut lanes, sink, labels, &slots, &counters, config);
+        let (slots, counters, sink) = (&slots, &counters, &sink);
+        let (first, others) = runners
+            .split_first_mut()
+            .expect("a run has at least one inference thread");
+        let others: Vec<_> = others
+            .iter_mut()
+            .map(|(backend, lanes)| {
+                scope.spawn(move || {
+                    infer_loop(
+                        &mut **backend,
+                        lanes,
+                        &mut Shared(sink),
+                        labels,
+                        slots,
+                        counters,
+                        config,
+                    );
+                })
+            })
+            .collect();
+        infer_loop(
+            &mut *first.0,
+            &mut first.1,
+            &mut Shared(sink),
+            labels,
+            slots,
+            counters,
+            config,
+        );
+        for thread in others {
+            if thread.join().is_err() {
+                log::error!("an inference thread panicked");
+            }
+        }
         for thread in threads {
             if thread.join().is_err() {
                 log::error!("a capture thread panicked");
@@ -300,6 +375,8 @@ where
         }
     });
 
+    let mut lanes: Vec<_> = runners.into_iter().flat_map(|(_, lanes)| lanes).collect();
+    lanes.sort_by_key(|lane| lane.index);
     Ok(lanes
         .into_iter()
         .zip(&counters)
@@ -416,6 +493,8 @@ impl<C> Capture<'_, C> {
     }
 }
 
+/// One inference thread: classifies the clips of `lanes`' cameras on
+/// `backend` until all of them are done.
 fn infer_loop<C: StagedClip, K: EventSink>(
     backend: &mut dyn Backend,
     lanes: &mut [Lane<C>],
@@ -426,18 +505,28 @@ fn infer_loop<C: StagedClip, K: EventSink>(
     config: &PipelineConfig,
 ) {
     let mut probs = vec![0.0f32; labels.len()];
-    let mut ready: Vec<Option<(Duration, Instant)>> = vec![None; lanes.len()];
-    let all_done = || counters.iter().all(|c| c.done.load(Ordering::SeqCst));
+    let mine: Vec<usize> = lanes.iter().map(|lane| lane.index).collect();
+    let all_done = || {
+        mine.iter()
+            .all(|&i| counters[i].done.load(Ordering::SeqCst))
+    };
     let mut last_beat = Instant::now();
-    for (lane, c) in lanes.iter_mut().zip(counters) {
-        send_health(sink, lane, c, config, backend, Duration::ZERO);
+    for lane in lanes.iter_mut() {
+        send_health(
+            sink,
+            lane,
+            &counters[lane.index],
+            config,
+            backend,
+            Duration::ZERO,
+        );
     }
 
     loop {
         // Every clip waiting, one per camera, so that no camera starves another.
         let done = {
             let mut clips = slots.lock();
-            while !clips.iter().any(|c| c.full)
+            while !mine.iter().any(|&i| clips[i].full)
                 && !all_done()
                 && last_beat.elapsed() < config.heartbeat
             {
@@ -453,19 +542,20 @@ fn infer_loop<C: StagedClip, K: EventSink>(
             }
             // Read under the lock: a camera marked done has handed off its last clip.
             let done = all_done();
-            for ((clip, lane), ready) in clips.iter_mut().zip(lanes.iter_mut()).zip(&mut ready) {
+            for lane in lanes.iter_mut() {
+                let clip = &mut clips[lane.index];
                 if clip.full {
                     std::mem::swap(&mut clip.data, &mut lane.work);
                     clip.full = false;
-                    *ready = Some((clip.end, clip.captured));
+                    lane.ready = Some((clip.end, clip.captured));
                 }
             }
             done
         };
         slots.changed.notify_all();
 
-        for (lane, c) in lanes.iter_mut().zip(counters) {
-            let gap = c.gap.load(Ordering::SeqCst);
+        for lane in lanes.iter_mut() {
+            let gap = counters[lane.index].gap.load(Ordering::SeqCst);
             if gap != lane.gap_seen {
                 lane.gap_seen = gap;
                 if lane.decider.reset() == Decision::Clear {
@@ -482,21 +572,81 @@ fn infer_loop<C: StagedClip, K: EventSink>(
         if last_beat.elapsed() >= config.heartbeat {
             let elapsed = last_beat.elapsed();
             last_beat = Instant::now();
-            for (lane, c) in lanes.iter_mut().zip(counters) {
-                send_health(sink, lane, c, config, backend, elapsed);
+            for lane in lanes.iter_mut() {
+                send_health(sink, lane, &counters[lane.index], config, backend, elapsed);
             }
         }
 
         let mut classified = false;
-        for (lane, ready) in lanes.iter_mut().zip(&mut ready) {
-            if let Some((end, captured)) = ready.take() {
+        for lane in lanes.iter_mut() {
+            if let Some(window) = lane.ready.take() {
                 classified = true;
-                lane.classify(backend, sink, labels, &mut probs, config, (end, captured));
+                lane.classify(backend, sink, labels, &mut probs, config, window);
             }
         }
         if done && !classified {
             break;
         }
+    }
+}
+
+/// Replicas of `backend` for the inference threads of `cameras` cameras,
+/// each with its share of the CPU threads; none (the caller's thread drives
+/// `backend` alone) for one camera, a backend that cannot replicate, or a
+/// replica that fails to open.
+fn replicas(
+    backend: &dyn Backend,
+    cameras: usize,
+    config: &PipelineConfig,
+) -> Vec<Box<dyn Backend>> {
+    let workers = config.inference_threads(cameras);
+    if workers < 2 {
+        return Vec::new();
+    }
+    let threads = (config.threads / workers).max(1);
+    let mut replicas = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        match backend.replicate(threads) {
+            Ok(Some(replica)) => replicas.push(replica),
+            Ok(None) => return Vec::new(),
+            Err(e) => {
+                log::warn!("{e}; the cameras share one inference thread");
+                return Vec::new();
+            }
+        }
+    }
+    log::info!(
+        "{cameras} cameras on {workers} inference threads of {threads} CPU thread(s) each, one {} model",
+        backend.kind()
+    );
+    replicas
+}
+
+/// The run's one sink, shared by its inference threads.
+struct Shared<'a, K>(&'a Mutex<&'a mut K>);
+
+impl<K: EventSink> EventSink for Shared<'_, K> {
+    type Error = K::Error;
+
+    fn action(&mut self, event: &ActionEvent) -> Result<(), K::Error> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .action(event)
+    }
+
+    fn clear(&mut self, event: &ClearEvent) -> Result<(), K::Error> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear(event)
+    }
+
+    fn health(&mut self, health: &Health) -> Result<(), K::Error> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .health(health)
     }
 }
 
@@ -719,11 +869,49 @@ mod tests {
         }
     }
 
-    /// Reads the class back from the clip's brightest value; optionally slow.
+    /// Reads the class back from the clip's brightest value; optionally
+    /// slow; optionally replicable, its replicas counting into the same runs.
     struct ColourModel {
         out: Outputs,
         delay: Duration,
-        runs: AtomicUsize,
+        runs: Arc<AtomicUsize>,
+        /// Where replicas meet: set, the model replicates.
+        meeting: Option<Arc<Meeting>>,
+        /// A replica that has not yet met the others.
+        to_meet: bool,
+    }
+
+    /// Each replica's first run waits here until every replica is running.
+    struct Meeting {
+        arrived: Mutex<usize>,
+        all_in: Condvar,
+        replicas: usize,
+        /// Replicas that saw all the others arrive.
+        met: AtomicUsize,
+    }
+
+    impl Meeting {
+        fn new(replicas: usize) -> Arc<Meeting> {
+            Arc::new(Meeting {
+                arrived: Mutex::new(0),
+                all_in: Condvar::new(),
+                replicas,
+                met: AtomicUsize::new(0),
+            })
+        }
+
+        fn meet(&self) {
+            let mut arrived = self.arrived.lock().unwrap();
+            *arrived += 1;
+            self.all_in.notify_all();
+            let (arrived, _) = self
+                .all_in
+                .wait_timeout_while(arrived, Duration::from_secs(60), |n| *n < self.replicas)
+                .unwrap();
+            if *arrived >= self.replicas {
+                self.met.fetch_add(1, Ordering::SeqCst);
+            }
+        }
     }
 
     impl Backend for ColourModel {
@@ -740,6 +928,9 @@ mod tests {
             "colour"
         }
         fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
+            if std::mem::take(&mut self.to_meet) {
+                self.meeting.as_ref().unwrap().meet();
+            }
             std::thread::sleep(self.delay);
             self.runs.fetch_add(1, Ordering::Relaxed);
             let max = input.iter().copied().fold(0.0, f32::max);
@@ -753,6 +944,17 @@ mod tests {
         }
         fn outputs(&self) -> &Outputs {
             &self.out
+        }
+        fn replicate(&self, _threads: usize) -> Result<Option<Box<dyn Backend>>, InferError> {
+            Ok(self.meeting.as_ref().map(|meeting| {
+                Box::new(ColourModel {
+                    out: self.out.clone(),
+                    delay: self.delay,
+                    runs: Arc::clone(&self.runs),
+                    meeting: Some(Arc::clone(meeting)),
+                    to_meet: true,
+                }) as Box<dyn Backend>
+            }))
         }
     }
 
@@ -825,6 +1027,7 @@ mod tests {
             realtime,
             max_frames: None,
             sequence: Arc::default(),
+            threads: 2,
         }
     }
 
@@ -844,7 +1047,17 @@ mod tests {
         ColourModel {
             out: Outputs::with_sizes(4, 0),
             delay: Duration::from_millis(delay_ms),
-            runs: AtomicUsize::new(0),
+            runs: Arc::default(),
+            meeting: None,
+            to_meet: false,
+        }
+    }
+
+    /// A [`model`] whose replicas, `replicas` of them, first meet.
+    fn replicable(replicas: usize) -> ColourModel {
+        ColourModel {
+            meeting: Some(Meeting::new(replicas)),
+            ..model(0)
         }
     }
 
@@ -1007,7 +1220,17 @@ mod tests {
 
     /// Runs two cameras on one model, offline, into one log.
     fn run_two(a: &mut Script, b: &mut Script, backend: &mut ColourModel) -> (Vec<RunStats>, Log) {
-        let (mut log, config) = (Log::default(), config(false));
+        run_two_on(a, b, backend, config(false))
+    }
+
+    /// [`run_two`] with `config`.
+    fn run_two_on(
+        a: &mut Script,
+        b: &mut Script,
+        backend: &mut ColourModel,
+        config: PipelineConfig,
+    ) -> (Vec<RunStats>, Log) {
+        let mut log = Log::default();
         let stats = run(
             vec![feed("left", a), feed("right", b)],
             backend,
@@ -1028,9 +1251,39 @@ mod tests {
 
     #[test]
     fn two_cameras_share_one_model_and_keep_their_own_decisions() {
+        // One inference thread, then two on replicas of the model.
+        two_cameras_keep_their_own_decisions(model(0));
+        let backend = two_cameras_keep_their_own_decisions(replicable(2));
+        let meeting = backend.meeting.unwrap();
+        assert_eq!(
+            meeting.met.load(Ordering::SeqCst),
+            2,
+            "both replicas were running clips at once"
+        );
+    }
+
+    #[test]
+    fn one_cpu_thread_keeps_one_inference_thread() {
+        let (mut left, mut right, mut backend) = (script(100), script(100), replicable(2));
+        let config = PipelineConfig {
+            threads: 1,
+            ..config(false)
+        };
+        let (stats, _) = run_two_on(&mut left, &mut right, &mut backend, config);
+        assert_eq!(stats[0].clips + stats[1].clips, 2 * ((100 - 8) / 2 + 1));
+        assert_eq!(
+            *backend.meeting.unwrap().arrived.lock().unwrap(),
+            0,
+            "no replica ran"
+        );
+    }
+
+    /// Two cameras, the second seeing the first's stream 80 frames late,
+    /// each with its own elements in order; returns the model.
+    fn two_cameras_keep_their_own_decisions(mut backend: ColourModel) -> ColourModel {
         // The right camera sees the left one's stream 80 frames late: its
         // elements come in another order and at other times.
-        let (mut left, mut right, mut backend) = (script(400), script(480), model(0));
+        let (mut left, mut right) = (script(400), script(480));
         right.n = 80;
         let (stats, log) = run_two(&mut left, &mut right, &mut backend);
         assert_eq!(stats[0].clips, (400 - 8) / 2 + 1);
@@ -1057,16 +1310,23 @@ mod tests {
         );
         assert!(log.of("left")[0].starts_with("health"), "{:?}", log.0);
         assert!(log.of("right")[0].starts_with("health"), "{:?}", log.0);
+        backend
     }
 
     #[test]
     fn a_camera_that_fails_for_good_stops_alone() {
+        for mut backend in [model(0), replicable(2)] {
+            a_camera_fails_for_good(&mut backend);
+        }
+    }
+
+    fn a_camera_fails_for_good(backend: &mut ColourModel) {
         let mut broken = Script {
             fail_at: Some(50),
             ..script(400)
         };
-        let (mut good, mut backend) = (script(400), model(0));
-        let (stats, log) = run_two(&mut broken, &mut good, &mut backend);
+        let mut good = script(400);
+        let (stats, log) = run_two(&mut broken, &mut good, backend);
         assert_eq!(stats[0].frames, 50);
         assert_eq!(stats[0].clips, (50 - 8) / 2 + 1);
         assert_eq!(stats[1].frames, 400);

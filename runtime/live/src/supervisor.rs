@@ -126,7 +126,7 @@ pub fn open_model(
 }
 
 /// Runs the device on `profile` until the source ends or `stop` is set.
-pub fn serve<K: EventSink>(
+pub fn serve<K: EventSink + Send>(
     profile: &Profile,
     options: &ServeOptions,
     sink: &mut K,
@@ -242,7 +242,7 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn on<F: FrameStage, K: EventSink>(
+    fn on<F: FrameStage, K: EventSink + Send>(
         self,
         stages: Vec<F>,
         sink: &mut K,

@@ -624,6 +624,7 @@ pub fn camera_scaling(
     let pipeline = PipelineConfig {
         heartbeat: std::time::Duration::from_secs(3600),
         max_frames: Some(frames),
+        threads: config.threads,
         ..PipelineConfig::new(profile, bundle, BackendKind::OrtCpu, Instant::now(), false)?
     };
     let mut clips_per_s = |cameras: u64| -> anyhow::Result<f64> {
