@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use artrt_infer::BackendKind;
+use artrt_infer::bundle::{Crop, Resize, Sampling};
+use artrt_infer::{BackendKind, InputSpec};
 use artrt_live::latency::Latencies;
 use artrt_live::publish::{self, HttpOutput, MqttOutput, PublishUrl, TcpOutput, UdpOutput};
-use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Health, Status};
+use artrt_live::sink::{ActionEvent, ClearEvent, EventSink, Health, Preview, Status};
 use artrt_tests::net::free_port;
 use serde_json::Value;
 
@@ -253,6 +254,107 @@ fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) {
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     (status, head.to_string(), body.to_string())
+}
+
+/// One HTTP/1.0 GET on a fresh connection (a body that is not sent in
+/// chunks): status, headers and the body's bytes.
+fn get_bytes(addr: SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head, raw[split + 4..].to_vec())
+}
+
+#[test]
+fn http_serves_each_cameras_newest_preview_as_png() {
+    let mut out =
+        HttpOutput::bind((Ipv4Addr::LOCALHOST, 0).into(), "gym-1", Arc::default()).unwrap();
+    let addr = out.addr();
+    let (status, _, body) = get_bytes(addr, "/preview.png");
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("no preview yet"));
+
+    let input = InputSpec {
+        frames: 2,
+        window: 16,
+        fps: 30.0,
+        sampling: Sampling::SegmentCentre,
+        resize: Resize::ShorterSideBilinear,
+        resize_to: 16,
+        crop: Crop::Centre,
+        width: 16,
+        height: 16,
+        mean: [0.0; 3],
+        std: [1.0; 3],
+    };
+    // Grey frames; tracklet 1 on the top-left cell of a 2 x 2 grid, tracklet 2 on the bottom-right one.
+    let clip = vec![0.5f32; 2 * 3 * 16 * 16];
+    let mut attn = vec![0.0f32; 2 * 2 * 4];
+    for t in 0..2 {
+        attn[t * 8] = 1.0;
+        attn[t * 8 + 4 + 3] = 1.0;
+    }
+    for camera in ["left", "right"] {
+        out.preview(&Preview {
+            camera,
+            clip: &clip,
+            input: &input,
+            region_attn: &attn,
+            tracklets: 2,
+            grid: [2, 2],
+            label: "salto backward tucked",
+            confidence: 0.75,
+            t_ms: 1500,
+        })
+        .unwrap();
+    }
+    for path in ["/preview.png?camera=right", "/preview.png"] {
+        let (status, head, png) = get_bytes(addr, path);
+        assert_eq!(status, 200, "{path}: {head}");
+        assert!(head.contains("Content-Type: image/png"), "{head}");
+        let img = image::load_from_memory(&png)
+            .unwrap_or_else(|e| panic!("{path}: not a PNG: {e}"))
+            .into_rgb8();
+        // Two 32 x 32 tiles (the frames at twice their size) side by side, under a caption.
+        assert!(
+            img.width() > 64 && img.height() > 32,
+            "{:?}",
+            img.dimensions()
+        );
+        let tinted = |f: fn(&[u8; 3]) -> bool| img.pixels().filter(|p| f(&p.0)).count();
+        let red = tinted(|[r, _, b]| *r > 160 && *b < 110);
+        let blue = tinted(|[r, _, b]| *b > 160 && *r < 110);
+        // Each tracklet's cell is 16 x 16 on each of the two tiles.
+        assert!(red >= 2 * 16 * 16 / 2, "{path}: {red} red pixels");
+        assert!(blue >= 2 * 16 * 16 / 2, "{path}: {blue} blue pixels");
+        // The other two cells of each tile keep the frame's grey, but for
+        // the strongest cells' outlines.
+        let grey = tinted(|[r, g, b]| *r == 128 && *g == 128 && *b == 128);
+        assert!(
+            grey >= 2 * 2 * 16 * 16 * 3 / 4,
+            "{path}: {grey} untouched pixels"
+        );
+    }
+    let (status, _, body) = get_bytes(addr, "/preview.png?camera=nope");
+    assert_eq!(status, 404);
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("`nope`") && body.contains("left, right"),
+        "{body}"
+    );
+    assert_eq!(http(addr, "POST", "/preview.png").0, 405);
 }
 
 #[test]

@@ -302,3 +302,67 @@ fn heartbeats_say_nomodel_while_loading_then_degraded_on_a_fallback_backend() {
         "a fallback backend reported OK: {device_lines:?}"
     );
 }
+
+/// With an HTTP output, an operator sees each camera's newest clip with
+/// where the tracklets look at `/preview.png`.
+#[test]
+fn the_http_output_serves_each_cameras_preview() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let mut child = synthetic_run()
+        .args([
+            "--source",
+            "synthetic:6",
+            "--no-panel",
+            "--events",
+            "/dev/null",
+        ])
+        .args(["--duration", "120"])
+        .args(["--publish", &format!("http://127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let get = |path: &str| -> Option<(u16, Vec<u8>)> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).ok()?;
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let status = String::from_utf8_lossy(&raw[..split])
+            .split(' ')
+            .nth(1)?
+            .parse()
+            .ok()?;
+        Some((status, raw[split + 4..].to_vec()))
+    };
+    // The model loads, then each camera's first clip is previewed.
+    let mut previews = Vec::new();
+    for _ in 0..1200 {
+        previews = ["cam0", "cam1"]
+            .iter()
+            .filter_map(|camera| get(&format!("/preview.png?camera={camera}")))
+            .filter(|(status, _)| *status == 200)
+            .collect();
+        if previews.len() == 2 || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(previews.len(), 2, "both cameras previewed");
+    for (_, png) in previews {
+        let img = image::load_from_memory(&png).expect("a PNG").into_rgb8();
+        // T = 8 frames of 112 x 112 at twice their size, 4 to a row.
+        assert!(
+            img.width() > 4 * 224 && img.height() > 2 * 224,
+            "{:?}",
+            img.dimensions()
+        );
+    }
+}

@@ -25,6 +25,7 @@ pub mod jsonl;
 pub mod labels;
 pub mod latency;
 pub mod message;
+pub mod overlay;
 pub mod pipeline;
 pub mod publish;
 pub mod recording;

@@ -38,16 +38,17 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use artrt_infer::bundle::Sampling;
-use artrt_infer::postprocess::softmax_into;
-use artrt_infer::{Backend, BackendKind, Bundle, FrameRef};
+use artrt_infer::postprocess::{argmax, softmax_into};
+use artrt_infer::{Backend, BackendKind, Bundle, FrameRef, InputSpec};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::board::Profile;
 use crate::decision::{Decider, Decision, DecisionConfig, DecisionConfigError};
 use crate::health::{self, Health, Observed};
+use crate::publish::PublishUrl;
 use crate::scoreboard::serial::Backoff;
-use crate::sink::{ActionEvent, ClearEvent, EventSink};
+use crate::sink::{ActionEvent, ClearEvent, EventSink, Preview};
 use crate::source::{FrameSource, SourceError};
 use crate::stage::{FrameStage, StageError, StagedClip};
 use crate::window::{WindowError, WindowRing};
@@ -85,7 +86,27 @@ pub struct PipelineConfig {
     /// when several cameras classify at once (the profile's
     /// `inference.threads`).
     pub threads: usize,
+    /// Whether and how often each camera's newest clip goes to the sink as
+    /// a [`Preview`] (on with an HTTP output, which serves it).
+    pub preview: Option<PreviewConfig>,
 }
+
+/// How often a camera's clip becomes a [`Preview`], and the model's
+/// geometry that comes with it.
+#[derive(Debug, Clone)]
+pub struct PreviewConfig {
+    /// Least time between two previews of one camera.
+    pub every: Duration,
+    /// The model's input.
+    pub input: InputSpec,
+    /// Tracklets in the model's region attention.
+    pub tracklets: usize,
+    /// The model's token grid.
+    pub grid: [usize; 2],
+}
+
+/// Least time between two previews of one camera with an HTTP output.
+pub const PREVIEW_EVERY: Duration = Duration::from_secs(1);
 
 impl PipelineConfig {
     /// How a board profile runs a bundle: the bundle's clip (window, `T`,
@@ -120,6 +141,17 @@ impl PipelineConfig {
             max_frames: None,
             sequence: Arc::default(),
             threads: profile.inference.threads,
+            preview: profile
+                .outputs
+                .publish
+                .iter()
+                .any(|url| matches!(url, PublishUrl::Http { .. }))
+                .then(|| PreviewConfig {
+                    every: PREVIEW_EVERY,
+                    input: bundle.input.clone(),
+                    tracklets: bundle.model.tracklets,
+                    grid: bundle.model.grid,
+                }),
         })
     }
 
@@ -228,6 +260,9 @@ struct Counters {
     failed_cuts: AtomicU64,
 }
 
+/// An inference thread's backend and cameras.
+type Runner<'b, C> = (&'b mut dyn Backend, Vec<Lane<C>>);
+
 /// What an inference thread keeps per camera.
 struct Lane<C> {
     /// The camera's place in the run: its slot and counters.
@@ -240,6 +275,7 @@ struct Lane<C> {
     times_us: Histogram<u64>,
     gap_seen: u64,
     last_t_ms: u64,
+    last_preview: Option<Instant>,
     beat: Beat,
     stats: RunStats,
 }
@@ -286,6 +322,7 @@ where
                 .expect("constant histogram bounds are valid"),
             gap_seen: 0,
             last_t_ms: 0,
+            last_preview: None,
             beat: Beat::default(),
             stats: RunStats::default(),
         });
@@ -297,7 +334,7 @@ where
     };
     let counters: Vec<Counters> = lanes.iter().map(|_| Counters::default()).collect();
     let mut replicas = replicas(backend, lanes.len(), config);
-    let mut runners: Vec<(&mut dyn Backend, Vec<Lane<F::Clip>>)> = if replicas.is_empty() {
+    let mut runners: Vec<Runner<'_, F::Clip>> = if replicas.is_empty() {
         vec![(backend, lanes)]
     } else {
         let mut runners: Vec<_> = replicas
@@ -648,6 +685,13 @@ impl<K: EventSink> EventSink for Shared<'_, K> {
             .unwrap_or_else(|p| p.into_inner())
             .health(health)
     }
+
+    fn preview(&mut self, preview: &Preview<'_>) -> Result<(), K::Error> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .preview(preview)
+    }
 }
 
 impl<C: StagedClip> Lane<C> {
@@ -678,6 +722,26 @@ impl<C: StagedClip> Lane<C> {
         softmax_into(&outputs.logits, probs);
         let t_ms = end.as_millis() as u64;
         self.last_t_ms = t_ms;
+        if let Some(preview) = &config.preview
+            && self
+                .last_preview
+                .is_none_or(|at| at.elapsed() >= preview.every)
+            && let Some(clip) = self.work.host()
+        {
+            self.last_preview = Some(Instant::now());
+            let best = argmax(probs).unwrap_or(0);
+            let _ = sink.preview(&Preview {
+                camera: &self.camera,
+                clip,
+                input: &preview.input,
+                region_attn: &outputs.region_attn,
+                tracklets: preview.tracklets,
+                grid: preview.grid,
+                label: &labels[best],
+                confidence: probs[best],
+                t_ms: t_ms as u32,
+            });
+        }
         match self.decider.push(probs, t_ms) {
             Decision::Show {
                 class_id,
@@ -989,6 +1053,11 @@ mod tests {
             self.0.push((camera, line));
             Ok(())
         }
+        fn preview(&mut self, p: &Preview<'_>) -> Result<(), BoxError> {
+            let line = format!("preview {} {} values", p.label, p.clip.len());
+            self.0.push((p.camera.to_owned(), line));
+            Ok(())
+        }
     }
 
     fn spec() -> InputSpec {
@@ -1028,6 +1097,7 @@ mod tests {
             max_frames: None,
             sequence: Arc::default(),
             threads: 2,
+            preview: None,
         }
     }
 
@@ -1240,7 +1310,10 @@ mod tests {
             &AtomicBool::new(false),
         )
         .unwrap();
-        let events = log.0.iter().filter(|(_, l)| !l.starts_with("health"));
+        let events = log
+            .0
+            .iter()
+            .filter(|(_, l)| l.starts_with("show") || l == "clear");
         assert_eq!(
             config.sequence.load(Ordering::SeqCst),
             events.count() as u64,
@@ -1260,6 +1333,43 @@ mod tests {
             2,
             "both replicas were running clips at once"
         );
+    }
+
+    #[test]
+    fn each_camera_previews_its_newest_clip_at_most_as_often_as_asked() {
+        let previews = |every: Duration, backend: ColourModel| {
+            let (mut left, mut right, mut backend) = (script(100), script(100), backend);
+            let config = PipelineConfig {
+                preview: Some(PreviewConfig {
+                    every,
+                    input: spec(),
+                    tracklets: 0,
+                    grid: [1, 1],
+                }),
+                ..config(false)
+            };
+            let (stats, log) = run_two_on(&mut left, &mut right, &mut backend, config);
+            let of = |camera| -> Vec<String> {
+                log.of(camera)
+                    .into_iter()
+                    .filter(|l| l.starts_with("preview"))
+                    .collect()
+            };
+            (stats, of("left"), of("right"))
+        };
+        let clip_values = spec().frames * 3 * 4 * 4;
+        for backend in [model(0), replicable(2)] {
+            let (stats, left, right) = previews(Duration::ZERO, backend);
+            assert_eq!(left.len() as u64, stats[0].clips);
+            assert_eq!(right.len() as u64, stats[1].clips);
+            assert!(
+                left.contains(&format!("preview class 1 {clip_values} values")),
+                "{left:?}"
+            );
+        }
+        let (_, left, right) = previews(Duration::from_secs(3600), model(0));
+        assert_eq!((left.len(), right.len()), (1, 1), "{left:?} {right:?}");
+        assert_eq!(left[0], format!("preview class 0 {clip_values} values"));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! | `udp://HOST:PORT` | one datagram per message |
 //! | `tcp://HOST:PORT` | JSON lines to a server; reconnects with backoff and then sends the current state first, never a backlog |
 //! | `mqtt://HOST[:PORT][/PREFIX]` | events at QoS 1 on `PREFIX/events`, the current state retained on `PREFIX/state`, heartbeats on `PREFIX/health`, `online`/`offline` retained on `PREFIX/status` (the last will); `PREFIX` defaults to `artrt/DEVICE`, the port to 1883 |
-//! | `http://ADDR:PORT` | an HTTP endpoint on that address (`127.0.0.1` unless given): `/health` (JSON), `/metrics` (Prometheus text), `/events` (server-sent events); anything but GET is refused |
+//! | `http://ADDR:PORT` | an HTTP endpoint on that address (`127.0.0.1` unless given): `/health` (JSON), `/metrics` (Prometheus text), `/events` (server-sent events), `/preview.png` (each camera's newest clip with its region attention); anything but GET is refused |
 //!
 //! An output whose peer is unreachable, at start or later, keeps trying in
 //! the background and never holds up the pipeline or the other outputs.

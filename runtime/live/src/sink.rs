@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use artrt_infer::InputSpec;
+
 pub use crate::health::{Health, Status};
 use crate::latency::Latencies;
 
@@ -52,6 +54,36 @@ pub trait EventSink {
     fn clear(&mut self, event: &ClearEvent) -> Result<(), Self::Error>;
     /// Periodic device health.
     fn health(&mut self, health: &Health) -> Result<(), Self::Error>;
+    /// A camera's newest classified clip, for a live preview; sinks that
+    /// draw none ignore it.
+    fn preview(&mut self, _preview: &Preview<'_>) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// A camera's newest classified clip as the model took it, with where its
+/// tracklets looked and what it was classified as: what a live preview
+/// draws. Borrowed: a sink that keeps it copies it.
+#[derive(Debug, Clone, Copy)]
+pub struct Preview<'a> {
+    /// The camera.
+    pub camera: &'a str,
+    /// The clip, `[T, 3, H, W]` as preprocessed (normalised by `input`).
+    pub clip: &'a [f32],
+    /// The model's input: the clip's shape and normalisation.
+    pub input: &'a InputSpec,
+    /// Region attention, `[T][tracklets][h*w]`.
+    pub region_attn: &'a [f32],
+    /// Tracklets in `region_attn`.
+    pub tracklets: usize,
+    /// The model's token grid, rows and columns.
+    pub grid: [usize; 2],
+    /// The most likely class.
+    pub label: &'a str,
+    /// Its probability, 0 to 1.
+    pub confidence: f32,
+    /// Stream time of the clip's newest frame, milliseconds.
+    pub t_ms: u32,
 }
 
 /// A sink error with its type erased, so that different sinks can share a [`Fanout`].
@@ -82,6 +114,9 @@ impl<S: EventSink> EventSink for Erased<S> {
     }
     fn health(&mut self, health: &Health) -> Result<(), BoxError> {
         self.0.health(health).map_err(|e| BoxError(Box::new(e)))
+    }
+    fn preview(&mut self, preview: &Preview<'_>) -> Result<(), BoxError> {
+        self.0.preview(preview).map_err(|e| BoxError(Box::new(e)))
     }
 }
 
@@ -167,6 +202,12 @@ impl EventSink for Fanout {
     fn health(&mut self, health: &Health) -> Result<(), Self::Error> {
         let camera = health.camera.as_deref();
         self.each("a heartbeat", camera, None, |s| s.health(health));
+        Ok(())
+    }
+    fn preview(&mut self, preview: &Preview<'_>) -> Result<(), Self::Error> {
+        self.each("a preview", Some(preview.camera), None, |s| {
+            s.preview(preview)
+        });
         Ok(())
     }
 }

@@ -114,6 +114,10 @@ pub trait FrameStage: Send {
 pub trait StagedClip: Send {
     /// Classifies the clip on `backend`.
     fn run<'b>(&mut self, backend: &'b mut dyn Backend) -> Result<&'b Outputs, InferError>;
+    /// The clip in host memory, where it is kept there.
+    fn host(&self) -> Option<&[f32]> {
+        None
+    }
 }
 
 /// Frames preprocessed on the CPU into host memory.
@@ -147,6 +151,9 @@ pub struct HostClip(pub Vec<f32>);
 impl StagedClip for HostClip {
     fn run<'b>(&mut self, backend: &'b mut dyn Backend) -> Result<&'b Outputs, InferError> {
         backend.run(&self.0)
+    }
+    fn host(&self) -> Option<&[f32]> {
+        Some(&self.0)
     }
 }
 

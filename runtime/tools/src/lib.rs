@@ -35,7 +35,6 @@ pub mod doctor;
 pub mod emulator;
 pub mod eval;
 pub mod label;
-pub mod overlay;
 pub mod panel;
 pub mod plot;
 pub mod scoring;

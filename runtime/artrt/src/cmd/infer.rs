@@ -8,7 +8,7 @@ use artrt_infer::postprocess::{softmax_into, top_k};
 use artrt_infer::preprocess::segment_centre;
 use artrt_infer::region::InputGeometry;
 use artrt_infer::{Backend, Bundle, FrameRef, Precision, Preprocessor};
-use artrt_tools::overlay::{self, Prediction};
+use artrt_live::overlay::{self, Prediction};
 use serde_json::json;
 
 use super::common::{BackendArgs, DEFAULT_BUNDLE, load_bundle};

@@ -1,5 +1,5 @@
 //! `http://ADDR:PORT`: `/health`, `/metrics` and `/events` for integrators
-//! and monitoring.
+//! and monitoring, `/preview.png` for an operator.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,10 +13,13 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use tiny_http::{Header, Method, Request, Response, Server};
 
+use artrt_infer::InputSpec;
+
 use crate::health::Status;
 use crate::latency::Latencies;
 use crate::message::Message;
-use crate::sink::{ActionEvent, ClearEvent, EventSink, Health};
+use crate::overlay::{self, Prediction};
+use crate::sink::{ActionEvent, ClearEvent, EventSink, Health, Preview};
 
 /// Event-stream clients served at once; more are answered 503.
 pub const MAX_STREAMS: usize = 16;
@@ -39,9 +42,73 @@ struct Board {
     device_beat: Option<Beat>,
     /// Each camera's last heartbeat and state.
     cameras: BTreeMap<String, CameraBoard>,
+    /// Each camera's newest preview.
+    previews: BTreeMap<String, Still>,
     actions: u64,
     clears: u64,
 }
+
+/// A camera's newest preview, copied into buffers reused from one to the next.
+#[derive(Clone, Default)]
+struct Still {
+    clip: Vec<f32>,
+    input: Option<InputSpec>,
+    region_attn: Vec<f32>,
+    tracklets: usize,
+    grid: [usize; 2],
+    label: String,
+    confidence: f32,
+    t_ms: u32,
+}
+
+impl Still {
+    /// Takes `p` in.
+    fn take(&mut self, p: &Preview<'_>) {
+        self.clip.clear();
+        self.clip.extend_from_slice(p.clip);
+        self.region_attn.clear();
+        self.region_attn.extend_from_slice(p.region_attn);
+        self.input = Some(p.input.clone());
+        self.tracklets = p.tracklets;
+        self.grid = p.grid;
+        self.label.clear();
+        self.label.push_str(p.label);
+        self.confidence = p.confidence;
+        self.t_ms = p.t_ms;
+    }
+
+    /// The clip's frames with each tracklet's attention over them, as PNG.
+    fn png(&self, camera: &str) -> Result<Vec<u8>, String> {
+        let input = self.input.as_ref().ok_or("no clip")?;
+        let frames = overlay::model_frames(&self.clip, input)?;
+        let geometry = overlay::model_geometry(input, self.grid);
+        let label = format!(
+            "{camera} {:.1} s: {}",
+            f64::from(self.t_ms) / 1000.0,
+            self.label
+        );
+        let prediction = Prediction {
+            label: &label,
+            confidence: self.confidence,
+        };
+        let image = overlay::draw(
+            &frames,
+            &self.region_attn,
+            self.tracklets,
+            &geometry,
+            &prediction,
+            PREVIEW_SCALE,
+        )?;
+        let mut png = Vec::new();
+        image
+            .write_to(&mut io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .map_err(|e| e.to_string())?;
+        Ok(png)
+    }
+}
+
+/// How much `/preview.png` enlarges the model's frames.
+const PREVIEW_SCALE: u32 = 2;
 
 /// What the endpoint knows of one camera.
 #[derive(Default)]
@@ -94,7 +161,11 @@ impl Board {
 ///   frame rate and status at its last heartbeat, event latency per output;
 /// - `GET /events`: server-sent events, each camera's current state first,
 ///   then one per message (`event:` its type, `id:` its sequence number,
-///   `data:` its JSON).
+///   `data:` its JSON);
+/// - `GET /preview.png?camera=ID`: the camera's newest previewed clip (the
+///   first camera's without `camera`) as the model took it, each
+///   tracklet's attention over its frames in the tracklet's colour, with
+///   the camera, stream time, label and confidence; 404 before the first.
 ///
 /// Any other method is answered 405, any other path 404.
 pub struct HttpOutput {
@@ -143,7 +214,7 @@ impl HttpOutput {
                     }
                 })?
         };
-        log::info!("HTTP endpoint on http://{addr} (/health, /metrics, /events)");
+        log::info!("HTTP endpoint on http://{addr} (/health, /metrics, /events, /preview.png)");
         Ok(HttpOutput {
             device: device.to_string(),
             addr,
@@ -237,6 +308,16 @@ impl EventSink for HttpOutput {
         self.broadcast(&line);
         Ok(())
     }
+    fn preview(&mut self, p: &Preview<'_>) -> Result<(), Self::Error> {
+        let mut board = self.board();
+        if !board.previews.contains_key(p.camera) {
+            board.previews.insert(p.camera.to_owned(), Still::default());
+        }
+        if let Some(still) = board.previews.get_mut(p.camera) {
+            still.take(p);
+        }
+        Ok(())
+    }
 }
 
 /// The server thread's view.
@@ -266,8 +347,11 @@ impl Serve {
                 "/metrics" => Response::from_string(self.metrics())
                     .with_header(header("Content-Type", "text/plain; version=0.0.4")),
                 "/events" => return self.events(request),
-                _ => Response::from_string("not found: try /health, /metrics or /events\n")
-                    .with_status_code(404),
+                "/preview.png" => self.preview(request.url()),
+                _ => Response::from_string(
+                    "not found: try /health, /metrics, /events or /preview.png\n",
+                )
+                .with_status_code(404),
             }
         };
         if let Err(e) = request.respond(response) {
@@ -301,6 +385,47 @@ impl Serve {
         Response::from_string(body)
             .with_status_code(if serving { 200 } else { 503 })
             .with_header(header("Content-Type", "application/json"))
+    }
+
+    /// `/preview.png?camera=ID`.
+    fn preview(&self, url: &str) -> Response<io::Cursor<Vec<u8>>> {
+        let wanted = url
+            .split_once('?')
+            .and_then(|(_, query)| query.split('&').find_map(|kv| kv.strip_prefix("camera=")));
+        let found = {
+            let board = self.board.lock().unwrap_or_else(|p| p.into_inner());
+            let found = match wanted {
+                Some(id) => board.previews.get_key_value(id),
+                None => board.previews.iter().next(),
+            };
+            match found {
+                Some((id, still)) => Ok((id.clone(), still.clone())),
+                None if board.previews.is_empty() => {
+                    Err("no preview yet: no clip has been classified\n".to_string())
+                }
+                None => Err(format!(
+                    "no preview of camera `{}`; previews of: {}\n",
+                    wanted.unwrap_or_default(),
+                    board
+                        .previews
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        };
+        let (camera, still) = match found {
+            Ok(found) => found,
+            Err(message) => return Response::from_string(message).with_status_code(404),
+        };
+        match still.png(&camera) {
+            Ok(png) => Response::from_data(png)
+                .with_header(header("Content-Type", "image/png"))
+                .with_header(header("Cache-Control", "no-store")),
+            Err(e) => Response::from_string(format!("cannot draw the preview of {camera}: {e}\n"))
+                .with_status_code(500),
+        }
     }
 
     fn metrics(&self) -> String {

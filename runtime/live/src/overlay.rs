@@ -1,10 +1,12 @@
 //! Where the tracklets look, drawn over the frames: each model frame of a
 //! clip as the camera saw it, with each tracklet's region attention laid
 //! over it in the tracklet's colour, its strongest cell outlined, and the
-//! prediction with its confidence above (`artrt infer --overlay`).
+//! prediction with its confidence above (`artrt infer --overlay`, and the
+//! HTTP output's `/preview.png`, drawn over the frames the model took).
 
 use std::convert::Infallible;
 
+use artrt_infer::InputSpec;
 use artrt_infer::region::InputGeometry;
 use embedded_graphics::mono_font::MonoTextStyle;
 use embedded_graphics::mono_font::ascii::FONT_6X10;
@@ -117,6 +119,45 @@ pub fn draw(
     Ok(out)
 }
 
+/// The frames of a preprocessed clip, `[T, 3, H, W]` normalised by
+/// `input`, as images: what the model took, normalisation undone.
+///
+/// # Errors
+/// When the clip does not hold `input`'s frames.
+pub fn model_frames(clip: &[f32], input: &InputSpec) -> Result<Vec<RgbImage>, String> {
+    let (w, h) = (input.width as usize, input.height as usize);
+    let plane = w * h;
+    if plane == 0 || clip.len() != input.frames * 3 * plane {
+        return Err(format!(
+            "a clip of {} values is not {} frames of 3 x {h} x {w}",
+            clip.len(),
+            input.frames
+        ));
+    }
+    Ok(clip
+        .chunks_exact(3 * plane)
+        .map(|frame| {
+            RgbImage::from_fn(input.width, input.height, |x, y| {
+                let i = y as usize * w + x as usize;
+                image::Rgb(std::array::from_fn(|c| {
+                    let v = frame[c * plane + i] * input.std[c] + input.mean[c];
+                    (v * 255.0).round().clamp(0.0, 255.0) as u8
+                }))
+            })
+        })
+        .collect())
+}
+
+/// The token grid over [`model_frames`]: the model's own input, neither
+/// resized nor cropped.
+pub fn model_geometry(input: &InputSpec, grid: [usize; 2]) -> InputGeometry {
+    let own = InputSpec {
+        resize_to: input.width.min(input.height),
+        ..input.clone()
+    };
+    InputGeometry::new(&own, grid, input.width, input.height)
+}
+
 /// Blends each tracklet's attention over a tile and outlines its strongest cell.
 fn shade(
     tile: &mut RgbImage,
@@ -198,7 +239,11 @@ mod tests {
     use artrt_infer::bundle::{Crop, Resize, Sampling};
 
     fn geometry() -> InputGeometry {
-        let spec = InputSpec {
+        InputGeometry::new(&geometry_spec(), [7, 7], 160, 120)
+    }
+
+    fn geometry_spec() -> InputSpec {
+        InputSpec {
             frames: 2,
             window: 16,
             fps: 30.0,
@@ -210,8 +255,7 @@ mod tests {
             height: 112,
             mean: [0.0; 3],
             std: [1.0; 3],
-        };
-        InputGeometry::new(&spec, [7, 7], 160, 120)
+        }
     }
 
     #[test]
@@ -246,6 +290,36 @@ mod tests {
         assert_eq!(plain, [100, 100, 100]);
         // The caption has text in it.
         assert!((0..CAPTION).any(|y| (0..200).any(|x| img.get_pixel(x, y).0 == [255, 255, 255])));
+    }
+
+    #[test]
+    fn model_frames_undo_the_normalisation_over_an_untouched_grid() {
+        let input = InputSpec {
+            frames: 2,
+            width: 4,
+            height: 2,
+            resize_to: 8,
+            mean: [0.5, 0.25, 0.0],
+            std: [0.5, 0.25, 1.0],
+            ..geometry_spec()
+        };
+        let mut clip = vec![0.0f32; 2 * 3 * 8];
+        clip[8 + 3] = 1.0; // frame 0, green, pixel (3, 0): 1 * 0.25 + 0.25
+        clip[24 + 16 + 7] = 0.5; // frame 1, blue, pixel (3, 1)
+        let frames = model_frames(&clip, &input).unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].dimensions(), (4, 2));
+        assert_eq!(frames[0].get_pixel(3, 0).0, [128, 128, 0]);
+        assert_eq!(frames[0].get_pixel(0, 0).0, [128, 64, 0]);
+        assert_eq!(frames[1].get_pixel(3, 1).0, [128, 64, 128]);
+        assert!(
+            model_frames(&clip[1..], &input)
+                .unwrap_err()
+                .contains("47 values")
+        );
+        // The grid covers the input itself: cell (0, 1) of a 1 x 2 grid is its right half.
+        let g = model_geometry(&input, [1, 2]);
+        assert_eq!(g.cell_in_frame(1), [2.0, 0.0, 4.0, 2.0]);
     }
 
     #[test]
