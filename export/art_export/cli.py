@@ -269,7 +269,10 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         sd = float(v.std(ddof=1)) if len(v) > 1 else 0.0
         print(f"| {names[variant]} | {v.mean():.1f} ± {sd:.1f} | {len(v)} |")
     if args.json:
-        table = {"commands": [args.command_line], "train_clips": len(train_data), "test_clips": len(test_data), "rows": rows}
+        # The sets' `artrt synth` commands, then this one: what remakes the table.
+        sets = [*args.set, args.val, *([args.test] if args.test else [])]
+        synths = [c for c in dict.fromkeys(synth_command(ClipSet.open(s)) for s in sets) if c]
+        table = {"commands": [*synths, args.command_line], "train_clips": len(train_data), "test_clips": len(test_data), "rows": rows}
         args.json.write_text(json.dumps(table, indent=2) + "\n")
     return 0
 

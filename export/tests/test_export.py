@@ -2,6 +2,7 @@
 
 import json
 import shlex
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -9,9 +10,10 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
+import tomli_w
 import torch
 
-from art_export.bundle import BundleError, sha256, verify_bundle
+from art_export.bundle import BundleError, sha256, synth_command, verify_bundle
 from art_export.clipset import ClipSet
 from art_export.onnx_export import check_qdq, per_tensor_left_weights, run_onnx
 from art_export.preprocess import Preprocess
@@ -218,8 +220,6 @@ def test_quantize_command_recalibrates_the_int8_files_only(bundle, sets, tmp_pat
 
 
 def test_quantize_command_in_place_refuses_a_set_of_other_labels_and_changes_nothing(bundle, sets, tmp_path, capsys):
-    import shutil
-
     from art_export.cli import main
     from clipgen import write_clip_set
 
@@ -305,8 +305,6 @@ def test_report_compares_fp32_and_int8(bundle):
 
 
 def test_tampered_bundle_is_rejected(bundle, tmp_path):
-    import shutil
-
     def tampered(name: str, edit) -> Path:
         copy = tmp_path / name
         shutil.copytree(bundle, copy)
@@ -359,14 +357,24 @@ def test_ablation_runs_every_setting_with_the_same_budget(sets, tmp_path):
 
     from conftest import MODEL_ARGS
 
+    # A test set whose set.toml says `artrt synth` made it.
+    test_set = tmp_path / "test"
+    shutil.copytree(sets["test"], test_set)
+    meta = tomllib.loads((test_set / "set.toml").read_text())
+    meta["provenance"] = {"generator": "artrt-synth", "seed": 13}
+    (test_set / "set.toml").write_text(tomli_w.dumps(meta))
     out = tmp_path / "ablation.json"
     rc = main(
-        ["ablate", "--set", str(sets["train"]), "--set", str(sets["train"]), "--val", str(sets["test"]), "--epochs", "1", "--max-steps", "2", "--batch-size", "8", "--seeds", "3", "4", "--quiet", "--json", str(out), *MODEL_ARGS]
+        ["ablate", "--set", str(sets["train"]), "--set", str(sets["train"]), "--val", str(test_set), "--epochs", "1", "--max-steps", "2", "--batch-size", "8", "--seeds", "3", "4", "--quiet", "--json", str(out), *MODEL_ARGS]
     )
     assert rc == 0
     table = json.loads(out.read_text())
     assert table["train_clips"] == 2 * len(ClipSet.open(sets["train"]).clips), "every --set is trained on"
-    assert table["commands"][0].startswith("art-export ablate")
+    # The synth command of each set that has one, then the ablation's own.
+    assert synth_command(ClipSet.open(sets["train"])) is None
+    assert table["commands"][0] == synth_command(ClipSet.open(test_set))
+    assert f"--out {test_set} " in table["commands"][0] and "--seed 13" in table["commands"][0]
+    assert len(table["commands"]) == 2 and table["commands"][1].startswith("art-export ablate")
     rows = table["rows"]
     assert [(r["variant"], r["seed"]) for r in rows] == [(v, s) for s in (3, 4) for v in ("backbone", "rssa", "rssa_ta", "art")]
     for r in rows:
@@ -507,8 +515,6 @@ def test_bf16_without_native_support_is_refused_before_any_work(tmp_path, capsys
 
 
 def test_compile_without_a_cpp_compiler_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
-    import shutil
-
     from art_export.cli import main
 
     monkeypatch.setattr(shutil, "which", lambda name: None)
