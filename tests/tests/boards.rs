@@ -489,3 +489,30 @@ fn the_unit_and_the_udev_rule_do_what_the_readme_says() {
         assert!(readme.contains(needle), "boards/README.md lacks {needle}");
     }
 }
+
+#[test]
+fn the_preview_interval_is_off_or_within_its_range() {
+    let with = |ms: &str| format!("{}\n[outputs]\npreview_ms = {ms}\n", x86_text());
+    for ms in ["0", "100", "60000"] {
+        let p = Profile::parse(&with(ms), "site.toml").unwrap_or_else(|e| panic!("{ms}: {e}"));
+        assert_eq!(p.outputs.preview_ms.to_string(), ms);
+    }
+    for ms in ["50", "60001"] {
+        let text = with(ms);
+        let p = problems(&text);
+        assert_eq!(p[0].key.as_deref(), Some("outputs.preview_ms"), "{ms}");
+        assert_eq!(p[0].line, line_of(&text, "preview_ms ="));
+        assert!(
+            p[0].message.contains(&format!("found {ms}")),
+            "{}",
+            p[0].message
+        );
+    }
+    assert_eq!(
+        Profile::parse(&x86_text(), "site.toml")
+            .unwrap()
+            .outputs
+            .preview_ms,
+        1000
+    );
+}

@@ -99,12 +99,29 @@ pub struct Profile {
 }
 
 /// Where events go besides the scoreboard and the event log.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputsConfig {
     /// Output URLs (`udp://`, `tcp://`, `mqtt://`, `http://`), each at most once.
     #[serde(default)]
     pub publish: Vec<PublishUrl>,
+    /// Least time between two previews of one camera on an HTTP output's
+    /// `/preview.png`, milliseconds (0: no previews; else 100..=60000).
+    #[serde(default = "default_preview_ms")]
+    pub preview_ms: u32,
+}
+
+impl Default for OutputsConfig {
+    fn default() -> Self {
+        OutputsConfig {
+            publish: Vec::new(),
+            preview_ms: default_preview_ms(),
+        }
+    }
+}
+
+fn default_preview_ms() -> u32 {
+    1000
 }
 
 /// The camera: which source, and what to ask of a V4L2 device.
@@ -485,6 +502,12 @@ impl Profile {
                 format!("lists `{url}` twice"),
             );
         }
+        let preview_ms = self.outputs.preview_ms;
+        bad(
+            "outputs.preview_ms",
+            preview_ms == 0 || (100..=60_000).contains(&preview_ms),
+            format!("must be 0 (no previews) or in 100..=60000, found {preview_ms}"),
+        );
 
         let cameras = self.all_cameras();
         for (n, camera) in cameras.iter().enumerate() {

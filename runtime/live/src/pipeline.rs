@@ -87,7 +87,8 @@ pub struct PipelineConfig {
     /// `inference.threads`).
     pub threads: usize,
     /// Whether and how often each camera's newest clip goes to the sink as
-    /// a [`Preview`] (on with an HTTP output, which serves it).
+    /// a [`Preview`] (with an HTTP output, which serves it, every
+    /// `outputs.preview_ms`).
     pub preview: Option<PreviewConfig>,
 }
 
@@ -104,9 +105,6 @@ pub struct PreviewConfig {
     /// The model's token grid.
     pub grid: [usize; 2],
 }
-
-/// Least time between two previews of one camera with an HTTP output.
-pub const PREVIEW_EVERY: Duration = Duration::from_secs(1);
 
 impl PipelineConfig {
     /// How a board profile runs a bundle: the bundle's clip (window, `T`,
@@ -146,8 +144,10 @@ impl PipelineConfig {
                 .publish
                 .iter()
                 .any(|url| matches!(url, PublishUrl::Http { .. }))
-                .then(|| PreviewConfig {
-                    every: PREVIEW_EVERY,
+                .then_some(profile.outputs.preview_ms)
+                .filter(|&ms| ms > 0)
+                .map(|ms| PreviewConfig {
+                    every: Duration::from_millis(u64::from(ms)),
                     input: bundle.input.clone(),
                     tracklets: bundle.model.tracklets,
                     grid: bundle.model.grid,
