@@ -33,4 +33,4 @@ synth test 1300 14 --boxes
 rm -rf runtime/bundles/art-tiny-gym
 "$venv/bin/art-export" onnx --ckpt out/gym/art-tiny-gym.pt --calib out/gym/calib --test out/gym/test \
     --out runtime/bundles/art-tiny-gym --name art-tiny-gym --background "no element" \
-    --calib-percentile 99.99 --quiet
+    --calib-percentile 99.99 --max-batch 4 --quiet

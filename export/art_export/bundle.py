@@ -11,6 +11,7 @@ import hashlib
 import json
 import shlex
 import shutil
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ MODEL_FILES = (
     (INT8, "int8", "qdq-full", ["trt", "cuda", "ort-cpu"]),
     (INT8_CONV, "int8", "qdq-conv", ["tract"]),
 )
+#: The most clips a batched file may take at once (`--max-batch`).
+MAX_BATCH = 64
 ATOL_LOGITS = 1e-3
 #: INT8 runtimes may round requantisation differently (other CPUs' kernels,
 #: tract, TensorRT); a wrong kernel, or one that saturates, is off by more.
@@ -69,6 +72,9 @@ class ExportOptions:
     progress: bool = True
     #: The checkpoint exported, kept in the bundle so that fine-tuning can start from it.
     checkpoint: Path | None = None
+    #: Clips the ONNX Runtime and TensorRT files take at once: 1 exports them
+    #: with batch 1, more with a symbolic batch dimension of at most this size.
+    max_batch: int = 1
 
 
 @dataclass
@@ -101,6 +107,22 @@ def synth_command(clip_set: ClipSet) -> str | None:
     view = f" --view {prov['view']}" if "view" in prov else ""
     boxes = " --boxes" if all(c.boxes_path.is_file() for c in clip_set.clips) else ""
     return f"artrt synth --out {shlex.quote(str(clip_set.root))} --clips {clips} --seed {prov['seed']}{framing}{twins}{view}{boxes}"
+
+
+#: The files that take several clips where the bundle's do: those of ONNX
+#: Runtime and TensorRT. tract's run one clip at a time.
+BATCHED = (FP32, INT8)
+
+
+def model_entries(max_batch: int) -> list[dict]:
+    """The `[[models]]` entries: the `BATCHED` files say `max_batch` when
+    they take several clips."""
+    if not 1 <= max_batch <= MAX_BATCH:
+        raise BundleError(f"max_batch {max_batch} must be in 1..={MAX_BATCH}")
+    return [
+        {"path": f, "precision": p, "quantization": q, "backends": b, **({"max_batch": max_batch} if max_batch > 1 and f in BATCHED else {})}
+        for f, p, q, b in MODEL_FILES
+    ]
 
 
 def _model_stem(file: str) -> str:
@@ -141,6 +163,7 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
     Returns the report. Raises BundleError if PyTorch and onnxruntime disagree.
     """
     cfg, pre = model.config, model.config.preprocess
+    entries = model_entries(options.max_batch)
     if options.background is not None and options.background not in cfg.labels:
         raise BundleError(f"background class {options.background!r} is not one of the model's labels")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -148,9 +171,15 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
     if options.checkpoint is not None:
         shutil.copyfile(options.checkpoint, out_dir / CHECKPOINT_FILE)
 
-    log(f"export {FP32}")
-    onnx_export.export_fp32(model, out_dir / FP32)
-    split = onnx_export.split_frame_convs(out_dir / FP32, out_dir / FP32_FRAMES)
+    batched = options.max_batch > 1
+    log(f"export {FP32}" + (f" (up to {options.max_batch} clips at once)" if batched else ""))
+    onnx_export.export_fp32(model, out_dir / FP32, batch=batched)
+    with tempfile.TemporaryDirectory() as tmp:
+        # The per-frame file splits each clip's frames, so it comes from a batch-1 graph.
+        single = Path(tmp) / FP32 if batched else out_dir / FP32
+        if batched:
+            onnx_export.export_fp32(model, single)
+        split = onnx_export.split_frame_convs(single, out_dir / FP32_FRAMES)
     log(f"{FP32_FRAMES}: {split} convolutions split per frame")
 
     calib_set = ClipSet.open(options.calib)
@@ -218,9 +247,7 @@ def write_bundle(model: Art, bank: TextBank, out_dir: Path, options: ExportOptio
             "templates": list(bank.templates),
             "bank_shape": [cfg.num_classes, int(bank.embeddings.shape[-1])],
         },
-        "models": [
-            {"path": f, "precision": p, "quantization": q, "backends": b} for f, p, q, b in MODEL_FILES
-        ],
+        "models": entries,
         "golden": {
             "clips": clip_files,
             "classes": [int(calib.labels[i]) for i in golden_idx],
@@ -275,14 +302,19 @@ def bundle_preprocess(manifest: dict) -> Preprocess:
 
 
 def _quantize_files(out_dir: Path, calib_inputs: np.ndarray, percentile: float, log) -> list[str]:
-    """Writes every INT8 file of MODEL_FILES from the FP32 file; returns their names."""
+    """Writes every INT8 file of MODEL_FILES from the FP32 file (with batch 1
+    for a file not in `BATCHED`); returns their names."""
     written = []
-    for file, _, quant, _ in MODEL_FILES:
-        if quant == "none":
-            continue
-        log(f"quantise {file} ({quant}, {len(calib_inputs)} calibration clips)")
-        onnx_export.quantize_int8(out_dir / FP32, out_dir / file, calib_inputs, conv_only=quant == "qdq-conv", percentile=percentile, log=log)
-        written.append(file)
+    with tempfile.TemporaryDirectory() as tmp:
+        single = Path(tmp) / FP32
+        onnx_export.pin_batch(out_dir / FP32, single)
+        for file, _, quant, _ in MODEL_FILES:
+            if quant == "none":
+                continue
+            log(f"quantise {file} ({quant}, {len(calib_inputs)} calibration clips)")
+            source = out_dir / FP32 if file in BATCHED else single
+            onnx_export.quantize_int8(source, out_dir / file, calib_inputs, conv_only=quant == "qdq-conv", percentile=percentile, log=log)
+            written.append(file)
     return written
 
 
@@ -362,8 +394,11 @@ def verify_bundle(bundle: Path) -> dict:
     if m["schema"] != SCHEMA:
         raise BundleError(f"{path}: schema {m['schema']} != {SCHEMA}")
     for entry in m["models"]:
-        if set(entry) != {"path", "precision", "quantization", "backends"}:
+        if set(entry) - {"max_batch"} != {"path", "precision", "quantization", "backends"}:
             raise BundleError(f"{path}: [[models]] entry {entry.get('path')} has keys {sorted(entry)}")
+        batch = entry.get("max_batch", 1)
+        if type(batch) is not int or not 1 <= batch <= MAX_BATCH:
+            raise BundleError(f"{path}: [[models]] entry {entry['path']}: max_batch {batch!r} must be an integer in 1..={MAX_BATCH}")
     for out in m["golden"]["outputs"]:
         if set(out) != {"model", "logits", "region_attn"}:
             raise BundleError(f"{path}: [[golden.outputs]] entry {out.get('model')} has keys {sorted(out)}")

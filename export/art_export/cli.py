@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .bundle import (
+    MAX_BATCH,
     BundleError,
     ExportOptions,
     RequantizeOptions,
@@ -279,6 +280,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 def cmd_onnx(args: argparse.Namespace) -> int:
     _check_percentile(args)
+    if not 1 <= args.max_batch <= MAX_BATCH:
+        raise ValueError(f"--max-batch {args.max_batch} must be in 1..={MAX_BATCH}")
     torch.manual_seed(0)
     model, bank, ckpt = load_checkpoint(args.ckpt)
     commands = _training_commands(ckpt.get("provenance", {}))
@@ -296,6 +299,7 @@ def cmd_onnx(args: argparse.Namespace) -> int:
         background=args.background,
         calib_percentile=args.calib_percentile,
         checkpoint=args.ckpt,
+        max_batch=args.max_batch,
     )
     report = write_bundle(model, bank, args.out, options)
     print(json.dumps({k: report[k] for k in report if k in ("calibration", "test", "sizes", "parity_fp32_max_abs_logits")}, indent=2))
@@ -371,6 +375,13 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--name", default="art-tiny-gym")
     _percentile_arg(o)
     o.add_argument("--golden-clips", type=int, default=2)
+    o.add_argument(
+        "--max-batch",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"the ONNX Runtime and TensorRT files take up to N clips at once (a symbolic batch dimension), so that several cameras run in one call; 1 to {MAX_BATCH} (default 1: batch 1)",
+    )
     o.add_argument("--background", metavar="LABEL", help="class that is no action: the runtime never reports it as an event")
     o.add_argument("--quiet", action="store_true")
     o.set_defaults(run=cmd_onnx)

@@ -1,7 +1,8 @@
 """FP32 ONNX export and INT8 static quantisation (QDQ) with onnxruntime.
 
-- FP32: legacy TorchScript exporter, opset 17, static shapes, input `video`
-  [1, T, 3, H, W], outputs `logits` [1, C] and `region_attn` [1, T, 2, h*w].
+- FP32: legacy TorchScript exporter, opset 17, input `video` [B, T, 3, H, W],
+  outputs `logits` [B, C] and `region_attn` [B, T, 2, h*w]; B is 1, or the
+  symbolic `batch` for a file that takes several clips at once.
 - INT8 `qdq-full`: every supported operator quantised, for TensorRT explicit
   quantisation: symmetric int8 activations (zero point 0), per-channel
   symmetric int8 weights within 7 bits (see `quantize_int8`), and no Q/DQ on
@@ -11,8 +12,8 @@
 - FP32 `frames`: the FP32 graph with every convolution wider than 1x1 split
   into one convolution per frame (same weights). tract runs batch-1
   convolutions without materialising their im2col matrix (lazy im2col);
-  this variant is the FP32 file it runs. onnxruntime is faster on the
-  batched graph.
+  this variant is the FP32 file it runs, always with batch 1. onnxruntime
+  is faster on the batched graph.
 """
 
 from __future__ import annotations
@@ -33,10 +34,14 @@ from .model import Art, ExportModel
 OPSET = 17
 INPUT = "video"
 OUTPUTS = ("logits", "region_attn")
+#: Name of the symbolic batch dimension of a file that takes several clips.
+BATCH = "batch"
 
 
-def export_fp32(model: Art, path: Path) -> None:
-    """Exports the deployed graph of `model` with batch 1 and checks it with onnx.checker."""
+def export_fp32(model: Art, path: Path, batch: bool = False) -> None:
+    """Exports the deployed graph of `model` with batch 1, or with the symbolic
+    batch dimension `BATCH` on its input and outputs when `batch`, and checks
+    it with onnx.checker."""
     pre = model.config.preprocess
     wrapper = ExportModel(model).eval()
     dummy = torch.zeros(1, pre.frames, 3, pre.height, pre.width)
@@ -51,9 +56,38 @@ def export_fp32(model: Art, path: Path) -> None:
             opset_version=OPSET,
             dynamo=False,
             do_constant_folding=True,
+            dynamic_axes={name: {0: BATCH} for name in (INPUT, *OUTPUTS)} if batch else None,
         )
+        shapes = [tuple(t.shape) for t in wrapper(dummy)]
+    if batch:
+        _fix_output_dims(path, shapes)
     compact_names(path)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+
+def _fix_output_dims(path: Path, shapes: list[tuple[int, ...]]) -> None:
+    """Writes every output dimension but the batch as the number it is: the
+    exporter leaves some of them symbolic once the batch is."""
+    m = onnx.load(str(path))
+    for out, shape in zip(m.graph.output, shapes, strict=True):
+        for dim, size in zip(list(out.type.tensor_type.shape.dim)[1:], shape[1:], strict=True):
+            dim.Clear()
+            dim.dim_value = size
+    onnx.save(m, str(path))
+
+
+def pin_batch(src: Path, dst: Path) -> None:
+    """Writes `src` with batch 1 in place of a symbolic batch dimension, and
+    without the intermediate shapes that carry the symbol: the graph tract
+    runs (it cannot unify the symbol with its batch-1 input)."""
+    m = onnx.load(str(src))
+    for value in (*m.graph.input, *m.graph.output):
+        dim = value.type.tensor_type.shape.dim[0]
+        dim.Clear()
+        dim.dim_value = 1
+    del m.graph.value_info[:]
+    onnx.save(m, str(dst))
+    onnx.checker.check_model(onnx.load(str(dst)), full_check=True)
 
 
 def split_frame_convs(src: Path, dst: Path) -> int:

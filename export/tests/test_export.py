@@ -59,6 +59,37 @@ def test_onnx_models_pass_the_checker_with_static_interface(bundle):
         assert dims(m.graph.output[1]) == [1, 4, 2, 16]
 
 
+def test_batched_export_runs_several_clips_at_once_as_one_at_a_time(sets, checkpoint, bundle, tmp_path):
+    from art_export.cli import main
+
+    out = tmp_path / "batched"
+    rc = main(["onnx", "--ckpt", str(checkpoint), "--calib", str(sets["calib"]), "--out", str(out), "--name", "art-test", "--background", "move 3", "--max-batch", "3", "--quiet"])
+    assert rc == 0
+    entries = {e["path"]: e.get("max_batch", 1) for e in verify_bundle(out)["models"]}
+    assert entries == {"model.fp32.onnx": 3, "model.fp32-frames.onnx": 1, "model.int8.onnx": 3, "model.int8-conv.onnx": 1}
+    dims = lambda v: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]  # noqa: E731
+    x = np.load(bundle / "golden/input.npy")
+    x = np.concatenate([x, x[::-1], x[:1]])[:3]
+    for name, batch in entries.items():
+        g = onnx.load(str(out / name)).graph
+        first = "batch" if batch > 1 else 1
+        assert [dims(v) for v in (*g.input, *g.output)] == [[first, 4, 3, 64, 64], [first, 4], [first, 4, 2, 16]], name
+        if batch == 1:
+            continue
+        one_by_one = run_onnx(out / name, x)
+        together = onnxruntime.InferenceSession(str(out / name), providers=["CPUExecutionProvider"]).run(["logits", "region_attn"], {"video": x})
+        for a, b in zip(one_by_one, together):
+            assert a.shape == b.shape and np.abs(a - b).max() <= 1e-5, name
+    # The batch-1 files of the same checkpoint compute the same function.
+    for name in ("model.fp32.onnx", "model.fp32-frames.onnx"):
+        assert np.abs(run_onnx(out / name, x)[0] - run_onnx(bundle / name, x)[0]).max() <= 1e-5
+    m = manifest(out)
+    m["models"][0]["max_batch"] = 0
+    (out / "bundle.toml").write_text(tomli_w.dumps(m))
+    with pytest.raises(BundleError, match=r"model\.fp32\.onnx: max_batch 0 must be an integer in 1\.\.=64"):
+        verify_bundle(out)
+
+
 def check_onnx_matches_pytorch(onnx_path, model, x):
     """Asserts that onnxruntime on `onnx_path` and PyTorch agree within 1e-4 on both outputs for input `x`; returns the region attention."""
     logits, attn = run_onnx(onnx_path, x)
@@ -332,6 +363,9 @@ def test_cli_reports_bad_input(tmp_path, capsys):
     assert "none.pt" in capsys.readouterr().err
     assert main(["onnx", "--ckpt", "x.pt", "--calib", str(tmp_path), "--out", str(tmp_path / "o"), "--calib-percentile", "0"]) == 1
     assert "--calib-percentile 0.0 must be in (0, 100]" in capsys.readouterr().err
+    for n in ("0", "65"):
+        assert main(["onnx", "--ckpt", "x.pt", "--calib", str(tmp_path), "--out", str(tmp_path / "o"), "--max-batch", n]) == 1
+        assert f"--max-batch {n} must be in 1..=64" in capsys.readouterr().err
 
 
 def test_percentile_calibration_narrows_activation_ranges(bundle, tmp_path):

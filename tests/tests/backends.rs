@@ -798,3 +798,131 @@ fn replicas_run_clips_at_once_with_the_originals_outputs() {
         }
     }
 }
+
+/// Largest absolute difference between two runs' outputs, logits and attention.
+fn outputs_diff(a: &Outputs, b: &Outputs) -> f32 {
+    assert_eq!(
+        (a.logits.len(), a.region_attn.len()),
+        (b.logits.len(), b.region_attn.len())
+    );
+    a.logits
+        .iter()
+        .zip(&b.logits)
+        .chain(a.region_attn.iter().zip(&b.region_attn))
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// The bundle's ONNX Runtime files take up to 4 clips at once: a batch,
+/// split into calls of at most 4, gives each clip the outputs it has alone,
+/// at both precisions and through the failover chain. tract runs the same
+/// batch one clip at a time.
+#[test]
+fn a_batch_gives_each_clip_the_outputs_it_has_alone() {
+    let b = bundle();
+    let inputs = generated_inputs(&b, 7);
+    let refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
+    for (kind, precision, max_batch) in [
+        (BackendKind::OrtCpu, Precision::Fp32, 4),
+        (BackendKind::OrtCpu, Precision::Int8, 4),
+        (BackendKind::Tract, Precision::Fp32, 1),
+    ] {
+        let (mut backend, _) = open_backend(&b, kind, precision, &config())
+            .unwrap_or_else(|e| panic!("{kind} {precision}: {e}"));
+        assert_eq!(backend.max_batch(), max_batch, "{kind} {precision}");
+        let alone: Vec<Outputs> = inputs
+            .iter()
+            .map(|x| backend.run(x).expect("run").clone())
+            .collect();
+        for n in [2, 4, 7] {
+            let mut outputs = vec![Outputs::default(); n];
+            backend
+                .run_batch(&refs[..n], &mut outputs)
+                .unwrap_or_else(|e| panic!("{kind} {precision}, {n} clips: {e}"));
+            for (clip, (got, want)) in outputs.iter().zip(&alone).enumerate() {
+                let diff = outputs_diff(got, want);
+                assert!(
+                    diff <= 1e-5,
+                    "{kind} {precision}, {n} clips: clip {clip} differs by {diff}"
+                );
+            }
+        }
+        let mut two = vec![Outputs::default(); 2];
+        let e = backend
+            .run_batch(&refs[..3], &mut two)
+            .expect_err("one output buffer per clip");
+        assert!(
+            e.to_string().contains("3 clips but 2 output buffers"),
+            "{e}"
+        );
+        let wrong = [&inputs[0][..], &inputs[1][..10]];
+        let e = backend
+            .run_batch(&wrong, &mut two)
+            .expect_err("a clip of the wrong size");
+        assert!(matches!(e, InferError::InputSize { found: 10, .. }), "{e}");
+    }
+    // A batch the serving backend fails runs again on the next one.
+    let mut chain = Failover::with_first(
+        Arc::clone(&b),
+        vanishing(),
+        &[BackendKind::OrtCpu],
+        config(),
+    );
+    assert_eq!(chain.max_batch(), 1);
+    let mut outputs = vec![Outputs::default(); 3];
+    chain
+        .run_batch(&refs[..3], &mut outputs)
+        .expect("the batch is served by the next backend");
+    assert_eq!(chain.kind(), BackendKind::OrtCpu);
+    assert_eq!(chain.max_batch(), 4);
+    let (mut reference, _) =
+        open_backend(&b, BackendKind::OrtCpu, Precision::Fp32, &config()).unwrap();
+    for (x, got) in inputs.iter().zip(&outputs) {
+        assert!(outputs_diff(got, reference.run(x).unwrap()) <= 1e-5);
+    }
+}
+
+/// A `max_batch` out of range, or one that disagrees with the file's batch
+/// dimension, is refused with the key or the file.
+#[test]
+fn a_batch_size_the_file_does_not_take_is_refused() {
+    for bad in ["0", "65"] {
+        let e = load_damaged(|d| {
+            edit_manifest(d, |t| {
+                t.replacen("max_batch = 4", &format!("max_batch = {bad}"), 1)
+            })
+        });
+        assert!(
+            matches!(&e, BundleError::Invalid { key, .. } if key == "models[0].max_batch"),
+            "{bad}: {e}"
+        );
+        assert!(
+            e.to_string().contains(&format!("{bad} is not in 1..=64")),
+            "{e}"
+        );
+    }
+    // Batch 1 claimed for a file whose batch dimension is symbolic.
+    let e = load_damaged(|d| edit_manifest(d, |t| t.replacen("max_batch = 4", "max_batch = 1", 1)));
+    match &e {
+        BundleError::Shape { path, found, .. } => {
+            assert!(path.ends_with("model.fp32.onnx"), "{e}");
+            assert!(found.starts_with("float32 [symbolic, 8, 3,"), "{e}");
+        }
+        other => panic!("expected a shape error, got {other}"),
+    }
+    // Several clips claimed for the per-frame file, which takes one.
+    let e = load_damaged(|d| {
+        edit_manifest(d, |t| {
+            t.replacen(
+                "backends = [\n    \"tract\",\n]\n",
+                "backends = [\n    \"tract\",\n]\nmax_batch = 2\n",
+                1,
+            )
+        })
+    });
+    assert!(
+        matches!(&e, BundleError::Shape { path, expected, .. }
+            if path.ends_with("model.fp32-frames.onnx") && expected.starts_with("float32 [symbolic,")),
+        "{e}"
+    );
+}

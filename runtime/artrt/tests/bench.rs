@@ -98,11 +98,18 @@ fn the_report_has_per_round_ratios_and_no_allocations_per_frame() {
         .unwrap();
     assert!(ratio.is_finite() && ratio > 0.0, "{ratio}");
 
-    // Two cameras against one on the shared model: both measured, their
-    // ratio reported (its size is not asserted).
+    // Two cameras against one on the shared model, on replicas and batched
+    // on one thread: all measured, the ratios reported (their sizes are not
+    // asserted).
     let cameras = &report["cameras"];
     assert_eq!(cameras["frames_per_camera"], 100, "{cameras}");
-    for key in ["one_camera_clips_per_s", "two_cameras_clips_per_s"] {
+    assert_eq!(cameras["max_batch"], 4, "{cameras}");
+    for key in [
+        "one_camera_clips_per_s",
+        "two_cameras_clips_per_s",
+        "two_cameras_batched_clips_per_s",
+        "batched_over_one",
+    ] {
         let v = cameras[key].as_f64().unwrap();
         assert!(v.is_finite() && v > 0.0, "{key}: {cameras}");
     }

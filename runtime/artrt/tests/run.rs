@@ -237,6 +237,66 @@ fn two_sources_are_two_cameras_on_one_model() {
     );
 }
 
+/// With one CPU thread the two cameras share one inference thread, and the
+/// bundle's ONNX Runtime file takes both their clips in one call; each
+/// camera's events are those it gets on replicas of the model.
+#[test]
+fn cameras_on_one_inference_thread_share_each_call_of_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |threads: &str| {
+        let events = dir.path().join(format!("events-{threads}.jsonl"));
+        let out = synthetic_run()
+            .args(["--source", "synthetic:6", "--backend", "ort-cpu"])
+            .args([
+                "--threads",
+                threads,
+                "--duration",
+                "15",
+                "--no-panel",
+                "--events",
+            ])
+            .arg(&events)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{log}");
+        let actions = |camera: &str| -> Vec<(String, u64)> {
+            std::fs::read_to_string(&events)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .filter(|v| v["camera"] == camera && v["type"] == "action")
+                .map(|v| {
+                    (
+                        v["label"].as_str().unwrap().to_string(),
+                        v["t_ms"].as_u64().unwrap(),
+                    )
+                })
+                .collect()
+        };
+        (log, actions("cam0"), actions("cam1"))
+    };
+    let (batched, b0, b1) = run("1");
+    assert!(
+        batched.contains(
+            "2 cameras on one inference thread, up to 2 clips in each call of the ort-cpu model"
+        ),
+        "{batched}"
+    );
+    let (replicas, r0, r1) = run("2");
+    assert!(
+        replicas.contains("2 cameras on 2 inference threads"),
+        "{replicas}"
+    );
+    // The runs last as long in time, not in stream: the shorter one's
+    // actions begin the longer one's.
+    for (a, b) in [(&b0, &r0), (&b1, &r1)] {
+        let n = a.len().min(b.len());
+        assert!(n > 0, "{batched}\n{replicas}");
+        assert_eq!(a[..n], b[..n]);
+    }
+}
+
 #[test]
 fn a_missing_model_keeps_the_runtime_up_until_stopped() {
     let dir = tempfile::tempdir().unwrap();

@@ -117,6 +117,31 @@ pub struct Outputs {
 }
 
 impl Outputs {
+    /// Copies the `i`-th of a batch's outputs in: `logits` `[N, C]` and
+    /// `region_attn` `[N, ...]`, each split into `n` equal rows.
+    pub(crate) fn fill_row(
+        &mut self,
+        logits: &[f32],
+        region_attn: &[f32],
+        n: usize,
+        i: usize,
+    ) -> Result<(), InferError> {
+        let (c, a) = (logits.len() / n, region_attn.len() / n);
+        if c * n != logits.len() || a * n != region_attn.len() {
+            return Err(InferError::Output(format!(
+                "{} logits and {} attention values do not split into {n} clips",
+                logits.len(),
+                region_attn.len()
+            )));
+        }
+        self.logits.clear();
+        self.logits.extend_from_slice(&logits[i * c..][..c]);
+        self.region_attn.clear();
+        self.region_attn
+            .extend_from_slice(&region_attn[i * a..][..a]);
+        Ok(())
+    }
+
     /// Buffers sized for `classes` logits and `attn_len` attention values.
     pub fn with_sizes(classes: usize, attn_len: usize) -> Outputs {
         Outputs {
@@ -190,6 +215,19 @@ impl InferError {
             })
         }
     }
+
+    /// Checks that a batch has one output buffer per clip.
+    pub(crate) fn check_batch(inputs: &[&[f32]], outputs: &[Outputs]) -> Result<(), InferError> {
+        if inputs.len() == outputs.len() {
+            Ok(())
+        } else {
+            Err(InferError::Output(format!(
+                "{} clips but {} output buffers",
+                inputs.len(),
+                outputs.len()
+            )))
+        }
+    }
 }
 
 /// Where a backend reads its clip from.
@@ -253,6 +291,22 @@ pub trait Backend: Send {
     fn model(&self) -> &str;
     /// Runs one clip, `[1, T, 3, H, W]` row-major.
     fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError>;
+    /// Clips [`Backend::run_batch`] gives the model in one call: more than
+    /// one where the model file has a batch dimension and the backend uses it.
+    fn max_batch(&self) -> usize {
+        1
+    }
+    /// Runs several clips, each `[1, T, 3, H, W]` row-major, and writes the
+    /// outputs of `inputs[i]` into `outputs[i]` (reusing its buffers): up to
+    /// [`Backend::max_batch`] clips in each call of the model, by default one
+    /// at a time. An error leaves `outputs` unspecified.
+    fn run_batch(&mut self, inputs: &[&[f32]], outputs: &mut [Outputs]) -> Result<(), InferError> {
+        InferError::check_batch(inputs, outputs)?;
+        for (input, out) in inputs.iter().zip(outputs) {
+            out.clone_from(self.run(input)?);
+        }
+        Ok(())
+    }
     /// The outputs of the last successful run.
     fn outputs(&self) -> &Outputs;
     /// Where the clip is best written for this backend.
@@ -293,6 +347,12 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
         (**self).run(input)
+    }
+    fn max_batch(&self) -> usize {
+        (**self).max_batch()
+    }
+    fn run_batch(&mut self, inputs: &[&[f32]], outputs: &mut [Outputs]) -> Result<(), InferError> {
+        (**self).run_batch(inputs, outputs)
     }
     fn outputs(&self) -> &Outputs {
         (**self).outputs()

@@ -29,6 +29,9 @@ pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 /// The manifest schema this runtime reads.
 pub const SCHEMA: u32 = 1;
 
+/// The most clips a model file may take at once (`[[models]] max_batch`).
+pub const MAX_BATCH: usize = 64;
+
 /// Why a bundle could not be loaded. Every variant names the file at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -259,6 +262,14 @@ pub struct ModelEntry {
     pub quantization: Quantization,
     /// Backends this file is meant for.
     pub backends: Vec<BackendKind>,
+    /// Clips the file takes at once: 1 for a batch-1 graph, more for one
+    /// whose batch dimension is symbolic (at most [`MAX_BATCH`]).
+    #[serde(default = "one")]
+    pub max_batch: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// One `[[golden.outputs]]` entry as written in the manifest.
@@ -393,9 +404,16 @@ impl Bundle {
                 reason,
             })?;
             let path = dir.join(&entry.path);
-            onnx_io::expect(&path, &io.inputs, "video", &spec.clip_shape())?;
-            onnx_io::expect(&path, &io.outputs, "logits", &[1, classes])?;
-            onnx_io::expect(&path, &io.outputs, "region_attn", &attn_shape)?;
+            let batch = (entry.max_batch == 1).then_some(1);
+            let [_, t, c, h, w] = spec.clip_shape();
+            let dims = |rest: &[usize]| {
+                std::iter::once(batch)
+                    .chain(rest.iter().map(|&d| Some(d)))
+                    .collect::<Vec<_>>()
+            };
+            onnx_io::expect(&path, &io.inputs, "video", &dims(&[t, c, h, w]))?;
+            onnx_io::expect(&path, &io.outputs, "logits", &dims(&[classes]))?;
+            onnx_io::expect(&path, &io.outputs, "region_attn", &dims(&attn_shape[1..]))?;
         }
 
         let n = m.golden.clips.len();
@@ -647,6 +665,12 @@ impl Checker<'_> {
         for (i, e) in m.models.iter().enumerate() {
             if e.backends.is_empty() {
                 return Err(self.invalid(&format!("models[{i}].backends"), "empty"));
+            }
+            if !(1..=MAX_BATCH).contains(&e.max_batch) {
+                return Err(self.invalid(
+                    &format!("models[{i}].max_batch"),
+                    format!("{} is not in 1..={MAX_BATCH}", e.max_batch),
+                ));
             }
             if !m.golden.outputs.iter().any(|o| o.model == e.path) {
                 return Err(self.invalid(

@@ -378,6 +378,30 @@ impl Backend for Failover {
         Ok(self.current.outputs())
     }
 
+    fn max_batch(&self) -> usize {
+        self.current.max_batch()
+    }
+
+    /// Runs the clips on the serving backend, failing over to the next one
+    /// (and running them again there, as many at once as it takes) when it
+    /// fails.
+    fn run_batch(&mut self, inputs: &[&[f32]], outputs: &mut [Outputs]) -> Result<(), InferError> {
+        InferError::check_batch(inputs, outputs)?;
+        loop {
+            let err = match self.current.run_batch(inputs, outputs) {
+                Ok(()) => return Ok(()),
+                Err(e @ InferError::InputSize { .. }) => return Err(e),
+                Err(e) => e,
+            };
+            if !self.fail_over(&err) {
+                return Err(InferError::Exhausted {
+                    backend: self.current.kind(),
+                    cause: Box::new(err),
+                });
+            }
+        }
+    }
+
     /// Runs the clip already in the serving backend's device input. A
     /// backend that fails is replaced, but the clip it held is gone with it:
     /// the error is returned and the next clip goes to the new backend.

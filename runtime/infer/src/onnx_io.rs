@@ -74,15 +74,29 @@ pub fn read(bytes: &[u8]) -> Result<Interface, String> {
     })
 }
 
-/// Checks that `ports` holds a float32 tensor `name` of exactly `shape`.
-pub fn expect(path: &Path, ports: &[Port], name: &str, shape: &[usize]) -> Result<(), BundleError> {
+/// Checks that `ports` holds a float32 tensor `name` of exactly `shape`,
+/// where `None` is a symbolic dimension.
+pub fn expect(
+    path: &Path,
+    ports: &[Port],
+    name: &str,
+    shape: &[Option<usize>],
+) -> Result<(), BundleError> {
     let err = |expected: String, found: String| BundleError::Shape {
         path: path.to_path_buf(),
         what: format!("ONNX tensor `{name}`"),
         expected,
         found,
     };
-    let want = format!("float32 {shape:?}");
+    let show = |dims: &mut dyn Iterator<Item = Option<String>>| {
+        dims.map(|d| d.unwrap_or_else(|| "symbolic".to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let want = format!(
+        "float32 [{}]",
+        show(&mut shape.iter().map(|d| d.map(|v| v.to_string())))
+    );
     let Some(p) = ports.iter().find(|p| p.name == name) else {
         let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
         return Err(err(
@@ -95,19 +109,15 @@ pub fn expect(path: &Path, ports: &[Port], name: &str, shape: &[usize]) -> Resul
         && p.shape
             .iter()
             .zip(shape)
-            .all(|(d, s)| *d == Some(*s as i64));
+            .all(|(d, s)| *d == s.map(|v| v as i64));
     if !same {
-        let dims: Vec<String> = p
-            .shape
-            .iter()
-            .map(|d| d.map_or("?".to_string(), |v| v.to_string()))
-            .collect();
+        let dims = show(&mut p.shape.iter().map(|d| d.map(|v| v.to_string())));
         let ty = if p.elem_type == DataType::Float as i32 {
             "float32".to_string()
         } else {
             format!("element type {}", p.elem_type)
         };
-        return Err(err(want, format!("{ty} [{}]", dims.join(", "))));
+        return Err(err(want, format!("{ty} [{dims}]")));
     }
     Ok(())
 }

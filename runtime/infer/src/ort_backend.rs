@@ -11,6 +11,10 @@
 //! the `cuda` feature, a CUDA or TensorRT session's input lives in device
 //! memory ([`Backend::device_input`]), where a GPU preprocessor writes the
 //! clip; a host clip given to [`Backend::run`] is copied there.
+//!
+//! A model file with a batch dimension (`[[models]] max_batch` above 1) also
+//! runs several clips in one call ([`Backend::run_batch`]), bound from host
+//! memory in tensors allocated the first time a batch of that size runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -308,6 +312,40 @@ pub struct OrtBackend {
     logits: Tensor<f32>,
     region_attn: Tensor<f32>,
     out: Outputs,
+    /// The bindings of the batch sizes run so far.
+    batches: Vec<Batch>,
+}
+
+/// The input and outputs of one batch size, bound from host memory.
+struct Batch {
+    clips: usize,
+    binding: IoBinding,
+    input: Tensor<f32>,
+    logits: Tensor<f32>,
+    region_attn: Tensor<f32>,
+}
+
+impl Batch {
+    /// Tensors for `clips` clips of `loaded`'s model, bound to `session`.
+    fn new(session: &Session, loaded: &Loaded, clips: usize) -> Result<Batch, ort::Error> {
+        let host = Allocator::default();
+        let [_, t, c, h, w] = loaded.shape;
+        let [_, tracklets, tokens] = loaded.attn;
+        let input = Tensor::<f32>::new(&host, [clips, t, c, h, w])?;
+        let mut logits = Tensor::<f32>::new(&host, [clips, loaded.out.logits.len()])?;
+        let mut region_attn = Tensor::<f32>::new(&host, [clips, t, tracklets, tokens])?;
+        let mut binding = session.create_binding()?;
+        binding.bind_input("video", &input)?;
+        binding.bind_output("logits", &mut logits)?;
+        binding.bind_output("region_attn", &mut region_attn)?;
+        Ok(Batch {
+            clips,
+            binding,
+            input,
+            logits,
+            region_attn,
+        })
+    }
 }
 
 /// The model as loaded once, shared by a backend and its replicas: its
@@ -323,6 +361,7 @@ struct Loaded {
     shape: [usize; 5],
     attn: [usize; 3],
     out: Outputs,
+    max_batch: usize,
 }
 
 impl OrtBackend {
@@ -347,6 +386,7 @@ impl OrtBackend {
             shape: bundle.input.clip_shape(),
             attn: bundle.model.region_attn_shape(bundle.input.frames),
             out: bundle.outputs(),
+            max_batch: entry.max_batch,
         };
         OrtBackend::session(Arc::new(loaded), kind, provider, eps, threads).map_err(|e| {
             OpenError::Runtime(format!("ONNX Runtime ({provider}) on {}: {e}", entry.path))
@@ -400,7 +440,57 @@ impl OrtBackend {
             memory,
             logits,
             region_attn,
+            batches: Vec::new(),
         })
+    }
+
+    /// Runs 2 to `max_batch` clips in one call of the model.
+    fn run_together(
+        &mut self,
+        inputs: &[&[f32]],
+        outputs: &mut [Outputs],
+    ) -> Result<(), InferError> {
+        let kind = self.kind;
+        let fail = |e: ort::Error| InferError::Run {
+            backend: kind,
+            message: e.to_string(),
+        };
+        for input in inputs {
+            InferError::check_input(&self.loaded.shape, input)?;
+        }
+        let n = inputs.len();
+        let at = match self.batches.iter().position(|b| b.clips == n) {
+            Some(at) => at,
+            None => {
+                let batch =
+                    Batch::new(&self.session, &self.loaded, n).map_err(|e| InferError::Run {
+                        backend: kind,
+                        message: format!("cannot bind a batch of {n} clips: {e}"),
+                    })?;
+                self.batches.push(batch);
+                self.batches.len() - 1
+            }
+        };
+        let batch = &mut self.batches[at];
+        let (_, data) = batch.input.extract_tensor_mut();
+        let clip = data.len() / n;
+        for (dst, src) in data.chunks_exact_mut(clip).zip(inputs) {
+            dst.copy_from_slice(src);
+        }
+        // A GPU session copies a host input to its device when it is bound.
+        if kind != BackendKind::OrtCpu {
+            batch
+                .binding
+                .bind_input("video", &batch.input)
+                .map_err(fail)?;
+        }
+        drop(self.session.run_binding(&batch.binding).map_err(fail)?);
+        let (_, logits) = batch.logits.extract_tensor();
+        let (_, attn) = batch.region_attn.extract_tensor();
+        for (i, out) in outputs.iter_mut().enumerate() {
+            out.fill_row(logits, attn, n, i)?;
+        }
+        Ok(())
     }
 
     /// Runs the bound input and copies the bound outputs out. An input on
@@ -538,6 +628,15 @@ fn tensorrt(
     if let Some(core) = o.dla_core {
         trt = trt.with_dla(true).with_dla_core(core);
     }
+    if entry.max_batch > 1 {
+        // One engine for every batch size the file takes, tuned for the largest.
+        let [_, t, c, h, w] = bundle.input.clip_shape();
+        let shape = |n: usize| format!("video:{n}x{t}x{c}x{h}x{w}");
+        trt = trt
+            .with_profile_min_shapes(shape(1))
+            .with_profile_opt_shapes(shape(entry.max_batch))
+            .with_profile_max_shapes(shape(entry.max_batch));
+    }
     let mut eps = vec![trt.build().error_on_failure()];
     // Layers TensorRT does not take run on CUDA, not on the CPU.
     if let Ok(cuda) = cuda(o.device_id) {
@@ -607,6 +706,24 @@ impl Backend for OrtBackend {
 
     fn outputs(&self) -> &Outputs {
         &self.out
+    }
+
+    fn max_batch(&self) -> usize {
+        self.loaded.max_batch
+    }
+
+    /// Runs the clips `max_batch` at a time, a lone clip as [`Backend::run`] does.
+    fn run_batch(&mut self, inputs: &[&[f32]], outputs: &mut [Outputs]) -> Result<(), InferError> {
+        InferError::check_batch(inputs, outputs)?;
+        let max = self.loaded.max_batch.max(1);
+        for (inputs, outputs) in inputs.chunks(max).zip(outputs.chunks_mut(max)) {
+            if let [input] = inputs {
+                outputs[0].clone_from(self.run(input)?);
+            } else {
+                self.run_together(inputs, outputs)?;
+            }
+        }
+        Ok(())
     }
 
     /// A CPU session replicates: a second session of the same bytes whose

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use artrt_infer::bundle::Sampling;
 use artrt_infer::postprocess::{argmax, softmax_into};
-use artrt_infer::{Backend, BackendKind, Bundle, FrameRef, InputSpec};
+use artrt_infer::{Backend, BackendKind, Bundle, FrameRef, InferError, InputSpec, Outputs};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -334,6 +334,14 @@ where
     };
     let counters: Vec<Counters> = lanes.iter().map(|_| Counters::default()).collect();
     let mut replicas = replicas(backend, lanes.len(), config);
+    if replicas.is_empty() && lanes.len() > 1 && backend.max_batch() > 1 {
+        log::info!(
+            "{} cameras on one inference thread, up to {} clips in each call of the {} model",
+            lanes.len(),
+            backend.max_batch().min(lanes.len()),
+            backend.kind()
+        );
+    }
     let mut runners: Vec<Runner<'_, F::Clip>> = if replicas.is_empty() {
         vec![(backend, lanes)]
     } else {
@@ -531,7 +539,9 @@ impl<C> Capture<'_, C> {
 }
 
 /// One inference thread: classifies the clips of `lanes`' cameras on
-/// `backend` until all of them are done.
+/// `backend` until all of them are done. A backend that takes several clips
+/// at once gets the host clips waiting, together; offline, the thread first
+/// waits for a clip of every camera still delivering, so batches fill.
 fn infer_loop<C: StagedClip, K: EventSink>(
     backend: &mut dyn Backend,
     lanes: &mut [Lane<C>],
@@ -547,6 +557,24 @@ fn infer_loop<C: StagedClip, K: EventSink>(
         mine.iter()
             .all(|&i| counters[i].done.load(Ordering::SeqCst))
     };
+    let max_batch = if lanes.len() > 1 {
+        backend.max_batch().min(lanes.len())
+    } else {
+        1
+    };
+    let gather = max_batch > 1 && !config.realtime;
+    let delivering = |i: usize| {
+        !counters[i].done.load(Ordering::SeqCst) && !counters[i].source_down.load(Ordering::SeqCst)
+    };
+    let waiting = |clips: &[Clip<C>]| {
+        if gather {
+            mine.iter().any(|&i| !clips[i].full && delivering(i))
+        } else {
+            !mine.iter().any(|&i| clips[i].full)
+        }
+    };
+    let mut batch_out = vec![backend.outputs().clone(); max_batch];
+    let mut batched: Vec<usize> = Vec::with_capacity(max_batch);
     let mut last_beat = Instant::now();
     for lane in lanes.iter_mut() {
         send_health(
@@ -563,10 +591,7 @@ fn infer_loop<C: StagedClip, K: EventSink>(
         // Every clip waiting, one per camera, so that no camera starves another.
         let done = {
             let mut clips = slots.lock();
-            while !mine.iter().any(|&i| clips[i].full)
-                && !all_done()
-                && last_beat.elapsed() < config.heartbeat
-            {
+            while waiting(&clips) && !all_done() && last_beat.elapsed() < config.heartbeat {
                 let wait = config
                     .heartbeat
                     .saturating_sub(last_beat.elapsed())
@@ -615,6 +640,35 @@ fn infer_loop<C: StagedClip, K: EventSink>(
         }
 
         let mut classified = false;
+        if max_batch > 1 {
+            batched.clear();
+            batched.extend(
+                (0..lanes.len())
+                    .filter(|&i| lanes[i].ready.is_some() && lanes[i].work.host().is_some()),
+            );
+            for group in batched.chunks(max_batch).filter(|group| group.len() > 1) {
+                classified = true;
+                let inputs: Vec<&[f32]> =
+                    group.iter().filter_map(|&i| lanes[i].work.host()).collect();
+                let outputs = &mut batch_out[..group.len()];
+                let t0 = Instant::now();
+                let result = backend.run_batch(&inputs, outputs);
+                let took = t0.elapsed();
+                for (&i, out) in group.iter().zip(outputs.iter()) {
+                    let lane = &mut lanes[i];
+                    let Some(window) = lane.ready.take() else {
+                        continue;
+                    };
+                    match &result {
+                        Ok(()) => {
+                            lane.record(took);
+                            lane.decide(out, sink, labels, &mut probs, config, window);
+                        }
+                        Err(e) => lane.failed(e),
+                    }
+                }
+            }
+        }
         for lane in lanes.iter_mut() {
             if let Some(window) = lane.ready.take() {
                 classified = true;
@@ -695,9 +749,9 @@ impl<K: EventSink> EventSink for Shared<'_, K> {
 }
 
 impl<C: StagedClip> Lane<C> {
-    /// Classifies the clip in `work`, whose newest frame is `end` in the
-    /// stream and was captured at `captured`, and tells the sink what the
-    /// decider makes of it.
+    /// Classifies the clip in `work` and tells the sink what the decider
+    /// makes of it; `window` is when its newest frame is in the stream and
+    /// when it was captured.
     fn classify<K: EventSink>(
         &mut self,
         backend: &mut dyn Backend,
@@ -705,20 +759,41 @@ impl<C: StagedClip> Lane<C> {
         labels: &[String],
         probs: &mut [f32],
         config: &PipelineConfig,
-        (end, captured): (Duration, Instant),
+        window: (Duration, Instant),
     ) {
         let t0 = Instant::now();
-        let outputs = match self.work.run(backend) {
-            Ok(outputs) => outputs,
-            Err(e) => {
-                log::error!("{}: clip not classified: {e}", self.camera);
-                self.stats.failed_clips += 1;
-                return;
+        match self.work.run(backend) {
+            Ok(outputs) => {
+                self.record(t0.elapsed());
+                self.decide(outputs, sink, labels, probs, config, window);
             }
-        };
-        self.times_us
-            .saturating_record(t0.elapsed().as_micros() as u64);
+            Err(e) => self.failed(&e),
+        }
+    }
+
+    /// Counts a clip that could not be classified.
+    fn failed(&mut self, e: &InferError) {
+        log::error!("{}: clip not classified: {e}", self.camera);
+        self.stats.failed_clips += 1;
+    }
+
+    /// Counts a classified clip whose inference took `took`.
+    fn record(&mut self, took: Duration) {
+        self.times_us.saturating_record(took.as_micros() as u64);
         self.stats.clips += 1;
+    }
+
+    /// Tells the sink what the decider makes of the clip in `work`, given
+    /// the model's `outputs` for it.
+    fn decide<K: EventSink>(
+        &mut self,
+        outputs: &Outputs,
+        sink: &mut K,
+        labels: &[String],
+        probs: &mut [f32],
+        config: &PipelineConfig,
+        (end, captured): (Duration, Instant),
+    ) {
         softmax_into(&outputs.logits, probs);
         let t_ms = end.as_millis() as u64;
         self.last_t_ms = t_ms;
@@ -943,6 +1018,22 @@ mod tests {
         meeting: Option<Arc<Meeting>>,
         /// A replica that has not yet met the others.
         to_meet: bool,
+        /// Clips it takes at once.
+        batch: usize,
+        /// The size of each batch of more than one clip it ran.
+        batches: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl ColourModel {
+        /// Class `c` is the brightest value over 60/255ths.
+        fn classify(input: &[f32], out: &mut Outputs) {
+            let max = input.iter().copied().fold(0.0, f32::max);
+            let class = (max * 255.0 / 60.0).round() as usize;
+            out.logits
+                .iter_mut()
+                .enumerate()
+                .for_each(|(c, l)| *l = if c == class { 8.0 } else { 0.0 });
+        }
     }
 
     /// Each replica's first run waits here until every replica is running.
@@ -997,14 +1088,24 @@ mod tests {
             }
             std::thread::sleep(self.delay);
             self.runs.fetch_add(1, Ordering::Relaxed);
-            let max = input.iter().copied().fold(0.0, f32::max);
-            let class = (max * 255.0 / 60.0).round() as usize;
-            self.out
-                .logits
-                .iter_mut()
-                .enumerate()
-                .for_each(|(c, l)| *l = if c == class { 8.0 } else { 0.0 });
+            ColourModel::classify(input, &mut self.out);
             Ok(&self.out)
+        }
+        fn max_batch(&self) -> usize {
+            self.batch
+        }
+        fn run_batch(
+            &mut self,
+            inputs: &[&[f32]],
+            outputs: &mut [Outputs],
+        ) -> Result<(), InferError> {
+            assert!(inputs.len() <= self.batch && inputs.len() == outputs.len());
+            self.batches.lock().unwrap().push(inputs.len());
+            self.runs.fetch_add(inputs.len(), Ordering::Relaxed);
+            for (input, out) in inputs.iter().zip(outputs) {
+                ColourModel::classify(input, out);
+            }
+            Ok(())
         }
         fn outputs(&self) -> &Outputs {
             &self.out
@@ -1017,6 +1118,8 @@ mod tests {
                     runs: Arc::clone(&self.runs),
                     meeting: Some(Arc::clone(meeting)),
                     to_meet: true,
+                    batch: self.batch,
+                    batches: Arc::clone(&self.batches),
                 }) as Box<dyn Backend>
             }))
         }
@@ -1120,7 +1223,14 @@ mod tests {
             runs: Arc::default(),
             meeting: None,
             to_meet: false,
+            batch: 1,
+            batches: Arc::default(),
         }
+    }
+
+    /// A [`model`] that takes `batch` clips at once.
+    fn batching(batch: usize) -> ColourModel {
+        ColourModel { batch, ..model(0) }
     }
 
     /// A [`model`] whose replicas, `replicas` of them, first meet.
@@ -1333,6 +1443,24 @@ mod tests {
             2,
             "both replicas were running clips at once"
         );
+    }
+
+    #[test]
+    fn cameras_on_a_batching_model_share_each_call_and_keep_their_own_decisions() {
+        // Offline, every call waits for a clip of each camera: the two
+        // cameras' 197 clips go in 197 batches of two.
+        let backend = two_cameras_keep_their_own_decisions(batching(4));
+        assert_eq!(*backend.batches.lock().unwrap(), vec![2; 197]);
+        // A camera that stops leaves the other to run alone.
+        let mut backend = batching(2);
+        a_camera_fails_for_good(&mut backend);
+        let batches = backend.batches.lock().unwrap();
+        assert_eq!(
+            *batches,
+            vec![2; (50 - 8) / 2 + 1],
+            "no batch after the left camera stopped"
+        );
+        assert_eq!(backend.runs.load(Ordering::SeqCst), 22 + 197);
     }
 
     #[test]

@@ -111,7 +111,10 @@ pub struct LiveLatency {
 
 /// Two synthetic cameras sharing one model against one camera alone: the
 /// live pipeline offline (`--fast`: every clip classified, as fast as it
-/// goes) on ONNX Runtime CPU FP32, alternating rounds of each.
+/// goes) on ONNX Runtime CPU FP32, alternating rounds of each: two cameras
+/// on replicas of the model, and two on one inference thread that gives the
+/// model both cameras' clips in one call (where the bundle's file takes
+/// several).
 #[derive(Serialize, Clone)]
 pub struct CameraScaling {
     /// Source frames each camera runs per round.
@@ -125,6 +128,13 @@ pub struct CameraScaling {
     /// Median over the rounds of two cameras' clips per second over one
     /// camera's in the same round.
     pub two_over_one: f64,
+    /// Clips the model file takes in one call (`max_batch`).
+    pub max_batch: usize,
+    /// Clips per second over both cameras on one inference thread (with
+    /// all the CPU threads), their clips batched, median over the rounds.
+    pub two_cameras_batched_clips_per_s: f64,
+    /// The same over one camera's in the same round.
+    pub batched_over_one: f64,
 }
 
 /// The runtime's speed targets as measured in this run.
@@ -627,7 +637,11 @@ pub fn camera_scaling(
         threads: config.threads,
         ..PipelineConfig::new(profile, bundle, BackendKind::OrtCpu, Instant::now(), false)?
     };
-    let mut clips_per_s = |cameras: u64| -> anyhow::Result<f64> {
+    let batched = PipelineConfig {
+        threads: 1,
+        ..pipeline.clone()
+    };
+    let mut clips_per_s = |cameras: u64, pipeline: &PipelineConfig| -> anyhow::Result<f64> {
         let mut sources: Vec<SyntheticSource> = (1..=cameras)
             .map(|seed| {
                 let options = StreamOptions {
@@ -652,17 +666,18 @@ pub fn camera_scaling(
             backend.as_mut(),
             &mut Discard,
             bundle.labels(),
-            &pipeline,
+            pipeline,
             &AtomicBool::new(false),
         )?;
         let clips: u64 = stats.iter().map(|s| s.clips).sum();
         Ok(clips as f64 / started.elapsed().as_secs_f64())
     };
-    clips_per_s(1)?;
-    let (mut one, mut two) = (Vec::new(), Vec::new());
+    clips_per_s(1, &pipeline)?;
+    let (mut one, mut two, mut together) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds.max(1) {
-        one.push(clips_per_s(1)?);
-        two.push(clips_per_s(2)?);
+        one.push(clips_per_s(1, &pipeline)?);
+        two.push(clips_per_s(2, &pipeline)?);
+        together.push(clips_per_s(2, &batched)?);
     }
     Ok(CameraScaling {
         frames_per_camera: frames,
@@ -670,6 +685,9 @@ pub fn camera_scaling(
         one_camera_clips_per_s: median(&one),
         two_cameras_clips_per_s: median(&two),
         two_over_one: median_ratio(&two, &one),
+        max_batch: backend.max_batch(),
+        two_cameras_batched_clips_per_s: median(&together),
+        batched_over_one: median_ratio(&together, &one),
     })
 }
 

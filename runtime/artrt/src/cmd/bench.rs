@@ -124,6 +124,10 @@ fn print_report(r: &Report) {
             "  one camera {:.1} clips/s, two cameras {:.1} clips/s in all",
             c.one_camera_clips_per_s, c.two_cameras_clips_per_s
         );
+        println!(
+            "  two cameras on one inference thread, up to {} clips a call: {:.1} clips/s in all ({:.2}x one camera)",
+            c.max_batch, c.two_cameras_batched_clips_per_s, c.batched_over_one
+        );
     }
     let t = &r.targets;
     println!("\ntargets (fastest CPU backend: {}):", t.fastest_cpu);
