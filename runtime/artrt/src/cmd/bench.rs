@@ -125,7 +125,7 @@ fn print_report(r: &Report) {
             c.one_camera_clips_per_s, c.two_cameras_clips_per_s
         );
         println!(
-            "  two cameras on one inference thread, up to {} clips a call: {:.1} clips/s in all ({:.2}x one camera)",
+            "  two cameras on one inference thread, both clips in each call (the file takes up to {}): {:.1} clips/s in all ({:.2}x one camera)",
             c.max_batch, c.two_cameras_batched_clips_per_s, c.batched_over_one
         );
     }
