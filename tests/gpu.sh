@@ -11,7 +11,11 @@
 #   5. the TensorRT engine cache: `artrt prepare` twice, the second loading
 #      the first's engine (its files unchanged), keyed in `key.toml`;
 #   6. the live pipeline with frames preprocessed on the GPU and handed to
-#      the model in device memory: the same events as with CPU preprocessing.
+#      the model in device memory: the same events as with CPU preprocessing;
+#   7. two cameras on one inference thread, both clips in one call of the
+#      bundle's batched file, preprocessed on the CPU and on the GPU (clips
+#      copied into the batch input on the device): each camera's events as
+#      when it runs alone.
 # ONNX Runtime with the CUDA and TensorRT providers: ORT_DYLIB_PATH, or the
 # `onnxruntime-gpu` wheel installed into .venv-gpu/ when PyPI is reachable.
 # ARTRT=PATH uses an artrt already built with `--features jetson,synthetic`.
@@ -122,5 +126,37 @@ for backend in ("cuda", "trt"):
     print(f"{backend}: {len(cpu)} actions with CPU preprocessing, {len(gpu)} with GPU preprocessing")
     assert cpu, f"{backend}: no action on 26 clips"
     assert cpu == gpu, f"{backend}: GPU preprocessing changed the events: {cpu} against {gpu}"
+PY
+echo "== 7. two cameras, their clips batched"
+"$artrt" synth --out "$work/set2" --clips 26 --seed 42 2>/dev/null
+for on in cpu gpu; do
+    for backend in cuda trt; do
+        RUST_LOG=info "$artrt" run --board "$work/board.toml" --source "frames:$work/set2" --fast \
+            --scoreboard none --backend "$backend" --preprocess "$on" \
+            --events "$work/alone2-$backend-$on.jsonl" 2>/dev/null || fail "run on $backend failed"
+        RUST_LOG=info "$artrt" run --board "$work/board.toml" --source "frames:$work/set" \
+            --source "frames:$work/set2" --fast --scoreboard none --backend "$backend" --preprocess "$on" \
+            --events "$work/two-$backend-$on.jsonl" 2>"$work/two-$backend-$on.log" \
+            || { tail -20 "$work/two-$backend-$on.log" >&2; fail "two cameras on $backend ($on) failed"; }
+        grep -q "2 cameras on one inference thread, up to 2 clips in each call" "$work/two-$backend-$on.log" \
+            || fail "two cameras on $backend with $on preprocessing were not batched"
+    done
+done
+python3 - "$work" <<'PY'
+import json, sys
+def actions(path, camera=None):
+    events = [e for e in map(json.loads, open(path)) if e.get("type") == "action"]
+    cameras = list(dict.fromkeys(e["camera"] for e in events))
+    return cameras, [e["label"] for e in events if camera is None or e["camera"] == camera]
+for backend in ("cuda", "trt"):
+    for on in ("cpu", "gpu"):
+        cameras, _ = actions(f"{sys.argv[1]}/two-{backend}-{on}.jsonl")
+        assert len(cameras) == 2, f"{backend} {on}: actions from {cameras}"
+        for camera, alone in zip(sorted(cameras), (f"events-{backend}-{on}", f"alone2-{backend}-{on}")):
+            _, together = actions(f"{sys.argv[1]}/two-{backend}-{on}.jsonl", camera)
+            _, single = actions(f"{sys.argv[1]}/{alone}.jsonl")
+            differ = sum(a != b for a, b in zip(together, single)) + abs(len(together) - len(single))
+            print(f"{backend} {on} {camera}: {len(together)} actions batched, {len(single)} alone, {differ} differ")
+            assert differ <= 1, f"{backend} {on} {camera}: batching changed the events: {together} against {single}"
 PY
 echo "gpu: all checks passed"

@@ -715,8 +715,9 @@ fn bound_ort_input_is_read_again_on_every_run() {
     }
 }
 
-/// A host backend says so at the device seam: no device input, and a device
-/// run is an error naming it, through the failover chain as well.
+/// A host backend says so at the device seam: no device input, single or
+/// batched, and a device run is an error naming it, through the failover
+/// chain as well.
 #[test]
 fn host_backends_have_no_device_input() {
     let b = bundle();
@@ -729,11 +730,24 @@ fn host_backends_have_no_device_input() {
             matches!(e, InferError::NoDeviceInput(k) if k == kind),
             "{e}"
         );
+        assert_eq!(backend.device_batch_input(2), None, "{kind}");
+        let e = backend
+            .run_device_batch(&mut [Outputs::default(), Outputs::default()])
+            .expect_err("no device batch input");
+        assert!(
+            matches!(e, InferError::NoDeviceInput(k) if k == kind),
+            "{e}"
+        );
     }
     let mut chain = Failover::open(b, &[BackendKind::OrtCpu], Precision::Fp32, config()).unwrap();
     assert_eq!(chain.input_memory(), ClipMemory::Host);
     assert_eq!(chain.device_input(), None);
     let e = chain.run_device().expect_err("no device input");
+    assert!(e.to_string().contains("host memory"), "{e}");
+    assert_eq!(chain.device_batch_input(2), None);
+    let e = chain
+        .run_device_batch(&mut [Outputs::default(), Outputs::default()])
+        .expect_err("no device batch input");
     assert!(e.to_string().contains("host memory"), "{e}");
     assert_eq!(
         chain.kind(),

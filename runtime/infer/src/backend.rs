@@ -322,6 +322,18 @@ pub trait Backend: Send {
     fn run_device(&mut self) -> Result<&Outputs, InferError> {
         Err(InferError::NoDeviceInput(self.kind()))
     }
+    /// The input of a batch of `clips` clips (2 to [`Backend::max_batch`])
+    /// bound in device memory, clip `i` from element `i * len / clips`, for
+    /// a GPU preprocessor to write the clips into; `None` for a host backend
+    /// or a model file that takes one clip.
+    fn device_batch_input(&mut self, _clips: usize) -> Option<DeviceClip> {
+        None
+    }
+    /// Runs the batch of `outputs.len()` clips written into
+    /// [`Backend::device_batch_input`], each clip's outputs into `outputs`.
+    fn run_device_batch(&mut self, _outputs: &mut [Outputs]) -> Result<(), InferError> {
+        Err(InferError::NoDeviceInput(self.kind()))
+    }
     /// Another runner of the same loaded model with `threads` CPU threads,
     /// so that two threads can classify clips at once; `None` where clips
     /// run one at a time (a backend bound to device memory).
@@ -365,6 +377,12 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn run_device(&mut self) -> Result<&Outputs, InferError> {
         (**self).run_device()
+    }
+    fn device_batch_input(&mut self, clips: usize) -> Option<DeviceClip> {
+        (**self).device_batch_input(clips)
+    }
+    fn run_device_batch(&mut self, outputs: &mut [Outputs]) -> Result<(), InferError> {
+        (**self).run_device_batch(outputs)
     }
     fn replicate(&self, threads: usize) -> Result<Option<Box<dyn Backend>>, InferError> {
         (**self).replicate(threads)

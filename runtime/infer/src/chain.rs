@@ -312,6 +312,21 @@ impl Failover {
         &self.bundle
     }
 
+    /// Fails over after a device run's error `err`: the clips in device
+    /// memory went with the failed backend, so the error is returned as it
+    /// is when another backend took over, as `Exhausted` when none is left.
+    fn replace_after(&mut self, err: InferError) -> InferError {
+        let backend = self.current.kind();
+        if self.fail_over(&err) {
+            err
+        } else {
+            InferError::Exhausted {
+                backend,
+                cause: Box::new(err),
+            }
+        }
+    }
+
     /// Replaces the failed serving backend with the next of the order that
     /// serves; false when none is left.
     fn fail_over(&mut self, err: &InferError) -> bool {
@@ -406,19 +421,25 @@ impl Backend for Failover {
     /// backend that fails is replaced, but the clip it held is gone with it:
     /// the error is returned and the next clip goes to the new backend.
     fn run_device(&mut self) -> Result<&Outputs, InferError> {
-        let err = match self.current.run_device() {
-            Ok(_) => return Ok(self.current.outputs()),
-            Err(e @ InferError::NoDeviceInput(_)) => return Err(e),
-            Err(e) => e,
-        };
-        let backend = self.current.kind();
-        if self.fail_over(&err) {
-            Err(err)
-        } else {
-            Err(InferError::Exhausted {
-                backend,
-                cause: Box::new(err),
-            })
+        match self.current.run_device() {
+            Ok(_) => Ok(self.current.outputs()),
+            Err(e @ InferError::NoDeviceInput(_)) => Err(e),
+            Err(e) => Err(self.replace_after(e)),
+        }
+    }
+
+    fn device_batch_input(&mut self, clips: usize) -> Option<DeviceClip> {
+        self.current.device_batch_input(clips)
+    }
+
+    /// Runs the batch already in the serving backend's device input; as
+    /// with [`Backend::run_device`], a failing backend is replaced and the
+    /// error returned.
+    fn run_device_batch(&mut self, outputs: &mut [Outputs]) -> Result<(), InferError> {
+        match self.current.run_device_batch(outputs) {
+            Ok(()) => Ok(()),
+            Err(e @ InferError::NoDeviceInput(_)) => Err(e),
+            Err(e) => Err(self.replace_after(e)),
         }
     }
 

@@ -13,8 +13,11 @@
 //! clip; a host clip given to [`Backend::run`] is copied there.
 //!
 //! A model file with a batch dimension (`[[models]] max_batch` above 1) also
-//! runs several clips in one call ([`Backend::run_batch`]), bound from host
-//! memory in tensors allocated the first time a batch of that size runs.
+//! runs several clips in one call, in tensors allocated the first time a
+//! batch of that size runs: host clips ([`Backend::run_batch`]) bound from
+//! host memory, and, for a CUDA or TensorRT session built with `cuda`,
+//! clips a GPU preprocessor writes into a batch input in device memory
+//! ([`Backend::device_batch_input`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -312,13 +315,14 @@ pub struct OrtBackend {
     logits: Tensor<f32>,
     region_attn: Tensor<f32>,
     out: Outputs,
-    /// The bindings of the batch sizes run so far.
+    /// The bindings of the batch sizes run so far, host and device inputs.
     batches: Vec<Batch>,
 }
 
-/// The input and outputs of one batch size, bound from host memory.
+/// The input and outputs of one batch size; the outputs in host memory.
 struct Batch {
     clips: usize,
+    memory: ClipMemory,
     binding: IoBinding,
     input: Tensor<f32>,
     logits: Tensor<f32>,
@@ -326,12 +330,24 @@ struct Batch {
 }
 
 impl Batch {
-    /// Tensors for `clips` clips of `loaded`'s model, bound to `session`.
-    fn new(session: &Session, loaded: &Loaded, clips: usize) -> Result<Batch, ort::Error> {
+    /// Tensors for `clips` clips of `loaded`'s model, bound to `session`;
+    /// the input in the session's device memory when `device`.
+    fn new(
+        session: &Session,
+        kind: BackendKind,
+        loaded: &Loaded,
+        clips: usize,
+        device: bool,
+    ) -> Result<Batch, ort::Error> {
         let host = Allocator::default();
         let [_, t, c, h, w] = loaded.shape;
         let [_, tracklets, tokens] = loaded.attn;
-        let input = Tensor::<f32>::new(&host, [clips, t, c, h, w])?;
+        let shape = [clips, t, c, h, w];
+        let (input, memory) = if device {
+            input_tensor(session, kind, &loaded.tensorrt, shape)?
+        } else {
+            (Tensor::<f32>::new(&host, shape)?, ClipMemory::Host)
+        };
         let mut logits = Tensor::<f32>::new(&host, [clips, loaded.out.logits.len()])?;
         let mut region_attn = Tensor::<f32>::new(&host, [clips, t, tracklets, tokens])?;
         let mut binding = session.create_binding()?;
@@ -340,6 +356,7 @@ impl Batch {
         binding.bind_output("region_attn", &mut region_attn)?;
         Ok(Batch {
             clips,
+            memory,
             binding,
             input,
             logits,
@@ -444,33 +461,17 @@ impl OrtBackend {
         })
     }
 
-    /// Runs 2 to `max_batch` clips in one call of the model.
+    /// Runs 2 to `max_batch` host clips in one call of the model.
     fn run_together(
         &mut self,
         inputs: &[&[f32]],
         outputs: &mut [Outputs],
     ) -> Result<(), InferError> {
-        let kind = self.kind;
-        let fail = |e: ort::Error| InferError::Run {
-            backend: kind,
-            message: e.to_string(),
-        };
         for input in inputs {
             InferError::check_input(&self.loaded.shape, input)?;
         }
         let n = inputs.len();
-        let at = match self.batches.iter().position(|b| b.clips == n) {
-            Some(at) => at,
-            None => {
-                let batch =
-                    Batch::new(&self.session, &self.loaded, n).map_err(|e| InferError::Run {
-                        backend: kind,
-                        message: format!("cannot bind a batch of {n} clips: {e}"),
-                    })?;
-                self.batches.push(batch);
-                self.batches.len() - 1
-            }
-        };
+        let at = self.batch(n, false)?;
         let batch = &mut self.batches[at];
         let (_, data) = batch.input.extract_tensor_mut();
         let clip = data.len() / n;
@@ -478,17 +479,61 @@ impl OrtBackend {
             dst.copy_from_slice(src);
         }
         // A GPU session copies a host input to its device when it is bound.
-        if kind != BackendKind::OrtCpu {
+        if self.kind != BackendKind::OrtCpu {
+            let kind = self.kind;
             batch
                 .binding
                 .bind_input("video", &batch.input)
-                .map_err(fail)?;
+                .map_err(|e| InferError::Run {
+                    backend: kind,
+                    message: e.to_string(),
+                })?;
         }
-        drop(self.session.run_binding(&batch.binding).map_err(fail)?);
+        self.run_batch_at(at, outputs)
+    }
+
+    /// The index in `batches` of the batch of `clips` clips with its input
+    /// in the session's device memory (`device`) or in host memory, bound
+    /// on first use.
+    fn batch(&mut self, clips: usize, device: bool) -> Result<usize, InferError> {
+        let memory = if device {
+            self.memory
+        } else {
+            ClipMemory::Host
+        };
+        if let Some(at) = self
+            .batches
+            .iter()
+            .position(|b| b.clips == clips && b.memory == memory)
+        {
+            return Ok(at);
+        }
+        let batch =
+            Batch::new(&self.session, self.kind, &self.loaded, clips, device).map_err(|e| {
+                InferError::Run {
+                    backend: self.kind,
+                    message: format!("cannot bind a batch of {clips} clips: {e}"),
+                }
+            })?;
+        self.batches.push(batch);
+        Ok(self.batches.len() - 1)
+    }
+
+    /// Runs the bound batch `at` and copies each clip's outputs out.
+    fn run_batch_at(&mut self, at: usize, outputs: &mut [Outputs]) -> Result<(), InferError> {
+        let kind = self.kind;
+        let batch = &mut self.batches[at];
+        self.session
+            .run_binding(&batch.binding)
+            .map(drop)
+            .map_err(|e| InferError::Run {
+                backend: kind,
+                message: e.to_string(),
+            })?;
         let (_, logits) = batch.logits.extract_tensor();
         let (_, attn) = batch.region_attn.extract_tensor();
         for (i, out) in outputs.iter_mut().enumerate() {
-            out.fill_row(logits, attn, n, i)?;
+            out.fill_row(logits, attn, batch.clips, i)?;
         }
         Ok(())
     }
@@ -710,6 +755,37 @@ impl Backend for OrtBackend {
 
     fn max_batch(&self) -> usize {
         self.loaded.max_batch
+    }
+
+    fn device_batch_input(&mut self, clips: usize) -> Option<DeviceClip> {
+        let ClipMemory::Cuda(device) = self.memory else {
+            return None;
+        };
+        if !(2..=self.loaded.max_batch).contains(&clips) {
+            return None;
+        }
+        match self.batch(clips, true) {
+            Ok(at) => Some(DeviceClip {
+                device,
+                ptr: self.batches[at].input.data_ptr_mut() as u64,
+                len: clips * self.loaded.shape.iter().product::<usize>(),
+            }),
+            Err(e) => {
+                log::warn!("{e}; the clips run one at a time");
+                None
+            }
+        }
+    }
+
+    fn run_device_batch(&mut self, outputs: &mut [Outputs]) -> Result<(), InferError> {
+        let memory = self.memory;
+        let at = self
+            .batches
+            .iter()
+            .position(|b| b.clips == outputs.len() && b.memory == memory)
+            .filter(|_| memory != ClipMemory::Host)
+            .ok_or(InferError::NoDeviceInput(self.kind))?;
+        self.run_batch_at(at, outputs)
     }
 
     /// Runs the clips `max_batch` at a time, a lone clip as [`Backend::run`] does.

@@ -642,18 +642,15 @@ fn infer_loop<C: StagedClip, K: EventSink>(
         let mut classified = false;
         if max_batch > 1 {
             batched.clear();
-            batched.extend(
-                (0..lanes.len())
-                    .filter(|&i| lanes[i].ready.is_some() && lanes[i].work.host().is_some()),
-            );
+            batched.extend((0..lanes.len()).filter(|&i| lanes[i].ready.is_some()));
             for group in batched.chunks(max_batch).filter(|group| group.len() > 1) {
-                classified = true;
-                let inputs: Vec<&[f32]> =
-                    group.iter().filter_map(|&i| lanes[i].work.host()).collect();
                 let outputs = &mut batch_out[..group.len()];
                 let t0 = Instant::now();
-                let result = backend.run_batch(&inputs, outputs);
+                let Some(result) = run_together(backend, lanes, group, outputs) else {
+                    break;
+                };
                 let took = t0.elapsed();
+                classified = true;
                 for (&i, out) in group.iter().zip(outputs.iter()) {
                     let lane = &mut lanes[i];
                     let Some(window) = lane.ready.take() else {
@@ -679,6 +676,36 @@ fn infer_loop<C: StagedClip, K: EventSink>(
             break;
         }
     }
+}
+
+/// Runs the clips of `group`'s lanes in one call of the model: host clips
+/// through [`Backend::run_batch`], clips in device memory copied into the
+/// backend's batch input. `None` where the backend has no batch input for
+/// them: they run one at a time.
+fn run_together<C: StagedClip>(
+    backend: &mut dyn Backend,
+    lanes: &mut [Lane<C>],
+    group: &[usize],
+    outputs: &mut [Outputs],
+) -> Option<Result<(), InferError>> {
+    if group.iter().all(|&i| lanes[i].work.host().is_some()) {
+        let inputs: Vec<&[f32]> = group.iter().filter_map(|&i| lanes[i].work.host()).collect();
+        return Some(backend.run_batch(&inputs, outputs));
+    }
+    let input = backend.device_batch_input(group.len())?;
+    for (k, &i) in group.iter().enumerate() {
+        match lanes[i].work.to_device_batch(input, k) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                return Some(Err(InferError::Run {
+                    backend: backend.kind(),
+                    message: format!("{}: {e}", lanes[i].camera),
+                }));
+            }
+        }
+    }
+    Some(backend.run_device_batch(outputs))
 }
 
 /// Replicas of `backend` for the inference threads of `cameras` cameras,
@@ -933,7 +960,8 @@ mod tests {
 
     use super::*;
     use crate::sink::BoxError;
-    use crate::stage::HostStage;
+    use crate::stage::{HostClip, HostStage};
+    use artrt_infer::DeviceClip;
 
     /// Frames whose colour encodes the class being "performed"; scripted losses and bad frames.
     struct Script {
@@ -1022,6 +1050,8 @@ mod tests {
         batch: usize,
         /// The size of each batch of more than one clip it ran.
         batches: Arc<Mutex<Vec<usize>>>,
+        /// Its batch input "in device memory": set, it takes device clips.
+        device_batch: Option<Vec<f32>>,
     }
 
     impl ColourModel {
@@ -1094,6 +1124,29 @@ mod tests {
         fn max_batch(&self) -> usize {
             self.batch
         }
+        fn device_batch_input(&mut self, clips: usize) -> Option<DeviceClip> {
+            let input = self.device_batch.as_mut()?;
+            input.clear();
+            input.resize(clips * spec().clip_len(), f32::NAN);
+            Some(DeviceClip {
+                device: 0,
+                ptr: input.as_mut_ptr() as u64,
+                len: input.len(),
+            })
+        }
+        fn run_device_batch(&mut self, outputs: &mut [Outputs]) -> Result<(), InferError> {
+            let input = self.device_batch.as_ref().unwrap();
+            assert!(
+                input.iter().all(|v| v.is_finite()),
+                "every clip was written"
+            );
+            self.batches.lock().unwrap().push(outputs.len());
+            self.runs.fetch_add(outputs.len(), Ordering::Relaxed);
+            for (clip, out) in input.chunks_exact(spec().clip_len()).zip(outputs) {
+                ColourModel::classify(clip, out);
+            }
+            Ok(())
+        }
         fn run_batch(
             &mut self,
             inputs: &[&[f32]],
@@ -1120,8 +1173,58 @@ mod tests {
                     to_meet: true,
                     batch: self.batch,
                     batches: Arc::clone(&self.batches),
+                    device_batch: self.device_batch.clone(),
                 }) as Box<dyn Backend>
             }))
+        }
+    }
+
+    /// Host frames whose clips act as clips in device memory: not readable
+    /// from the host, copied by address into a backend's batch input (the
+    /// test model's host buffer).
+    struct DeviceLike(HostStage);
+
+    /// A clip of [`DeviceLike`].
+    struct DeviceLikeClip(HostClip);
+
+    impl StagedClip for DeviceLikeClip {
+        fn run<'b>(&mut self, backend: &'b mut dyn Backend) -> Result<&'b Outputs, InferError> {
+            self.0.run(backend)
+        }
+        fn to_device_batch(&mut self, batch: DeviceClip, index: usize) -> Result<bool, StageError> {
+            let clip = &self.0.0;
+            assert!((index + 1) * clip.len() <= batch.len);
+            // SAFETY: the test model's batch input is a live buffer of
+            // `batch.len` floats that nothing reads while this writes.
+            let input = unsafe { std::slice::from_raw_parts_mut(batch.ptr as *mut f32, batch.len) };
+            input[index * clip.len()..][..clip.len()].copy_from_slice(clip);
+            Ok(true)
+        }
+    }
+
+    impl FrameStage for DeviceLike {
+        type Clip = DeviceLikeClip;
+        fn describe(&self) -> String {
+            "device-like".into()
+        }
+        fn reserve(&mut self, slots: usize) -> Result<(), StageError> {
+            self.0.reserve(slots)
+        }
+        fn clip(&self) -> Result<DeviceLikeClip, StageError> {
+            self.0.clip().map(DeviceLikeClip)
+        }
+        fn frame_into(&mut self, frame: &FrameRef<'_>, slot: usize) -> Result<(), StageError> {
+            self.0.frame_into(frame, slot)
+        }
+        fn validate(&mut self, frame: &FrameRef<'_>) -> Result<(), StageError> {
+            self.0.validate(frame)
+        }
+        fn gather(
+            &mut self,
+            slots: impl Iterator<Item = usize>,
+            clip: &mut DeviceLikeClip,
+        ) -> Result<(), StageError> {
+            self.0.gather(slots, &mut clip.0)
         }
     }
 
@@ -1225,6 +1328,7 @@ mod tests {
             to_meet: false,
             batch: 1,
             batches: Arc::default(),
+            device_batch: None,
         }
     }
 
@@ -1464,6 +1568,38 @@ mod tests {
     }
 
     #[test]
+    fn clips_in_device_memory_go_together_into_the_models_batch_input() {
+        let (mut left, mut right) = (script(400), script(480));
+        right.n = 80;
+        let mut backend = ColourModel {
+            device_batch: Some(Vec::new()),
+            ..batching(2)
+        };
+        let feeds = [("left", &mut left), ("right", &mut right)]
+            .into_iter()
+            .map(|(camera, source)| Feed {
+                camera: camera.into(),
+                source: source as &mut dyn FrameSource,
+                stage: DeviceLike(HostStage::new(&spec())),
+            })
+            .collect();
+        let mut log = Log::default();
+        let stop = AtomicBool::new(false);
+        let stats = run(
+            feeds,
+            &mut backend,
+            &mut log,
+            &labels(),
+            &config(false),
+            &stop,
+        )
+        .unwrap();
+        assert_eq!(stats[0].clips + stats[1].clips, 2 * 197);
+        assert_eq!(*backend.batches.lock().unwrap(), vec![2; 197]);
+        each_camera_showed_its_own_elements(&log);
+    }
+
+    #[test]
     fn each_camera_previews_its_newest_clip_at_most_as_often_as_asked() {
         let previews = |every: Duration, backend: ColourModel| {
             let (mut left, mut right, mut backend) = (script(100), script(100), backend);
@@ -1531,6 +1667,13 @@ mod tests {
             stats[0].clips + stats[1].clips,
             "one model ran every clip of both cameras"
         );
+        each_camera_showed_its_own_elements(&log);
+        backend
+    }
+
+    /// The left camera showed the elements of frames 0..400, the right one
+    /// those of frames 80..480, each after a first heartbeat.
+    fn each_camera_showed_its_own_elements(log: &Log) {
         let shows = |camera| -> Vec<String> {
             log.of(camera)
                 .into_iter()
@@ -1548,7 +1691,6 @@ mod tests {
         );
         assert!(log.of("left")[0].starts_with("health"), "{:?}", log.0);
         assert!(log.of("right")[0].starts_with("health"), "{:?}", log.0);
-        backend
     }
 
     #[test]

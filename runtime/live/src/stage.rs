@@ -14,7 +14,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use artrt_infer::{Backend, ClipMemory, FrameRef, InferError, InputSpec, Outputs, Preprocessor};
+use artrt_infer::{
+    Backend, ClipMemory, DeviceClip, FrameRef, InferError, InputSpec, Outputs, Preprocessor,
+};
 use serde::{Deserialize, Serialize};
 
 /// Why a frame or a clip could not be staged.
@@ -118,6 +120,11 @@ pub trait StagedClip: Send {
     fn host(&self) -> Option<&[f32]> {
         None
     }
+    /// Copies the clip into clip `index` of `batch`, a backend's batch input
+    /// in device memory; `Ok(false)` where the clip is not in device memory.
+    fn to_device_batch(&mut self, _batch: DeviceClip, _index: usize) -> Result<bool, StageError> {
+        Ok(false)
+    }
 }
 
 /// Frames preprocessed on the CPU into host memory.
@@ -203,7 +210,9 @@ mod gpu {
     use std::sync::Arc;
 
     use artrt_infer::gpu::{GpuError, GpuPreprocessor};
-    use artrt_infer::{Backend, FrameRef, InferError, InputSpec, Outputs, Preprocessor};
+    use artrt_infer::{
+        Backend, DeviceClip, FrameRef, InferError, InputSpec, Outputs, Preprocessor,
+    };
     use cudarc::driver::{CudaSlice, CudaStream, DevicePtr, DriverError, result};
 
     use super::{FrameStage, StageError, StagedClip};
@@ -256,24 +265,8 @@ mod gpu {
             };
             match backend.device_input() {
                 Some(input) if input.len == self.data.len() => {
-                    let copied = (|| {
-                        self.stream.context().bind_to_thread()?;
-                        let (src, _read) = self.data.device_ptr(&self.stream);
-                        let bytes = self.data.len() * std::mem::size_of::<f32>();
-                        // SAFETY: both buffers hold `len` floats on the same
-                        // device; the stream is synchronised before the
-                        // backend reads its input.
-                        unsafe {
-                            result::memcpy_dtod_async(
-                                input.ptr,
-                                src,
-                                bytes,
-                                self.stream.cu_stream(),
-                            )
-                        }?;
-                        self.stream.synchronize()
-                    })();
-                    copied.map_err(|e| {
+                    // SAFETY: the backend's device input holds `len` floats.
+                    unsafe { self.copy_to(input.ptr) }.map_err(|e| {
                         failed(format!("cannot copy the clip into the device input: {e}"))
                     })?;
                     backend.run_device()
@@ -291,6 +284,36 @@ mod gpu {
                     backend.run(&self.host)
                 }
             }
+        }
+
+        fn to_device_batch(&mut self, batch: DeviceClip, index: usize) -> Result<bool, StageError> {
+            let len = self.data.len();
+            if (index + 1) * len > batch.len {
+                return Err(StageError::Gpu(GpuError::Frame(format!(
+                    "clip {index} of {len} values does not fit a batch input of {} values",
+                    batch.len
+                ))));
+            }
+            let at = batch.ptr + (index * len * std::mem::size_of::<f32>()) as u64;
+            // SAFETY: clip `index` of the batch input holds `len` floats from `at`.
+            unsafe { self.copy_to(at) }.map_err(cuda("copy into the batch input"))?;
+            Ok(true)
+        }
+    }
+
+    impl GpuClip {
+        /// Copies the clip to device address `dst` and waits for the copy.
+        ///
+        /// # Safety
+        /// `dst` must hold the clip's `len` floats on the clip's device.
+        unsafe fn copy_to(&self, dst: u64) -> Result<(), DriverError> {
+            self.stream.context().bind_to_thread()?;
+            let (src, _read) = self.data.device_ptr(&self.stream);
+            let bytes = self.data.len() * std::mem::size_of::<f32>();
+            // SAFETY: the caller's promise for `dst`; the stream is
+            // synchronised before the backend reads it.
+            unsafe { result::memcpy_dtod_async(dst, src, bytes, self.stream.cu_stream()) }?;
+            self.stream.synchronize()
         }
     }
 
