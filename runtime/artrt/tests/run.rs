@@ -109,14 +109,19 @@ fn stops_cleanly_on(signal: &str) {
     let exit = child.wait().unwrap();
     let log = reader.join().unwrap();
     assert!(exit.success(), "artrt run failed after SIG{signal}: {log}");
+    assert!(
+        log.contains("stopped after"),
+        "no summary in the log: {log}"
+    );
     let summary = log
         .lines()
-        .find(|l| l.contains("stopped after"))
-        .unwrap_or_else(|| panic!("no summary in the log: {log}"));
+        .find(|l| l.contains("cam0: ") && l.contains(" clips ("))
+        .unwrap_or_else(|| panic!("no camera summary in the log: {log}"));
     assert!(
         !summary.contains(" 0 clips"),
         "no clip was classified: {summary}"
     );
+    assert!(summary.ends_with("last on ort-cpu"), "{summary}");
     let text = std::fs::read_to_string(&events).unwrap();
     assert!(
         text.is_empty() || text.ends_with('\n'),

@@ -215,6 +215,9 @@ pub struct RunStats {
     pub actions: u64,
     /// Inference time per clip, microseconds, median.
     pub inference_p50_us: u64,
+    /// The backend serving the camera's inference thread at the end (after
+    /// any fail-over); `None` for a run that never opened its model.
+    pub backend: Option<BackendKind>,
 }
 
 /// One camera of a run: where its frames come from and where they are staged.
@@ -420,18 +423,25 @@ where
         }
     });
 
-    let mut lanes: Vec<_> = runners.into_iter().flat_map(|(_, lanes)| lanes).collect();
-    lanes.sort_by_key(|lane| lane.index);
+    let mut lanes: Vec<_> = runners
+        .into_iter()
+        .flat_map(|(backend, lanes)| {
+            let kind = backend.kind();
+            lanes.into_iter().map(move |lane| (lane, kind))
+        })
+        .collect();
+    lanes.sort_by_key(|(lane, _)| lane.index);
     Ok(lanes
         .into_iter()
         .zip(&counters)
-        .map(|(lane, c)| RunStats {
+        .map(|((lane, kind), c)| RunStats {
             frames: c.frames.load(Ordering::SeqCst),
             bad_frames: c.bad_frames.load(Ordering::SeqCst),
             source_losses: c.losses.load(Ordering::SeqCst),
             dropped_clips: c.dropped.load(Ordering::SeqCst),
             failed_clips: lane.stats.failed_clips + c.failed_cuts.load(Ordering::SeqCst),
             inference_p50_us: lane.times_us.value_at_quantile(0.5),
+            backend: Some(kind),
             ..lane.stats
         })
         .collect())
@@ -828,7 +838,7 @@ impl<C: StagedClip> Lane<C> {
             && self
                 .last_preview
                 .is_none_or(|at| at.elapsed() >= preview.every)
-            && let Some(clip) = self.work.host()
+            && let Some(clip) = self.work.preview()
         {
             self.last_preview = Some(Instant::now());
             let best = argmax(probs).unwrap_or(0);
@@ -1052,6 +1062,8 @@ mod tests {
         batches: Arc<Mutex<Vec<usize>>>,
         /// Its batch input "in device memory": set, it takes device clips.
         device_batch: Option<Vec<f32>>,
+        /// Runs after which it reports another backend, as after a fail-over.
+        fallback_after: Option<usize>,
     }
 
     impl ColourModel {
@@ -1101,7 +1113,10 @@ mod tests {
 
     impl Backend for ColourModel {
         fn kind(&self) -> BackendKind {
-            BackendKind::Tract
+            match self.fallback_after {
+                Some(n) if self.runs.load(Ordering::Relaxed) >= n => BackendKind::OrtCpu,
+                _ => BackendKind::Tract,
+            }
         }
         fn provider(&self) -> &str {
             "colour"
@@ -1174,6 +1189,7 @@ mod tests {
                     batch: self.batch,
                     batches: Arc::clone(&self.batches),
                     device_batch: self.device_batch.clone(),
+                    fallback_after: self.fallback_after,
                 }) as Box<dyn Backend>
             }))
         }
@@ -1329,6 +1345,7 @@ mod tests {
             batch: 1,
             batches: Arc::default(),
             device_batch: None,
+            fallback_after: None,
         }
     }
 
@@ -1500,6 +1517,30 @@ mod tests {
             first_health(BackendKind::OrtCpu).as_deref(),
             Some("health tract Degraded 90")
         );
+    }
+
+    #[test]
+    fn each_cameras_counters_name_the_backend_that_served_last() {
+        for backend in [model(0), replicable(2)] {
+            let (mut left, mut right) = (script(100), script(100));
+            let mut backend = ColourModel {
+                fallback_after: Some(10),
+                ..backend
+            };
+            let (stats, _) = run_two(&mut left, &mut right, &mut backend);
+            for s in &stats {
+                assert_eq!(s.backend, Some(BackendKind::OrtCpu), "{stats:?}");
+            }
+        }
+        let (mut source, mut backend, mut log) = (script(40), model(0), Log::default());
+        let stats = run_on(
+            &mut source,
+            &mut backend,
+            &mut log,
+            false,
+            &AtomicBool::new(false),
+        );
+        assert_eq!(stats.backend, Some(BackendKind::Tract));
     }
 
     /// Runs two cameras on one model, offline, into one log.

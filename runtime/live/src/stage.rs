@@ -120,6 +120,11 @@ pub trait StagedClip: Send {
     fn host(&self) -> Option<&[f32]> {
         None
     }
+    /// The clip in host memory for a preview: [`StagedClip::host`], or a
+    /// copy brought from the device; `None` where it cannot be had.
+    fn preview(&mut self) -> Option<&[f32]> {
+        self.host()
+    }
     /// Copies the clip into clip `index` of `batch`, a backend's batch input
     /// in device memory; `Ok(false)` where the clip is not in device memory.
     fn to_device_batch(&mut self, _batch: DeviceClip, _index: usize) -> Result<bool, StageError> {
@@ -286,6 +291,23 @@ mod gpu {
             }
         }
 
+        /// Brings the clip to the host (a preview is taken at most every
+        /// `outputs.preview_ms`, so the copy is rare).
+        fn preview(&mut self) -> Option<&[f32]> {
+            self.host.resize(self.data.len(), 0.0);
+            match self
+                .stream
+                .memcpy_dtoh(&self.data, &mut self.host)
+                .and_then(|()| self.stream.synchronize())
+            {
+                Ok(()) => Some(&self.host),
+                Err(e) => {
+                    log::warn!("no preview: cannot bring the clip to the host: {e}");
+                    None
+                }
+            }
+        }
+
         fn to_device_batch(&mut self, batch: DeviceClip, index: usize) -> Result<bool, StageError> {
             let len = self.data.len();
             if (index + 1) * len > batch.len {
@@ -436,7 +458,7 @@ mod tests {
         }
     }
 
-    /// The GPU stage cuts the host stage's clips, on a machine with a GPU
+    /// The GPU stage cuts the host stage's clips, and previews them, on a machine with a GPU
     /// (tests/gpu.sh sets ARTRT_REQUIRE_GPU=1, which makes a missing GPU a
     /// failure; elsewhere the test says it had no GPU and passes).
     #[cfg(feature = "cuda")]
@@ -484,6 +506,8 @@ mod tests {
                 // A host backend gets the device clip downloaded.
                 gpu_clip.run(&mut keep).unwrap();
                 assert_eq!(keep.1, host_clip.0, "clip {cuts}");
+                // So does a preview.
+                assert_eq!(gpu_clip.preview(), Some(&host_clip.0[..]), "clip {cuts}");
                 cuts += 1;
             }
         }

@@ -160,16 +160,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match &outcome {
         Ok(Served::NoModel) => log::info!("stopped after {elapsed:.1} s without a usable model"),
         Ok(Served::Ran { serving, stats }) => {
-            log::info!("stopped after {elapsed:.1} s serving {serving}");
+            log::info!("stopped after {elapsed:.1} s, having started serving {serving}");
             for (camera, stats) in stats {
                 log::info!(
-                    "{camera}: {} frames, {} clips ({} dropped, {} failed), {} actions, inference p50 {:.1} ms",
+                    "{camera}: {} frames, {} clips ({} dropped, {} failed), {} actions, inference p50 {:.1} ms, last on {}",
                     stats.frames,
                     stats.clips,
                     stats.dropped_clips,
                     stats.failed_clips,
                     stats.actions,
-                    stats.inference_p50_us as f64 / 1000.0
+                    stats.inference_p50_us as f64 / 1000.0,
+                    stats.backend.map_or("no backend", |b| b.as_str())
                 );
             }
         }

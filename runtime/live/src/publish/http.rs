@@ -401,7 +401,7 @@ impl Serve {
             match found {
                 Some((id, still)) => Ok((id.clone(), still.clone())),
                 None if board.previews.is_empty() => {
-                    Err("no preview yet: no clip has been classified (clips preprocessed on the GPU are not previewed)\n".to_string())
+                    Err("no preview yet: no clip has been classified\n".to_string())
                 }
                 None => Err(format!(
                     "no preview of camera `{}`; previews of: {}\n",
