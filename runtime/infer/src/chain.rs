@@ -312,6 +312,29 @@ impl Failover {
         &self.bundle
     }
 
+    /// Runs `attempt` on the serving backend, failing over after each
+    /// failure and running it again on the next backend, until one serves
+    /// or none is left. Input of the wrong size is returned as it is: no
+    /// backend would take it.
+    fn until_served(
+        &mut self,
+        mut attempt: impl FnMut(&mut dyn Backend) -> Result<(), InferError>,
+    ) -> Result<(), InferError> {
+        loop {
+            let err = match attempt(self.current.as_mut()) {
+                Ok(()) => return Ok(()),
+                Err(e @ InferError::InputSize { .. }) => return Err(e),
+                Err(e) => e,
+            };
+            if !self.fail_over(&err) {
+                return Err(InferError::Exhausted {
+                    backend: self.current.kind(),
+                    cause: Box::new(err),
+                });
+            }
+        }
+    }
+
     /// Fails over after a device run's error `err`: the clips in device
     /// memory went with the failed backend, so the error is returned as it
     /// is when another backend took over, as `Exhausted` when none is left.
@@ -377,19 +400,7 @@ impl Backend for Failover {
     /// Runs one clip on the serving backend, failing over to the next one
     /// (and running the clip again there) when it fails.
     fn run(&mut self, input: &[f32]) -> Result<&Outputs, InferError> {
-        loop {
-            let err = match self.current.run(input) {
-                Ok(_) => break,
-                Err(e @ InferError::InputSize { .. }) => return Err(e),
-                Err(e) => e,
-            };
-            if !self.fail_over(&err) {
-                return Err(InferError::Exhausted {
-                    backend: self.current.kind(),
-                    cause: Box::new(err),
-                });
-            }
-        }
+        self.until_served(|backend| backend.run(input).map(drop))?;
         Ok(self.current.outputs())
     }
 
@@ -402,19 +413,7 @@ impl Backend for Failover {
     /// fails.
     fn run_batch(&mut self, inputs: &[&[f32]], outputs: &mut [Outputs]) -> Result<(), InferError> {
         InferError::check_batch(inputs, outputs)?;
-        loop {
-            let err = match self.current.run_batch(inputs, outputs) {
-                Ok(()) => return Ok(()),
-                Err(e @ InferError::InputSize { .. }) => return Err(e),
-                Err(e) => e,
-            };
-            if !self.fail_over(&err) {
-                return Err(InferError::Exhausted {
-                    backend: self.current.kind(),
-                    cause: Box::new(err),
-                });
-            }
-        }
+        self.until_served(|backend| backend.run_batch(inputs, outputs))
     }
 
     /// Runs the clip already in the serving backend's device input. A
