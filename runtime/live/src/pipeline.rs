@@ -337,11 +337,11 @@ where
     };
     let counters: Vec<Counters> = lanes.iter().map(|_| Counters::default()).collect();
     let mut replicas = replicas(backend, lanes.len(), config);
-    if replicas.is_empty() && lanes.len() > 1 && backend.max_batch() > 1 {
+    let per_call = clips_per_call(backend, lanes.len());
+    if replicas.is_empty() && per_call > 1 {
         log::info!(
-            "{} cameras on one inference thread, up to {} clips in each call of the {} model",
+            "{} cameras on one inference thread, up to {per_call} clips in each call of the {} model",
             lanes.len(),
-            backend.max_batch().min(lanes.len()),
             backend.kind()
         );
     }
@@ -548,6 +548,15 @@ impl<C> Capture<'_, C> {
     }
 }
 
+/// How many clips one call of `backend` takes when it serves `cameras` cameras.
+fn clips_per_call(backend: &dyn Backend, cameras: usize) -> usize {
+    if cameras > 1 {
+        backend.max_batch().min(cameras)
+    } else {
+        1
+    }
+}
+
 /// One inference thread: classifies the clips of `lanes`' cameras on
 /// `backend` until all of them are done. A backend that takes several clips
 /// at once gets the host clips waiting, together; offline, the thread first
@@ -567,11 +576,7 @@ fn infer_loop<C: StagedClip, K: EventSink>(
         mine.iter()
             .all(|&i| counters[i].done.load(Ordering::SeqCst))
     };
-    let max_batch = if lanes.len() > 1 {
-        backend.max_batch().min(lanes.len())
-    } else {
-        1
-    };
+    let max_batch = clips_per_call(backend, lanes.len());
     let gather = max_batch > 1 && !config.realtime;
     let delivering = |i: usize| {
         !counters[i].done.load(Ordering::SeqCst) && !counters[i].source_down.load(Ordering::SeqCst)
