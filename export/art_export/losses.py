@@ -125,13 +125,23 @@ def total_loss(
     weights: LossWeights = LossWeights(),
     cells: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """eq. 18: L = L_global + L_final + w_mtc L_MTC + w_text L_text (terms per
-    the model's variant), plus w_region L_region where `cells` gives the
-    performer's cells (`region_loss`)."""
+    """eq. 18 with its two cross-entropies averaged: L = (L_global + L_final) / 2
+    + w_mtc L_MTC + w_text L_text (terms per the model's variant), plus
+    w_region L_region where `cells` gives the performer's cells
+    (`region_loss`).
+
+    The final logits start equal to the global ones (the correction head is
+    zero-initialised), so eq. 18's plain sum counts one classification loss
+    twice at the start: it doubles the gradient into the global logits and
+    halves every other term's weight against classification. The mean gives
+    each variant the backbone-only model's classification gradient and keeps
+    the weights' meaning the same in every variant.
+    """
     c = model.config
     parts = {"global": F.cross_entropy(out["global_logits"], labels)}
     if c.use_rssa:
-        parts["final"] = F.cross_entropy(out["logits"], labels)
+        parts["global"] = 0.5 * parts["global"]
+        parts["final"] = 0.5 * F.cross_entropy(out["logits"], labels)
         if cells is not None and weights.region > 0:
             parts["region"] = weights.region * region_loss(out["region_attn"], cells)
         if c.use_mtc:

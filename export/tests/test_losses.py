@@ -2,6 +2,7 @@ import torch
 import torch.nn.functional as F
 
 from art_export.losses import (
+    LossWeights,
     attention_overlap_loss,
     mtc_loss,
     prototype_consistency_loss,
@@ -12,7 +13,7 @@ from art_export.losses import (
     tracklet_loss,
     video_consistency_loss,
 )
-from test_model import make
+from test_model import C, make
 
 E1, E2 = torch.eye(4)[0], torch.eye(4)[1]
 
@@ -112,6 +113,19 @@ def test_total_loss_terms_follow_the_variant():
     assert terms["backbone"] == {"global"}
     assert terms["rssa"] == terms["rssa-ta"] == {"global", "final", "text"}
     assert terms["art"] == {"global", "final", "text", "mtc"}
+
+
+def test_every_variant_starts_with_the_backbone_only_classification_gradient():
+    x, y = torch.randn(3, 4, 3, 32, 48), torch.tensor([0, 1, 2])
+    only_ce = LossWeights(mtc=0.0, text=0.0, region=0.0)
+    for variant in ("backbone", "rssa", "rssa-ta", "art"):
+        model = make(variant).train()
+        out = model(x)
+        out["global_logits"].retain_grad()
+        loss, _ = total_loss(model, out, y, only_ce)
+        loss.backward()
+        expected = (torch.softmax(out["global_logits"].detach(), -1) - F.one_hot(y, C).float()) / len(y)
+        torch.testing.assert_close(out["global_logits"].grad, expected, msg=variant)
 
 
 def test_text_bank_losses_train_the_agent_bank_and_not_the_backbone():
