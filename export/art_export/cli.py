@@ -223,6 +223,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pretrained_backbone(path: Path, config: ArtConfig) -> dict[str, torch.Tensor]:
+    """The backbone weights of the checkpoint at `path`, refused unless its
+    backbone has the settings `config` asks for."""
+    source, _, _ = load_checkpoint(path)
+    keys = ("backbone", "dim", "channels", "stem", "stem_kind", "token_stride")
+    theirs = {k: getattr(source.config, k) for k in keys} | {"preprocess": source.config.preprocess}
+    ours = {k: getattr(config, k) for k in keys} | {"preprocess": config.preprocess}
+    wrong = [f"{k} {theirs[k]} (asked for {ours[k]})" for k in theirs if theirs[k] != ours[k]]
+    if wrong:
+        raise ValueError(f"--backbone-from {path}: its backbone differs: " + ", ".join(wrong))
+    return {k: v.clone() for k, v in source.backbone.state_dict().items()}
+
+
 def cmd_ablate(args: argparse.Namespace) -> int:
     labels = ClipSet.open(args.set[0]).labels
     bank = build_text_bank(labels, list(args.templates or DEFAULT_TEMPLATES), args.open_clip_weights, args.open_clip_arch)
@@ -237,12 +250,16 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         "rssa-ta": "(3) Baseline + RSSA + TA",
         "art": "(4) Baseline + RSSA + TA + MTC loss (ART)",
     }
+    backbone = _pretrained_backbone(args.backbone_from, base) if args.backbone_from else None
     seeds = args.seeds or [args.seed]
     for seed in seeds:
         for variant in args.variants:
             config = _config(args, labels, variant)
             torch.manual_seed(seed)
             model = build_model(config, bank)
+            if backbone is not None:
+                # A backbone-only model has no token projection for the queries.
+                model.backbone.load_state_dict({k: backbone[k] for k in model.backbone.state_dict()})
             print(f"== {names[variant]}, seed {seed}")
             options = _options(args)
             options.seed = seed
@@ -363,6 +380,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     a.add_argument("--seeds", type=int, nargs="+", help="train every setting once per seed (default: --seed); the table gives mean and standard deviation")
     a.add_argument("--json", type=Path, help="also write the table as JSON: `rows` (variant, seed, test_top1, ...) and `commands`")
+    a.add_argument("--backbone-from", type=Path, help="start every setting's backbone from this checkpoint's (or bundle directory's) backbone, as the paper's settings share a pretrained one; the rest of each model starts fresh")
     _model_args(a)
     _train_args(a)
     a.set_defaults(run=cmd_ablate)

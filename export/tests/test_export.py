@@ -572,3 +572,37 @@ def test_boxes_in_the_training_set_draw_the_first_tracklet_onto_the_performer(se
     assert "augmentation moves the frames away from their boxes" in capsys.readouterr().out
     assert main(["train", "--set", str(tmp_path / "missing"), "--out", str(tmp_path / "x.pt"), "--region-weight", "-1"]) == 1
     assert "--region-weight -1.0 must be within 0..100" in capsys.readouterr().err
+
+
+def test_ablation_starts_every_setting_from_the_given_backbone(sets, checkpoint, monkeypatch, capsys):
+    import art_export.cli as cli
+
+    from conftest import MODEL_ARGS
+
+    source, _, _ = load_checkpoint(checkpoint)
+    started = []
+
+    def record(model, *args, **kwargs):
+        started.append((model.config.use_rssa, {k: v.clone() for k, v in model.backbone.state_dict().items()}))
+        return [{"steps": 0, "seconds": 0.0}]
+
+    monkeypatch.setattr(cli, "train", record)
+    base = ["ablate", "--set", str(sets["train"]), "--val", str(sets["test"]), "--variants", "backbone", "art", "--quiet"]
+    assert cli.main([*base, "--backbone-from", str(checkpoint), *MODEL_ARGS]) == 0
+    assert [rssa for rssa, _ in started] == [False, True]
+    for _, weights in started:
+        assert weights.keys() == source.backbone.state_dict().keys()
+        for name, value in source.backbone.state_dict().items():
+            torch.testing.assert_close(weights[name], value, msg=name)
+
+    # Without the option each setting starts from its own initialisation.
+    started.clear()
+    assert cli.main([*base, *MODEL_ARGS]) == 0
+    assert any(not torch.equal(started[1][1][k], v) for k, v in source.backbone.state_dict().items())
+
+    # A backbone of another shape is refused by name before any training.
+    started.clear()
+    other = [*MODEL_ARGS]
+    other[other.index("--dim") + 1] = "16"
+    assert cli.main([*base, "--backbone-from", str(checkpoint), *other]) == 1
+    assert started == [] and "dim 32 (asked for 16)" in capsys.readouterr().err
