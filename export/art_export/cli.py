@@ -227,9 +227,11 @@ def _pretrained_backbone(path: Path, config: ArtConfig) -> dict[str, torch.Tenso
     """The backbone weights of the checkpoint at `path`, refused unless its
     backbone has the settings `config` asks for."""
     source, _, _ = load_checkpoint(path)
-    keys = ("backbone", "dim", "channels", "stem", "stem_kind", "token_stride")
-    theirs = {k: getattr(source.config, k) for k in keys} | {"preprocess": source.config.preprocess}
-    ours = {k: getattr(config, k) for k in keys} | {"preprocess": config.preprocess}
+
+    def shape(c: ArtConfig) -> dict:
+        return {k: getattr(c, k) for k in ("backbone", "dim", "channels", "stem", "stem_kind", "token_stride", "preprocess")}
+
+    theirs, ours = shape(source.config), shape(config)
     wrong = [f"{k} {theirs[k]} (asked for {ours[k]})" for k in theirs if theirs[k] != ours[k]]
     if wrong:
         raise ValueError(f"--backbone-from {path}: its backbone differs: " + ", ".join(wrong))
