@@ -235,7 +235,7 @@ def _pretrained_backbone(path: Path, config: ArtConfig) -> dict[str, torch.Tenso
     wrong = [f"{k} {theirs[k]} (asked for {ours[k]})" for k in theirs if theirs[k] != ours[k]]
     if wrong:
         raise ValueError(f"--backbone-from {path}: its backbone differs: " + ", ".join(wrong))
-    return {k: v.clone() for k, v in source.backbone.state_dict().items()}
+    return source.backbone.state_dict()
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
